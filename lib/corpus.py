@@ -1,0 +1,95 @@
+"""The training text and its vocabulary: read, check, encode, decode, split."""
+
+from pathlib import Path
+
+import numpy as np
+
+
+class CorpusError(ValueError):
+    """A training text that cannot be used, with a message naming the file."""
+
+
+def read_text(path):
+    """Read a UTF-8 text file, with one clear error for each way it can be unusable.
+
+    Raises:
+        CorpusError: the file is missing, not a file, empty, or not UTF-8
+            (the message gives the byte offset, line and column of the bad byte).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"data file not found: {path}")
+    if not path.is_file():
+        raise CorpusError(f"data path is not a file: {path}")
+    raw = path.read_bytes()
+    if not raw:
+        raise CorpusError(f"data file is empty: {path}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise CorpusError(
+            f"data file is not UTF-8: {path}: byte 0x{raw[err.start]:02x} at offset {err.start} "
+            f"(line {line}, byte column {column}) cannot be decoded ({err.reason})"
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is not part of the book
+    return text
+
+
+def build_vocab(text):
+    """The sorted distinct characters of text, as a list of one-character strings."""
+    return sorted(set(text))
+
+
+def char_to_index(vocab):
+    """Mapping from character to its index in vocab."""
+    return {ch: i for i, ch in enumerate(vocab)}
+
+
+def encode(text, vocab, what="text"):
+    """Indices (n,) int64 of text's characters in vocab.
+
+    Raises:
+        CorpusError: text holds characters outside vocab (all of them named).
+    """
+    index = char_to_index(vocab)
+    missing = sorted(set(text) - index.keys())
+    if missing:
+        raise CorpusError(
+            f"{what} has characters outside the vocabulary: {''.join(missing)!r}"
+        )
+    return np.fromiter((index[ch] for ch in text), dtype=np.int64, count=len(text))
+
+
+def decode(indices, vocab):
+    """The string whose characters are vocab[i] for i in indices."""
+    return "".join(vocab[i] for i in indices)
+
+
+def split_train_val(n_chars, val_fraction, seq_length):
+    """Where the held-out tail starts: train on [0, split), validate on [split, n).
+
+    Raises:
+        CorpusError: val_fraction is outside [0, 1), or leaves fewer than
+            seq_length + 1 characters for training or for validation.
+    """
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float, np.floating, np.integer)):
+        raise CorpusError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
+    if not (0 <= val_fraction < 1):
+        raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    n_val = int(round(n_chars * val_fraction))
+    split = n_chars - n_val
+    need = seq_length + 1
+    if split < need:
+        raise CorpusError(
+            f"text too short: {n_chars} characters leave {split} for training with "
+            f"val_fraction={val_fraction}, fewer than seq_length + 1 = {need}"
+        )
+    if val_fraction > 0 and n_val < need:
+        raise CorpusError(
+            f"val_fraction={val_fraction} leaves {n_val} held-out characters of {n_chars}, "
+            f"fewer than seq_length + 1 = {need}"
+        )
+    return split

@@ -1,0 +1,44 @@
+"""Figures shared by the training notebook and the report."""
+
+import math
+
+import matplotlib.pyplot as plt
+
+
+def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
+    """Smooth loss against update step, epoch starts as dotted lines, val bits/char if any.
+
+    Args:
+        history: dict of lists step, smooth_loss, val_bpc (NaN where not evaluated).
+        epoch_starts: update steps at which each epoch began (the first is 0).
+        ax: matplotlib Axes to draw on (a new figure when None).
+    Returns:
+        The Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.6))
+    ax.plot(history["step"], history["smooth_loss"], color="C0", lw=1.2, label="smooth loss")
+    for i, start in enumerate(epoch_starts[1:], start=2):
+        ax.axvline(start, color="0.6", ls=":", lw=0.9)
+        ax.text(start, 1.0, f" ep {i}", transform=ax.get_xaxis_transform(), fontsize=7,
+                color="0.4", va="top", ha="left")
+    ax.set_xlabel("update step")
+    ax.set_ylabel("smooth loss (nats per chunk)")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4))
+    ax.grid(alpha=0.3)
+    val = [(s, v) for s, v in zip(history["step"], history["val_bpc"]) if not math.isnan(v)]
+    if val:
+        twin = ax.twinx()
+        twin.plot(*zip(*val), color="C3", marker=".", lw=1, label="held-out bits/char")
+        twin.set_ylabel("held-out bits per character", color="C3")
+        lines = ax.get_lines()[:1] + twin.get_lines()
+        ax.legend(lines, [l.get_label() for l in lines], loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def save_figure(fig, out_dir, stem):
+    """Save fig as stem.png and stem.pdf in out_dir."""
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{out_dir}/{stem}.{ext}", dpi=150, bbox_inches="tight")

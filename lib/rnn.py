@@ -1,0 +1,188 @@
+"""The model math of a character-level vanilla RNN (float64, numpy only).
+
+Shapes, with K the vocabulary size, m the hidden size and n the sequence length:
+
+    b (m,)    c (K,)    U (m, K)    W (m, m)    V (K, m)
+
+    a_t = W h_{t-1} + U x_t + b      h_t = tanh(a_t)
+    o_t = V h_t + c                  p_t = softmax(o_t)
+    loss = -sum_t log p_t[y_t]
+
+Inputs ``x`` and targets ``y`` are int arrays of character indices. ``x_t`` is
+one-hot in the math, but no one-hot matrix is ever built: ``U x_t`` is the
+column ``U[:, x_t]``.
+"""
+
+import numpy as np
+
+PARAM_NAMES = ("b", "c", "U", "W", "V")
+
+
+def param_shapes(K, m):
+    """Shape of each parameter for vocabulary size K and hidden size m."""
+    return {"b": (m,), "c": (K,), "U": (m, K), "W": (m, m), "V": (K, m)}
+
+
+def init_params(K, m, sigma=0.01, rng=None):
+    """The course's initialisation: zero biases, N(0, sigma^2) weights.
+
+    Args:
+        K: vocabulary size.  m: hidden size.  sigma: standard deviation of U, W, V.
+        rng: a ``numpy.random.Generator`` (a fresh unseeded one when None).
+    Returns:
+        dict of float64 arrays b (m,), c (K,), U (m, K), W (m, m), V (K, m).
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    return {
+        "b": np.zeros(m),
+        "c": np.zeros(K),
+        "U": sigma * rng.standard_normal((m, K)),
+        "W": sigma * rng.standard_normal((m, m)),
+        "V": sigma * rng.standard_normal((K, m)),
+    }
+
+
+def forward(params, x, h0):
+    """Run the recurrence over a sequence and return what backward needs.
+
+    Works in any floating or complex dtype that the parameters carry (the
+    complex-step gradient check runs it in complex128).
+
+    Args:
+        params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
+        x: (n,) int input indices.  h0: (m,) hidden state before x[0].
+    Returns:
+        H: (n + 1, m) hidden states, H[0] = h0 and H[t + 1] = h_t.
+        P: (n, K) softmax probabilities p_t.
+    """
+    W = params["W"]
+    n = len(x)
+    # Batch the input projection for the whole chunk; only W h_{t-1} is sequential.
+    A_in = params["U"].T[x] + params["b"]                 # (n, m)
+    dtype = np.result_type(A_in, W, h0)
+    H = np.empty((n + 1, W.shape[0]), dtype=dtype)
+    H[0] = h0
+    a = np.empty(W.shape[0], dtype=dtype)
+    for t in range(n):
+        np.dot(W, H[t], out=a)
+        a += A_in[t]
+        np.tanh(a, out=H[t + 1])
+    O = H[1:] @ params["V"].T + params["c"]                # (n, K)
+    # Shifting by the real part of the row maximum keeps exp() in range and
+    # leaves the imaginary part of a complex step untouched.
+    O -= O.real.max(axis=1, keepdims=True)
+    P = np.exp(O)
+    P /= P.sum(axis=1, keepdims=True)
+    return H, P
+
+
+def sequence_loss(P, y):
+    """Cross-entropy -sum_t log P[t, y_t] of (n, K) probabilities against (n,) targets."""
+    return -np.sum(np.log(P[np.arange(len(y)), y]))
+
+
+def loss(params, x, y, h0):
+    """Forward pass only: (loss, h_last) for inputs x (n,), targets y (n,), h0 (m,)."""
+    H, P = forward(params, x, h0)
+    return sequence_loss(P, y), H[-1]
+
+
+def backward(params, x, y, H, P, grads=None):
+    """Exact gradients of the sequence loss by backpropagation through time.
+
+    Args:
+        params: dict as in ``forward``.  x, y: (n,) int arrays.
+        H: (n + 1, m) and P: (n, K) from ``forward``.
+        grads: optional dict of preallocated arrays with the parameters' shapes
+            to write into (the training loop passes views of one flat buffer).
+    Returns:
+        dict of gradients with the same keys and shapes as params.
+    """
+    if grads is None:
+        grads = {k: np.empty_like(v) for k, v in params.items()}
+    W, V = params["W"], params["V"]
+    n = len(x)
+    dO = P.copy()                                          # (n, K): p_t - onehot(y_t)
+    dO[np.arange(n), y] -= 1.0
+    np.dot(dO.T, H[1:], out=grads["V"])
+    np.sum(dO, axis=0, out=grads["c"])
+    dH = dO @ V                                            # (n, m): from the outputs
+    dtanh = 1.0 - H[1:] ** 2                               # (n, m)
+    dA = np.empty_like(dH)                                 # (n, m): dL/da_t
+    WT = W.T
+    back = np.empty(W.shape[0], dtype=dH.dtype)
+    np.multiply(dH[n - 1], dtanh[n - 1], out=dA[n - 1])
+    for t in range(n - 2, -1, -1):
+        np.dot(WT, dA[t + 1], out=back)                    # W^T da_{t+1}
+        back += dH[t]
+        np.multiply(back, dtanh[t], out=dA[t])
+    np.dot(dA.T, H[:-1], out=grads["W"])
+    np.sum(dA, axis=0, out=grads["b"])
+    dU = grads["U"]
+    dU.fill(0.0)
+    # dU[:, x_t] += da_t for every t, repeated indices summed.
+    np.add.at(dU.T, x, dA)
+    return grads
+
+
+def loss_and_grads(params, x, y, h0, grads=None):
+    """Loss, exact (unclipped) gradients and the last hidden state of one sequence.
+
+    Args:
+        params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
+        x: (n,) int input indices.  y: (n,) int target indices (x shifted by one).
+        h0: (m,) hidden state before x[0].
+        grads: optional dict of preallocated output arrays (see ``backward``).
+    Returns:
+        (loss, grads, h_last): a float, a dict shaped like params, an (m,) array.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    H, P = forward(params, x, h0)
+    grads = backward(params, x, y, H, P, grads)
+    return float(sequence_loss(P, y)), grads, H[-1].copy()
+
+
+def softmax_sample(p, u):
+    """Index drawn from probabilities p (K,) with one uniform number u in [0, 1)."""
+    cumulative = np.cumsum(p)
+    # Scaling u by the total absorbs rounding that leaves the sum slightly off 1.
+    return int(min(np.searchsorted(cumulative, u * cumulative[-1], side="right"), len(p) - 1))
+
+
+def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None):
+    """Sample n characters, feeding each drawn character back as the next input.
+
+    Args:
+        params: dict of model parameters.  h0: (m,) starting hidden state.
+        x0: int index of the first input character.
+        n: number of characters to draw.
+        rng: ``numpy.random.Generator`` used for the draws (and nothing else).
+        temperature: divides the logits; 1.0 is plain sampling, smaller is
+            more conservative. Must be > 0.
+        prime: optional (p,) int indices fed through the network first to warm
+            the hidden state; the draw then starts after its last character,
+            which takes the place of x0.
+    Returns:
+        (n,) int array of sampled indices.
+    """
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    b, c, U, W, V = (params[k] for k in PARAM_NAMES)
+    h = np.array(h0, dtype=float)
+    x = int(x0)
+    if prime is not None and len(prime) > 0:
+        prime = np.asarray(prime)
+        for t in prime[:-1]:
+            h = np.tanh(W @ h + U[:, t] + b)
+        x = int(prime[-1])
+    out = np.empty(int(n), dtype=np.int64)
+    for t in range(int(n)):
+        h = np.tanh(W @ h + U[:, x] + b)
+        o = (V @ h + c) / temperature
+        p = np.exp(o - o.max())
+        x = softmax_sample(p, rng.random())
+        out[t] = x
+    return out

