@@ -50,9 +50,13 @@ def load(path):
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+    # zipfile raises NotImplementedError for a damaged header's version or compression fields.
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError) as err:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({err})") from None
     if META_KEY not in arrays:
         raise CheckpointError(f"checkpoint {path} has no metadata: not written by this project")

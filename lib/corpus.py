@@ -35,6 +35,8 @@ def read_text(path):
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark is not part of the book
+    if not text:
+        raise CorpusError(f"data file is empty (only a byte-order mark): {path}")
     return text
 
 

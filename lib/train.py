@@ -313,7 +313,7 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     else:
         state = _new_state(vocab, text_hash, len(text), split, data_path, settings,
                            np.random.default_rng(init_seq), sample_rng)
-    state["data_path"] = data_path if data_path is not None else state.get("data_path")
+    state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
 
     # All parameters live in one flat buffer so the update is a handful of numpy calls.
     shapes = rnn.param_shapes(len(vocab), m)

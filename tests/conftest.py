@@ -1,5 +1,6 @@
 """Shared fixtures for the model-core tests (kept small: other test files live here too)."""
 
+import numpy as np
 import pytest
 
 ENGLISH_TEXT = (
@@ -12,7 +13,7 @@ ENGLISH_TEXT = (
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def english_text():
     """A paragraph of ordinary English prose (about 500 characters, one line)."""
     return ENGLISH_TEXT
@@ -24,3 +25,28 @@ def english_text_file(tmp_path, english_text):
     path = tmp_path / "english.txt"
     path.write_text(english_text, encoding="utf-8")
     return path
+
+
+def _same_training_run(a, b, check_samples=True):
+    """Assert that two train() states hold bitwise identical trajectories."""
+    names = ("b", "c", "U", "W", "V")
+    for key in ("params", "M", "best_params"):
+        for name in names:
+            assert np.asarray(a[key][name]).tobytes() == np.asarray(b[key][name]).tobytes(), (key, name)
+    assert np.asarray(a["h_prev"]).tobytes() == np.asarray(b["h_prev"]).tobytes()
+    for key in ("step", "epoch", "loss", "smooth_loss", "val_bpc"):
+        # tobytes: bitwise, and NaN in val_bpc compares equal to NaN.
+        assert np.asarray(a["history"][key], dtype=float).tobytes() == \
+            np.asarray(b["history"][key], dtype=float).tobytes(), key
+    for key in ("step", "epoch", "pointer", "smooth_loss", "best_step", "best_smooth_loss"):
+        assert a[key] == b[key], key
+    assert list(a["epoch_starts"]) == list(b["epoch_starts"])
+    if check_samples:
+        assert a["samples"] == b["samples"]
+        assert a["sample_rng_state"] == b["sample_rng_state"]
+
+
+@pytest.fixture
+def assert_same_training_run():
+    """The comparison above, as a fixture: assert_same_training_run(state_a, state_b)."""
+    return _same_training_run

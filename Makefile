@@ -1,0 +1,114 @@
+# The whole chain, each stage a file target: a rerun skips what is done, and a
+# changed setting (make report EPOCHS="5 10" SEED=1 DATA=data/goblet_book.txt)
+# reruns only what depends on it.  `make help` lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# VENV=none uses the python on PATH (for example an activated conda environment).
+VENV ?= .venv
+ifeq ($(VENV),none)
+PY := python
+INSTALLED :=
+else
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+endif
+
+# DATA: a text file of your own (empty: the default corpus); EPOCHS: one training run per entry.
+DATA ?=
+EPOCHS ?= 5 10
+SEED ?= 0
+RUNS ?= runs
+DEFAULT_CORPUS := data/shakespeare/input.txt
+CORPUS := $(if $(strip $(DATA)),$(strip $(DATA)),$(DEFAULT_CORPUS))
+DATA_PARAM := $(if $(strip $(DATA)),-p data_path $(abspath $(strip $(DATA))),)
+PAPERMILL := $(PY) -m papermill --log-level WARNING
+# One BLAS thread per process: the model's matrices are small, and two runs share the two cores.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
+LIB_CORE := lib/rnn.py lib/train.py lib/corpus.py lib/checkpoint.py lib/runs.py
+TRAIN_RUNS := $(foreach e,$(EPOCHS),$(RUNS)/train_$(e)ep)
+GRADCHECK := $(RUNS)/gradcheck/gradcheck.json
+RUN_FILES := $(GRADCHECK) $(foreach r,$(TRAIN_RUNS),$(r)/summary.json $(r)/evolution.json $(r)/passage.json)
+
+.PHONY: help report runs test bench install corpus tex clean FORCE
+
+help:
+	@echo "make report   the whole chain on the default corpus (or DATA=your.txt):"
+	@echo "              environment, corpus, gradient check, training runs (EPOCHS=\"$(EPOCHS)\"),"
+	@echo "              text evolution, best-model passages, then report/report.pdf and .html"
+	@echo "make runs     everything but the report document"
+	@echo "make test     the test suite (installs first when needed)"
+	@echo "make bench    the speed benchmark against a naive reference"
+	@echo "make corpus   just the default corpus ($(DEFAULT_CORPUS))"
+	@echo "make install  just the environment ($(VENV))"
+	@echo "make tex      install XeLaTeX and pandoc for the PDF (Debian/Ubuntu, as root)"
+	@echo "make clean    remove runs/ and the built report (keeps the environment and corpus)"
+
+install: $(INSTALLED)
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --upgrade --quiet pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet -e .
+	touch $@
+
+corpus: $(DEFAULT_CORPUS)
+
+$(DEFAULT_CORPUS): data/shakespeare/prepare.py | $(INSTALLED)
+	$(PY) data/shakespeare/prepare.py
+
+# A stamp holding a stage's settings, rewritten only when they change, so that
+# a new setting makes the stage out of date and an unchanged one does not.
+.PRECIOUS: $(RUNS)/.settings/%
+$(RUNS)/.settings/%: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(SETTINGS_$*)' | cmp -s - $@ || printf '%s\n' '$(SETTINGS_$*)' > $@
+
+SETTINGS_gradcheck := data=$(CORPUS)
+$(foreach e,$(EPOCHS),$(eval SETTINGS_train_$(e)ep := data=$(CORPUS) epochs=$(e) seed=$(SEED)))
+
+$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py lib/corpus.py $(CORPUS) $(RUNS)/.settings/gradcheck | $(INSTALLED)
+	@mkdir -p $(@D)
+	$(PAPERMILL) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
+
+# Train into a fresh folder and swap it in only when the notebook succeeded:
+# a failed or interrupted rerun never destroys the previous result.
+$(RUNS)/train_%ep/summary.json: notebooks/train.ipynb $(LIB_CORE) lib/plots.py $(CORPUS) $(RUNS)/.settings/train_%ep | $(INSTALLED)
+	rm -rf $(@D).new && mkdir -p $(@D).new
+	$(PAPERMILL) notebooks/train.ipynb $(@D).new/train.ipynb $(DATA_PARAM) -p epochs $* -p seed $(SEED) -p out_dir $(@D).new
+	rm -rf $(@D) && mv $(@D).new $(@D)
+
+$(RUNS)/train_%ep/evolution.json: notebooks/text_evolution.ipynb lib/runs.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
+	$(PAPERMILL) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
+
+$(RUNS)/train_%ep/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/rnn.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
+	$(PAPERMILL) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
+
+runs: $(RUN_FILES)
+
+REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) lib/report.py lib/gradcheck.py
+
+report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTALLED)
+	$(MAKE) --no-print-directory tex || true
+	$(PY) report/build.py --runs $(TRAIN_RUNS) --gradcheck $(RUNS)/gradcheck --data "$(CORPUS)"
+
+report: report/report.pdf report/report.html
+
+tex:
+	@bash report/install_tex.sh
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+bench: $(INSTALLED)
+	$(PY) bench.py
+
+clean:
+	rm -rf $(RUNS) report/build report/report.pdf report/report.html
+
+FORCE:

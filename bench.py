@@ -1,0 +1,190 @@
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from lib import rnn, train  # noqa: E402
+
+M, K, SEQ = 100, 80, 25
+ETA = 0.1
+REPS, ITERS = 7, 300
+BOOK_CHARS = 1_107_542
+EPOCHS = 10
+
+
+# ----------------------------------------------------------- naive reference
+# The per-timestep formulation with one-hot column vectors, outer products per
+# step and a loop over the five parameters for clipping and AdaGrad.
+
+def naive_loss_and_grads(P, inputs, targets, hprev):
+    b, c, U, W, V = P["b"], P["c"], P["U"], P["W"], P["V"]
+    xs, hs, ps = {}, {}, {}
+    hs[-1] = np.copy(hprev)
+    loss = 0.0
+    for t in range(len(inputs)):
+        xs[t] = np.zeros((K, 1))
+        xs[t][inputs[t]] = 1.0
+        hs[t] = np.tanh(np.dot(W, hs[t - 1]) + np.dot(U, xs[t]) + b)
+        o = np.dot(V, hs[t]) + c
+        e = np.exp(o - np.max(o))
+        ps[t] = e / np.sum(e)
+        loss += -np.log(ps[t][targets[t], 0])
+    dU, dW, dV = np.zeros_like(U), np.zeros_like(W), np.zeros_like(V)
+    db, dc = np.zeros_like(b), np.zeros_like(c)
+    dhnext = np.zeros_like(hs[0])
+    for t in reversed(range(len(inputs))):
+        do = np.copy(ps[t])
+        do[targets[t]] -= 1.0
+        dV += np.dot(do, hs[t].T)
+        dc += do
+        dh = np.dot(V.T, do) + dhnext
+        da = (1.0 - hs[t] * hs[t]) * dh
+        db += da
+        dU += np.dot(da, xs[t].T)
+        dW += np.dot(da, hs[t - 1].T)
+        dhnext = np.dot(W.T, da)
+    grads = {"b": db, "c": dc, "U": dU, "W": dW, "V": dV}
+    return loss, grads, hs[len(inputs) - 1]
+
+
+def naive_step(P, mem, inputs, targets, hprev):
+    loss, grads, h = naive_loss_and_grads(P, inputs, targets, hprev)
+    for name in ("b", "c", "U", "W", "V"):
+        np.clip(grads[name], -5.0, 5.0, out=grads[name])
+    for name in ("b", "c", "U", "W", "V"):
+        mem[name] += grads[name] * grads[name]
+        P[name] += -ETA * grads[name] / np.sqrt(mem[name] + 1e-8)
+    return loss, h
+
+
+def to_columns(params):
+    P = {k: v.copy() for k, v in params.items()}
+    P["b"] = P["b"].reshape(-1, 1)
+    P["c"] = P["c"].reshape(-1, 1)
+    return P
+
+
+# ------------------------------------------------------------------ the lib
+
+class LibState:
+    """Parameters, gradients and AdaGrad memory in flat buffers, as lib/train.py keeps them."""
+
+    def __init__(self, params):
+        shapes = rnn.param_shapes(K, M)
+        size = sum(int(np.prod(s)) for s in shapes.values())
+        self.theta, self.grad, self.mem, self.work = (np.zeros(size) for _ in range(4))
+        self.params = train.flat_views(self.theta, shapes)
+        self.grads = train.flat_views(self.grad, shapes)
+        for name in rnn.PARAM_NAMES:
+            self.params[name][...] = params[name]
+
+    def loss_and_grads(self, x, y, h):
+        return rnn.loss_and_grads(self.params, x, y, h, self.grads)
+
+    def step(self, x, y, h):
+        loss, _, h = rnn.loss_and_grads(self.params, x, y, h, self.grads)
+        train.adagrad_step(self.theta, self.grad, self.mem, ETA, self.work)
+        return loss, h
+
+
+# -------------------------------------------------------------------- checks
+
+def verify(params, data):
+    x, y = data[:SEQ], data[1:SEQ + 1]
+    h0 = np.tanh(np.random.default_rng(5).standard_normal(M))
+    lib = LibState(params)
+    loss_l, grads_l, h_l = lib.loss_and_grads(x, y, h0)
+    P = to_columns(params)
+    loss_n, grads_n, h_n = naive_loss_and_grads(P, x, y, h0.reshape(-1, 1))
+    assert np.allclose(loss_l, loss_n, rtol=1e-12, atol=0), (loss_l, loss_n)
+    assert np.allclose(h_l, h_n.ravel(), rtol=1e-12, atol=1e-15)
+    worst = 0.0
+    for name in rnn.PARAM_NAMES:
+        a, b = grads_l[name], grads_n[name].reshape(grads_l[name].shape)
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-13), name
+        worst = max(worst, float(np.max(np.abs(a - b))))
+    # And one full update (clip + AdaGrad) lands on the same parameters.
+    lib.step(x, y, h0)
+    mem = {k: np.zeros_like(v) for k, v in P.items()}
+    naive_step(P, mem, x, y, h0.reshape(-1, 1))
+    for name in rnn.PARAM_NAMES:
+        assert np.allclose(lib.params[name], P[name].reshape(lib.params[name].shape),
+                           rtol=1e-12, atol=1e-15), name
+    return abs(loss_l - loss_n), worst
+
+
+# -------------------------------------------------------------------- timing
+
+def time_loop(run_one, data):
+    """Median over REPS of the mean time per call of run_one(x, y) over ITERS chunks, in us."""
+    n_chunks = (len(data) - 1) // SEQ
+    chunks = [(data[i * SEQ:(i + 1) * SEQ], data[i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(n_chunks)]
+    for x, y in chunks[:20]:  # warm-up
+        run_one(x, y)
+    per_call = []
+    for rep in range(REPS):
+        start = time.perf_counter()
+        for i in range(ITERS):
+            x, y = chunks[(rep * ITERS + i) % n_chunks]
+            run_one(x, y)
+        per_call.append((time.perf_counter() - start) / ITERS * 1e6)
+    return statistics.median(per_call)
+
+
+def main():
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, K, size=REPS * ITERS * SEQ + 1)
+    params = rnn.init_params(K, M, 0.01, np.random.default_rng(1))
+
+    loss_diff, grad_diff = verify(params, data)
+    print(f"numpy {np.__version__}, float64, m={M} K={K} seq_length={SEQ}, BLAS threads=1, "
+          f"median of {REPS} reps x {ITERS} iterations")
+    print(f"naive reference agrees with lib: |loss diff| {loss_diff:.1e}, max |grad diff| {grad_diff:.1e}")
+
+    lib = LibState(params)
+    h0 = np.zeros(M)
+    lib_lg = time_loop(lambda x, y: lib.loss_and_grads(x, y, h0), data)
+
+    lib = LibState(params)
+    h = {"lib": np.zeros(M)}
+
+    def lib_step(x, y):
+        _, h["lib"] = lib.step(x, y, h["lib"])
+    lib_full = time_loop(lib_step, data)
+
+    P = to_columns(params)
+    h0 = np.zeros((M, 1))
+    naive_lg = time_loop(lambda x, y: naive_loss_and_grads(P, x, y, h0), data)
+
+    P = to_columns(params)
+    mem = {k: np.zeros_like(v) for k, v in P.items()}
+    h["naive"] = np.zeros((M, 1))
+
+    def naive_full(x, y):
+        _, h["naive"] = naive_step(P, mem, x, y, h["naive"])
+    naive_full_us = time_loop(naive_full, data)
+
+    print(f"{'':26s}{'lib us':>10s}{'naive us':>11s}{'naive/lib':>11s}")
+    print(f"{'loss_and_grads':26s}{lib_lg:10.1f}{naive_lg:11.1f}{naive_lg / lib_lg:10.2f}x")
+    print(f"{'full update step':26s}{lib_full:10.1f}{naive_full_us:11.1f}{naive_full_us / lib_full:10.2f}x")
+
+    updates = EPOCHS * train.steps_per_epoch(BOOK_CHARS, SEQ)
+    print(f"{EPOCHS} epochs of a {BOOK_CHARS:,}-character book ({updates:,} updates): "
+          f"lib {updates * lib_full / 6e7:.1f} min, naive {updates * naive_full_us / 6e7:.1f} min")
+
+    alphabet = [chr(c) for c in range(33, 33 + K)]
+    text = "".join(np.random.default_rng(2).choice(alphabet, size=200_000))
+    state = train.train(text, m=M, seq_length=SEQ, eta=ETA, seed=0, epochs=1, max_steps=5000)
+    us = state["timing"]["us_per_step"]
+    print(f"train() loop: {us:.1f} us/step over {state['timing']['steps_this_session']} steps "
+          f"(200k synthetic chars, K={len(set(text))}); bare update step {lib_full:.1f} us, "
+          f"loop overhead {us - lib_full:+.1f} us ({100 * (us / lib_full - 1):+.0f}%)")
+
+
+if __name__ == "__main__":
+    main()

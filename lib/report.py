@@ -1,0 +1,130 @@
+"""What the report says, computed from the run files (never typed in)."""
+
+import math
+from pathlib import Path
+
+from . import gradcheck, rnn, runs
+from .runs import ArtifactError
+
+
+def load_report_inputs(run_dirs, gradcheck_dir):
+    """Read and check every file the report uses, before any of it is rendered.
+
+    Args:
+        run_dirs: training-run folders (each with summary.json, history.csv,
+            samples.jsonl, evolution.json, passage.json).
+        gradcheck_dir: folder with gradcheck.json.
+    Returns:
+        {"gradcheck": {...}, "runs": [{"dir", "summary", "history", "evolution", "passage"}, ...]}
+        with runs ordered by their number of epochs.
+    Raises:
+        ArtifactError: a file is missing or malformed (the message names it).
+    """
+    if not run_dirs:
+        raise ArtifactError("no training runs given to the report")
+    gradcheck_path = Path(gradcheck_dir) / "gradcheck.json"
+    results = runs.read_json(gradcheck_path)
+    _check_gradcheck(gradcheck_path, results)
+    loaded = []
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        summary = runs.read_summary(run_dir)
+        history = runs.read_history(run_dir)
+        evolution = runs.read_json(run_dir / "evolution.json", ("samples",))
+        passage = runs.read_json(run_dir / "passage.json", ("best_step", "best_smooth_loss", "passage", "sweep"))
+        if passage["best_step"] != summary["best_step"]:
+            raise ArtifactError(
+                f"{run_dir / 'passage.json'} is from another model (best step {passage['best_step']}) "
+                f"than {run_dir / 'summary.json'} (best step {summary['best_step']}): rerun best_model")
+        loaded.append({"dir": run_dir, "summary": summary, "history": history,
+                       "evolution": evolution, "passage": passage})
+    loaded.sort(key=lambda r: (r["summary"]["epochs"], str(r["dir"])))
+    return {"gradcheck": results, "runs": loaded}
+
+
+def _check_gradcheck(path, results):
+    if not isinstance(results, dict) or not results:
+        raise ArtifactError(f"malformed run file {path}: expected an object keyed by m")
+    for m, table in results.items():
+        for name in rnn.PARAM_NAMES:
+            row = table.get(name) if isinstance(table, dict) else None
+            if not isinstance(row, dict) or any(
+                    not isinstance(row.get(k), (int, float)) for k in runs.GRADCHECK_KEYS):
+                raise ArtifactError(f"malformed run file {path}: m={m}, parameter {name} "
+                                    f"needs numbers {', '.join(runs.GRADCHECK_KEYS)}")
+
+
+def gradcheck_sentence(results):
+    """One sentence on which elementwise central-difference error is largest, and why."""
+    rows = [(int(m), name, row) for m, table in results.items() for name, row in table.items()]
+    m, name, row = max(rows, key=lambda r: r[2]["central_max_rel"])
+    ratio = row["central_max_rel"] / max(row["central_norm_rel"], 1e-300)
+    return (
+        f"The largest elementwise central-difference error is {name}'s at m = {m} "
+        f"({gradcheck.format_error(row['central_max_rel'])}), {ratio:,.0f} times its norm-relative error "
+        f"({gradcheck.format_error(row['central_norm_rel'])}): it comes from entries whose true gradient "
+        f"is close to zero, where the round-off of f(θ+h) − f(θ−h) is the whole difference, while the "
+        f"complex step, which subtracts nothing, agrees with the same entries to "
+        f"{gradcheck.format_error(row['complex_max_rel'])}.")
+
+
+def loss_caption(summary):
+    """Caption of a run's smooth-loss figure, with its hyperparameters."""
+    return (f"Smooth loss of the {summary['epochs']}-epoch run ({summary['steps']:,} updates): "
+            f"m = {summary['m']}, η = {summary['eta']}, seq_length = {summary['seq_length']}, "
+            f"σ = {summary['sigma']}, seed {summary['seed']}, AdaGrad with gradients clipped to "
+            f"[−5, 5]. Dotted lines mark the start of each epoch.")
+
+
+def _minutes(seconds):
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def run_facts_table(report_runs):
+    """Markdown table of each run's facts: corpus, size, K, updates, speed, wall time, seed, versions."""
+    first = report_runs[0]["summary"]
+    header = "| | " + " | ".join(f"{r['summary']['epochs']} epochs" for r in report_runs) + " |"
+    lines = [header, "|:---|" + "---:|" * len(report_runs)]
+
+    def row(label, fmt):
+        lines.append(f"| {label} | " + " | ".join(fmt(r["summary"]) for r in report_runs) + " |")
+
+    row("corpus", lambda s: Path(s["data_path"]).name)
+    row("characters (training)", lambda s: f"{s['n_chars']:,} ({s.get('n_train', s['n_chars']):,})")
+    row("vocabulary size K", lambda s: str(s["K"]))
+    row("updates per epoch", lambda s: f"{s['steps_per_epoch']:,}")
+    row("updates", lambda s: f"{s['steps']:,}")
+    row("µs per update", lambda s: f"{s['us_per_step']:.0f}")
+    row("wall time", lambda s: _minutes(s["wall_seconds"]))
+    row("best step", lambda s: f"{s['best_step']:,}")
+    row("best smooth loss", lambda s: f"{s['best_smooth_loss']:.3f}")
+    row("final smooth loss", lambda s: f"{s['final_smooth_loss']:.3f}")
+    row("seed", lambda s: str(s["seed"]))
+    versions = first.get("versions", {})
+    if versions:
+        row("Python, numpy, matplotlib", lambda s: ", ".join(
+            s.get("versions", {}).get(k, "?") for k in ("python", "numpy", "matplotlib")))
+    return "\n".join(lines)
+
+
+def held_out_lines(report_runs):
+    """Sentences on held-out bits per character, one per run that kept a validation tail."""
+    out = []
+    for r in report_runs:
+        s = r["summary"]
+        val = [(step, v) for step, v in zip(r["history"]["step"], r["history"]["val_bpc"])
+               if not math.isnan(v)]
+        if val:
+            best_step, best = min(val, key=lambda p: p[1])
+            out.append(
+                f"{s['epochs']}-epoch run: the last {s['val_fraction']:.0%} of the text was held out; "
+                f"its loss fell to {best:.3f} bits per character (step {best_step:,}) and ended at "
+                f"{val[-1][1]:.3f}.")
+    return out
+
+
+def best_model_heading(run):
+    """'Best model of the 10-epoch run: step 401,200, smooth loss 41.234'."""
+    p = run["passage"]
+    return (f"Best model of the {run['summary']['epochs']}-epoch run: update step {p['best_step']:,}, "
+            f"smooth loss {p['best_smooth_loss']:.3f}")

@@ -1,0 +1,307 @@
+"""lib.rnn: parameter init, the loss_and_grads contract, and sampling."""
+
+import numpy as np
+import pytest
+
+from lib import corpus, gradcheck, rnn, train
+
+
+def _setup(text, m, n=25, sigma=0.01, seed=0):
+    vocab = corpus.build_vocab(text)
+    data = corpus.encode(text, vocab)
+    rng = np.random.default_rng(seed)
+    params = rnn.init_params(len(vocab), m, sigma, rng)
+    return vocab, data[:n], data[1:n + 1], params
+
+
+def _naive_loss(params, x, y, h0):
+    """Per-timestep forward with explicit one-hot vectors, written independently of lib."""
+    K = params["c"].shape[0]
+    h = np.array(h0, dtype=float)
+    total = 0.0
+    for xt, yt in zip(x, y):
+        onehot = np.zeros(K)
+        onehot[xt] = 1.0
+        h = np.tanh(params["W"] @ h + params["U"] @ onehot + params["b"])
+        o = params["V"] @ h + params["c"]
+        p = np.exp(o - o.max())
+        p /= p.sum()
+        total -= np.log(p[yt])
+    return total, h
+
+
+# ---------------------------------------------------------------- init_params
+
+def test_init_params_shapes_dtype_and_zero_biases():
+    params = rnn.init_params(7, 4, 0.01, np.random.default_rng(0))
+    assert set(params) == set(rnn.PARAM_NAMES)
+    expected = {"b": (4,), "c": (7,), "U": (4, 7), "W": (4, 4), "V": (7, 4)}
+    assert rnn.param_shapes(7, 4) == expected
+    for name, shape in expected.items():
+        assert params[name].shape == shape, name
+        assert params[name].dtype == np.float64, name
+    assert not params["b"].any()
+    assert not params["c"].any()
+    for name in ("U", "W", "V"):
+        assert np.count_nonzero(params[name]) == params[name].size, name
+
+
+def test_init_params_std_matches_sigma_for_large_m():
+    sigma = 0.03
+    params = rnn.init_params(80, 1000, sigma, np.random.default_rng(1))
+    for name in ("U", "W", "V"):
+        values = params[name]
+        assert abs(values.std() / sigma - 1) < 0.02, (name, values.std())
+        assert abs(values.mean()) < 0.05 * sigma, (name, values.mean())
+
+
+def test_init_params_deterministic_for_a_seed():
+    a = rnn.init_params(10, 6, 0.01, np.random.default_rng(42))
+    b = rnn.init_params(10, 6, 0.01, np.random.default_rng(42))
+    c = rnn.init_params(10, 6, 0.01, np.random.default_rng(43))
+    for name in rnn.PARAM_NAMES:
+        assert a[name].tobytes() == b[name].tobytes(), name
+    assert not np.array_equal(a["W"], c["W"])
+
+
+# ------------------------------------------------------------ loss_and_grads
+
+def test_loss_and_grads_contract(english_text):
+    m = 8
+    vocab, x, y, params = _setup(english_text, m, sigma=0.1, seed=3)
+    h0 = np.random.default_rng(4).uniform(-0.5, 0.5, m)
+    result = rnn.loss_and_grads(params, x, y, h0)
+    assert isinstance(result, tuple) and len(result) == 3
+    loss, grads, h_last = result
+    assert type(loss) is float
+    assert np.isfinite(loss) and loss > 0
+    assert set(grads) == set(params)
+    for name in rnn.PARAM_NAMES:
+        assert grads[name].shape == params[name].shape, name
+        assert grads[name].dtype == np.float64, name
+        assert np.all(np.isfinite(grads[name])), name
+    assert h_last.shape == (m,)
+
+    # Same numbers as the forward-only pass.
+    loss_fwd, h_fwd = rnn.loss(params, x, y, h0)
+    assert loss == float(loss_fwd)
+    assert h_last.tobytes() == h_fwd.tobytes()
+
+    # And as an independent per-timestep one-hot implementation.
+    loss_naive, h_naive = _naive_loss(params, x, y, h0)
+    assert loss == pytest.approx(loss_naive, rel=1e-12)
+    np.testing.assert_allclose(h_last, h_naive, rtol=1e-12, atol=1e-14)
+
+    # h_last is a copy, not a view into internal buffers; inputs untouched.
+    h_copy = h_last.copy()
+    rnn.loss_and_grads(params, y, x, h0)
+    assert h_last.tobytes() == h_copy.tobytes()
+
+
+def test_loss_and_grads_does_not_modify_inputs(english_text):
+    _, x, y, params = _setup(english_text, 5, sigma=0.1)
+    before = {k: v.copy() for k, v in params.items()}
+    h0 = np.full(5, 0.3)
+    rnn.loss_and_grads(params, x, y, h0)
+    for name in rnn.PARAM_NAMES:
+        assert params[name].tobytes() == before[name].tobytes(), name
+    assert np.all(h0 == 0.3)
+
+
+def test_forward_probabilities_are_normalised(english_text):
+    _, x, _, params = _setup(english_text, 6, sigma=0.5)
+    H, P = rnn.forward(params, x, np.zeros(6))
+    assert H.shape == (len(x) + 1, 6)
+    assert P.shape == (len(x), params["c"].shape[0])
+    assert np.all(H[0] == 0)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert np.all(P > 0)
+
+
+def test_gradients_are_returned_unclipped():
+    # A text of one repeated character and a large V: the c and V gradients
+    # accumulate over all 25 steps, far beyond the clip bound of 5.
+    text = "ab" + "a" * 30
+    vocab = corpus.build_vocab(text)
+    data = corpus.encode(text, vocab)
+    x, y = data[2:27], data[3:28]  # all 'a' -> 'a'
+    rng = np.random.default_rng(0)
+    params = rnn.init_params(len(vocab), 4, 0.01, rng)
+    params["U"] = 3.0 * rng.standard_normal(params["U"].shape)  # saturated hidden units
+    params["V"] = 10.0 * rng.standard_normal(params["V"].shape)
+    params["c"] = np.array([-20.0, 20.0])  # predicts 'b' strongly, target is 'a'
+    _, grads, _ = rnn.loss_and_grads(params, x, y, np.zeros(4))
+    biggest = max(np.abs(grads[name]).max() for name in rnn.PARAM_NAMES)
+    assert biggest > train.GRAD_CLIP * 3, biggest
+    assert abs(grads["c"][0]) > 20  # about -25: every target is 'a'
+    # And they are the true gradients (not capped anywhere).
+    exact = gradcheck.complex_step_grads(params, x, y, np.zeros(4))
+    for name in rnn.PARAM_NAMES:
+        np.testing.assert_allclose(grads[name], exact[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_preallocated_grads_give_same_numbers(english_text):
+    m = 7
+    vocab, x, y, params = _setup(english_text, m, sigma=0.2, seed=5)
+    h0 = np.linspace(-0.4, 0.4, m)
+    loss_a, fresh, h_a = rnn.loss_and_grads(params, x, y, h0)
+
+    # Views of one flat buffer, as the training loop uses, filled with garbage first.
+    shapes = rnn.param_shapes(len(vocab), m)
+    flat = np.full(sum(int(np.prod(s)) for s in shapes.values()), np.nan)
+    views = train.flat_views(flat, shapes)
+    loss_b, returned, h_b = rnn.loss_and_grads(params, x, y, h0, grads=views)
+    assert returned is views
+    for name in rnn.PARAM_NAMES:
+        assert returned[name] is views[name]
+        assert np.shares_memory(views[name], flat)
+        assert views[name].tobytes() == fresh[name].tobytes(), name
+    assert loss_a == loss_b
+    assert h_a.tobytes() == h_b.tobytes()
+
+    # Plain separate preallocated arrays, too (again dirty to start with).
+    dirty = {k: np.full_like(v, 123.0) for k, v in params.items()}
+    loss_c, _, _ = rnn.loss_and_grads(params, x, y, h0, grads=dirty)
+    assert loss_c == loss_a
+    for name in rnn.PARAM_NAMES:
+        assert dirty[name].tobytes() == fresh[name].tobytes(), name
+
+
+def test_repeated_inputs_accumulate_in_U():
+    # x holds the same index several times: its U column must get the sum of all steps.
+    text = "abcabcaab"
+    vocab = corpus.build_vocab(text)
+    data = corpus.encode(text, vocab)
+    params = rnn.init_params(len(vocab), 3, 0.3, np.random.default_rng(9))
+    x, y = data[:-1], data[1:]
+    _, grads, _ = rnn.loss_and_grads(params, x, y, np.zeros(3))
+    exact = gradcheck.complex_step_grads(params, x, y, np.zeros(3))
+    np.testing.assert_allclose(grads["U"], exact["U"], rtol=1e-10, atol=1e-14)
+
+
+# ---------------------------------------------------------------- sampling
+
+@pytest.fixture(scope="module")
+def briefly_trained(english_text):
+    state = train.train(english_text, m=24, eta=0.1, seq_length=25, seed=2, epochs=100,
+                        max_steps=400, log_every=400, synth_every=10_000)
+    vocab = state["vocab_list"]
+    return state["params"], vocab
+
+
+def test_synthesize_deterministic_in_range_and_length(briefly_trained):
+    params, vocab = briefly_trained
+    m = params["W"].shape[0]
+    a = rnn.synthesize(params, np.zeros(m), 3, 150, np.random.default_rng(11))
+    b = rnn.synthesize(params, np.zeros(m), 3, 150, np.random.default_rng(11))
+    c = rnn.synthesize(params, np.zeros(m), 3, 150, np.random.default_rng(12))
+    assert a.shape == (150,)
+    assert np.issubdtype(a.dtype, np.integer)
+    assert a.min() >= 0 and a.max() < len(vocab)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert len(rnn.synthesize(params, np.zeros(m), 3, 0, np.random.default_rng(0))) == 0
+
+
+def test_synthesize_consumes_one_uniform_per_character(briefly_trained):
+    params, _ = briefly_trained
+    m = params["W"].shape[0]
+    rng = np.random.default_rng(5)
+    rnn.synthesize(params, np.zeros(m), 0, 40, rng)
+    reference = np.random.default_rng(5)
+    reference.random(40)
+    assert rng.random() == reference.random()
+
+
+def test_synthesize_does_not_modify_h0(briefly_trained):
+    params, _ = briefly_trained
+    h0 = np.full(params["W"].shape[0], 0.25)
+    rnn.synthesize(params, h0, 1, 20, np.random.default_rng(0), prime=np.array([1, 2, 3]))
+    assert np.all(h0 == 0.25)
+
+
+@pytest.mark.parametrize("temperature", [0, 0.0, -1, -0.5, float("nan"), float("inf")])
+def test_synthesize_rejects_bad_temperature(briefly_trained, temperature):
+    params, _ = briefly_trained
+    with pytest.raises(ValueError, match="temperature"):
+        rnn.synthesize(params, np.zeros(params["W"].shape[0]), 0, 5, np.random.default_rng(0),
+                       temperature=temperature)
+
+
+def _argmax_agreement(params, x0, drawn):
+    """Share of draws equal to the argmax of the logits along the drawn path itself."""
+    h, x, hits = np.zeros(params["W"].shape[0]), x0, 0
+    for d in drawn:
+        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+        hits += int(d == np.argmax(params["V"] @ h + params["c"]))
+        x = int(d)
+    return hits / len(drawn)
+
+
+def test_low_temperature_is_nearly_greedy(briefly_trained):
+    params, vocab = briefly_trained
+    m = params["W"].shape[0]
+    x0 = vocab.index("T")
+    n = 100
+    greedy = np.empty(n, dtype=np.int64)
+    h, x = np.zeros(m), x0
+    for t in range(n):
+        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+        x = int(np.argmax(params["V"] @ h + params["c"]))
+        greedy[t] = x
+    for seed in range(4):
+        cold = rnn.synthesize(params, np.zeros(m), x0, n, np.random.default_rng(seed), temperature=0.01)
+        hot = rnn.synthesize(params, np.zeros(m), x0, n, np.random.default_rng(seed), temperature=1.0)
+        # Step by step, the cold draw is the most likely character given its own past...
+        assert _argmax_agreement(params, x0, cold) >= 0.97, seed
+        # ...while plain sampling is not (so the check can fail).
+        assert _argmax_agreement(params, x0, hot) < 0.8, seed
+        # The greedy path and the cold draw start out the same (they part at near ties only).
+        assert np.array_equal(cold[:20], greedy[:20]), (corpus.decode(cold, vocab), corpus.decode(greedy, vocab))
+    assert np.array_equal(
+        rnn.synthesize(params, np.zeros(m), x0, n, np.random.default_rng(0), temperature=0.01), greedy)
+
+
+def test_priming_changes_output_and_equals_manual_feeding(briefly_trained):
+    params, vocab = briefly_trained
+    m = params["W"].shape[0]
+    prime = corpus.encode("the lamp room ", vocab, what="priming text")
+    x0 = vocab.index("T")
+    primed = rnn.synthesize(params, np.zeros(m), x0, 80, np.random.default_rng(7), prime=prime)
+    plain = rnn.synthesize(params, np.zeros(m), x0, 80, np.random.default_rng(7))
+    assert not np.array_equal(primed, plain)
+
+    h = np.zeros(m)
+    for t in prime[:-1]:
+        h = np.tanh(params["W"] @ h + params["U"][:, t] + params["b"])
+    manual = rnn.synthesize(params, h, int(prime[-1]), 80, np.random.default_rng(7))
+    assert np.array_equal(primed, manual)
+
+    # An empty prime is the same as no prime.
+    empty = rnn.synthesize(params, np.zeros(m), x0, 80, np.random.default_rng(7), prime=np.array([], dtype=int))
+    assert np.array_equal(empty, plain)
+
+
+def test_priming_text_outside_vocabulary_is_named(briefly_trained):
+    _, vocab = briefly_trained
+    assert "Z" not in vocab and "%" not in vocab
+    with pytest.raises(corpus.CorpusError) as info:
+        corpus.encode("the Zebra at 50%", vocab, what="priming text")
+    message = str(info.value)
+    assert "priming text" in message
+    listed = set(message.rsplit(":", 1)[-1]) - set(" '")
+    assert listed == set("the Zebra at 50%") - set(vocab) == set("Z50%")
+
+
+def test_softmax_sample_edges():
+    p = np.array([0.0, 0.2, 0.0, 0.8])
+    assert rnn.softmax_sample(p, 0.0) == 1
+    assert rnn.softmax_sample(p, 0.1999) == 1
+    assert rnn.softmax_sample(p, 0.2001) == 3
+    assert rnn.softmax_sample(p, np.nextafter(1.0, 0.0)) == 3
+    # Unnormalised weights are scaled by their total.
+    assert rnn.softmax_sample(np.array([1.0, 3.0]), 0.26) == 1
+    counts = np.bincount([rnn.softmax_sample(p, u) for u in np.random.default_rng(0).random(4000)],
+                         minlength=4)
+    assert counts[0] == counts[2] == 0
+    assert abs(counts[3] / 4000 - 0.8) < 0.03
