@@ -95,7 +95,7 @@ REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/template
 
 report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
-	$(PY) report/build.py --runs $(TRAIN_RUNS) --gradcheck $(RUNS)/gradcheck --data "$(CORPUS)"
+	$(PY) report/build.py --runs $(TRAIN_RUNS) --gradcheck $(RUNS)/gradcheck
 
 report: report/report.pdf report/report.html
 

@@ -83,7 +83,8 @@ def _minutes(seconds):
 def run_facts_table(report_runs):
     """Markdown table of each run's facts: corpus, size, K, updates, speed, wall time, seed, versions."""
     first = report_runs[0]["summary"]
-    header = "| | " + " | ".join(f"{r['summary']['epochs']} epochs" for r in report_runs) + " |"
+    header = "| | " + " | ".join(
+        f"{r['summary']['epochs']} epoch{'s' if r['summary']['epochs'] != 1 else ''}" for r in report_runs) + " |"
     lines = [header, "|:---|" + "---:|" * len(report_runs)]
 
     def row(label, fmt):
@@ -107,8 +108,8 @@ def run_facts_table(report_runs):
     return "\n".join(lines)
 
 
-def held_out_lines(report_runs):
-    """Sentences on held-out bits per character, one per run that kept a validation tail."""
+def held_out_text(report_runs):
+    """Sentences on held-out bits per character, or why there are none."""
     out = []
     for r in report_runs:
         s = r["summary"]
@@ -117,10 +118,71 @@ def held_out_lines(report_runs):
         if val:
             best_step, best = min(val, key=lambda p: p[1])
             out.append(
-                f"{s['epochs']}-epoch run: the last {s['val_fraction']:.0%} of the text was held out; "
-                f"its loss fell to {best:.3f} bits per character (step {best_step:,}) and ended at "
-                f"{val[-1][1]:.3f}.")
-    return out
+                f"{s['epochs']}-epoch run: the last {s['val_fraction']:.0%} of the text "
+                f"({s['n_chars'] - s['n_train']:,} characters) was held out; its loss fell to "
+                f"{best:.3f} bits per character (step {best_step:,}) and ended at {val[-1][1]:.3f}.")
+    if not out:
+        return ("No run held out a validation tail: as in the course, every run trained on the whole "
+                "text (val_fraction = 0). Train with `-p val_fraction 0.05` to measure held-out bits per "
+                "character.")
+    return "\n\n".join(out)
+
+
+def sample_heading(sample):
+    """Heading of a synthesized sample: its step and the smooth loss then."""
+    return runs.sample_heading(sample)
+
+
+def _corpus_name(summary):
+    return Path(summary["data_path"]).name
+
+
+def introduction(inputs, command):
+    """The paragraph under the title: corpus, runs, date, and the command that regenerates it all."""
+    first = inputs["runs"][0]["summary"]
+    epochs = " and ".join(str(r["summary"]["epochs"]) for r in inputs["runs"])
+    return (f"A vanilla RNN with m = {first['m']} hidden units learns to write text one character at a "
+            f"time from *{_corpus_name(first)}* ({first['n_chars']:,} characters, K = {first['K']} "
+            f"distinct). It was trained with AdaGrad for {epochs} epochs. Every number, figure and "
+            f"sample below was computed by the runs this report was built from, finished on "
+            f"{run_date(inputs)}. To regenerate it all: `{command}`.")
+
+
+def run_date(inputs):
+    """The date (UTC) on which the last of the runs finished."""
+    return max(r["summary"].get("finished_at", "")[:10] for r in inputs["runs"]) or "an unknown date"
+
+
+def title_metadata(inputs, command):
+    """Notebook metadata for the document's title block (read by the report templates)."""
+    first = inputs["runs"][0]["summary"]
+    return {"title": "A character-level vanilla RNN trained with AdaGrad",
+            "subtitle": f"Corpus: {_corpus_name(first)} ({first['n_chars']:,} characters, K = {first['K']}) "
+                        f"· regenerate with {command}",
+            "date": f"Runs of {run_date(inputs)}"}
+
+
+def evolution_note(report_runs):
+    """Which run the evolution comes from, and whether the other runs share it."""
+    longest = report_runs[-1]
+    samples = longest["evolution"]["samples"]
+    note = (f"From the {longest['summary']['epochs']}-epoch run: the sample drawn before the first "
+            f"update and every {longest['evolution']['every']:,} updates up to "
+            f"{samples[-1]['step'] if samples else 0:,}, each {len(samples[0]['text']) if samples else 0} "
+            f"characters, drawn from the hidden state of the moment.")
+    same = [r for r in report_runs[:-1] if r["evolution"]["samples"] == samples]
+    if same:
+        note += (" The " + " and ".join(f"{r['summary']['epochs']}-epoch" for r in same) +
+                 " run drew the very same samples: same seed, same first updates.")
+    return note
+
+
+def temperature_note(run):
+    """Which model and seed the temperature sweep used."""
+    p = run["passage"]
+    return (f"{len(p['sweep'][0]['text']) if p['sweep'] else 0} characters from the best model of the "
+            f"{run['summary']['epochs']}-epoch run (step {p['best_step']:,}), each with sampling seed "
+            f"{p['seed']}.")
 
 
 def best_model_heading(run):

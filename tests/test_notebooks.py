@@ -2,10 +2,10 @@
 
 import json
 import math
-import subprocess
-import sys
+import os
 
 import pytest
+from nbrun import ok, papermill
 from toy_corpus import learnable_text as make_learnable_text
 
 from lib import paths, runs, train
@@ -19,21 +19,6 @@ def learnable_text():
     return make_learnable_text()
 
 
-def papermill(notebook, output, cwd, *params, yaml=None):
-    """Run `python -m papermill` from cwd as a user would; returns the CompletedProcess."""
-    cmd = [sys.executable, "-m", "papermill", "--log-level", "ERROR", str(notebook), str(output)]
-    for name, value in params:
-        cmd += ["-p", name, str(value)]
-    if yaml:
-        cmd += ["-y", yaml]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, learnable_text):
     """Train (typed from inside notebooks/ with paths relative to there), then evolution and best model."""
@@ -42,7 +27,9 @@ def chain(tmp_path_factory, learnable_text):
     corpus_file.write_text(learnable_text, encoding="utf-8")
     run = work / "run"
     # The form users type inside notebooks/: relative output and relative parameters.
-    rel = lambda p: __import__("os").path.relpath(p, NOTEBOOKS)
+    def rel(path):
+        return os.path.relpath(path, NOTEBOOKS)
+
     ok(papermill("train.ipynb", rel(work / "train_out.ipynb"), NOTEBOOKS,
                  ("data_path", rel(corpus_file)), ("out_dir", rel(run)), ("m", 5), ("epochs", 3),
                  ("max_steps", STEPS), ("log_every", 10), ("synth_every", 50), ("synth_len", 40),

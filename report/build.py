@@ -1,0 +1,89 @@
+"""Build the report: check the run files, execute report.ipynb, convert it to HTML and PDF.
+
+    python report/build.py --runs runs/train_5ep runs/train_10ep --gradcheck runs/gradcheck
+
+Every run file is read and checked before anything is rendered, and the outputs are
+built in report/build/ and moved into place only when complete, so a missing or
+malformed file gives one error naming it and leaves the previous report untouched.
+Without XeLaTeX the PDF is skipped with the command that installs it; the HTML
+is still built.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from lib import paths, report
+
+REPORT_DIR = Path(__file__).resolve().parent
+TEMPLATES = REPORT_DIR / "templates"
+
+
+def convert(notebook, fmt, template, build_dir):
+    """nbconvert notebook to fmt ('html' or 'pdf') in build_dir; returns the output path."""
+    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", fmt, "--no-input",
+           f"--TemplateExporter.extra_template_basedirs={TEMPLATES}", "--template", template,
+           "--output-dir", str(build_dir), str(notebook)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"nbconvert --to {fmt} failed:\n{tail}")
+    return build_dir / f"{notebook.stem}.{fmt}"
+
+
+def pdf_tools_missing():
+    return [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+
+
+def build(run_dirs, gradcheck_dir, out_dir, command):
+    inputs = report.load_report_inputs(run_dirs, gradcheck_dir)  # fails fast, naming the file
+    build_dir = out_dir / "build"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    executed = build_dir / "report.ipynb"
+    papermill.execute_notebook(
+        str(REPORT_DIR / "report.ipynb"), str(executed), cwd=str(paths.REPO_ROOT),
+        parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
+                    "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command},
+        progress_bar=False)
+    nb = nbformat.read(executed, as_version=4)
+    nb.metadata.update(report.title_metadata(inputs, command))
+    nbformat.write(nb, executed)
+
+    built = [convert(executed, "html", "charrnn_html", build_dir)]
+    missing = pdf_tools_missing()
+    if missing:
+        print(f"warning: no PDF: {', '.join(missing)} not found; run `bash report/install_tex.sh` "
+              f"(or `make tex`) to install them", file=sys.stderr)
+    else:
+        built.append(convert(executed, "pdf", "charrnn", build_dir))
+    for path in built:
+        os.replace(path, out_dir / f"report{path.suffix}")
+        print(f"wrote {out_dir / ('report' + path.suffix)}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", required=True, help="training-run folders")
+    parser.add_argument("--gradcheck", required=True, help="folder with gradcheck.json")
+    parser.add_argument("--out-dir", default=str(REPORT_DIR), help="where report.pdf/.html go")
+    parser.add_argument("--command", default="make report", help="the command named in the report")
+    args = parser.parse_args(argv)
+    try:
+        build([Path(r) for r in args.runs], Path(args.gradcheck), Path(args.out_dir), args.command)
+    except report.ArtifactError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (RuntimeError, papermill.PapermillExecutionError) as err:
+        print(f"error: building the report failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

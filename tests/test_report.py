@@ -1,0 +1,142 @@
+"""The report built from tiny runs on a corpus with non-ASCII text, read back from the PDF."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from nbrun import ok, papermill
+from toy_corpus import NON_ASCII, unicode_text
+
+from lib import gradcheck, paths, runs
+
+NOTEBOOKS = paths.REPO_ROOT / "notebooks"
+BUILD = paths.REPO_ROOT / "report" / "build.py"
+SECTIONS = ("Gradient computation", "Training", "Smooth loss", "Evolution of the synthesized text",
+            "A passage from the best model of each run", "Beyond the course", "Run facts",
+            "Temperature", "Held-out text")
+
+needs_pdf = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("xelatex", "pandoc", "pdftotext")),
+    reason="the PDF route needs xelatex, pandoc and pdftotext (bash report/install_tex.sh)")
+
+
+def make_runs(work):
+    """Gradient check plus two short training runs (3 and 6 'epochs' of a few hundred updates)."""
+    corpus_file = work / "novel.txt"
+    corpus_file.write_text(unicode_text(), encoding="utf-8")
+    ok(papermill(NOTEBOOKS / "gradient_check.ipynb", work / "gc.ipynb", work,
+                 ("data_path", corpus_file), ("out_dir", work / "gradcheck"), yaml="m_values: [3, 6]"))
+    run_dirs = []
+    for epochs, steps in ((1, 150), (2, 300)):
+        run = work / f"train_{epochs}ep"
+        ok(papermill(NOTEBOOKS / "train.ipynb", work / f"t{epochs}.ipynb", work,
+                     ("data_path", corpus_file), ("out_dir", run), ("epochs", epochs), ("m", 6),
+                     ("max_steps", steps), ("log_every", 10), ("synth_every", 50),
+                     ("synth_len", 120), ("checkpoint_every", 100),
+                     ("val_fraction", 0.1 if epochs == 2 else 0.0), ("eval_every", 50)))
+        ok(papermill(NOTEBOOKS / "text_evolution.ipynb", work / f"e{epochs}.ipynb", work,
+                     ("run_dir", run), ("every", 50), ("up_to", 300)))
+        ok(papermill(NOTEBOOKS / "best_model.ipynb", work / f"b{epochs}.ipynb", work,
+                     ("run_dir", run), ("passage_len", 300), ("sweep_len", 100)))
+        run_dirs.append(run)
+    return run_dirs, work / "gradcheck"
+
+
+def build(run_dirs, gradcheck_dir, out_dir):
+    cmd = [sys.executable, str(BUILD), "--runs", *map(str, run_dirs), "--gradcheck", str(gradcheck_dir),
+           "--out-dir", str(out_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = tmp_path_factory.mktemp("report")
+    run_dirs, gradcheck_dir = make_runs(work)
+    out = work / "out"
+    ok(build(run_dirs, gradcheck_dir, out))
+    return {"work": work, "runs": run_dirs, "gradcheck": gradcheck_dir, "out": out}
+
+
+@pytest.fixture(scope="module")
+def pdf_text(built):
+    pdf = built["out"] / "report.pdf"
+    if not pdf.exists():
+        pytest.skip("no PDF was built (xelatex or pandoc missing)")
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_html_has_every_section_and_no_code(built):
+    html = (built["out"] / "report.html").read_text(encoding="utf-8")
+    for heading in SECTIONS:
+        assert heading in html, heading
+    assert "load_report_inputs" not in html, "code leaked into the HTML"
+    assert "<title>A character-level vanilla RNN trained with AdaGrad</title>" in html
+
+
+@needs_pdf
+def test_pdf_has_every_section(pdf_text):
+    for heading in SECTIONS:
+        assert heading in pdf_text, heading
+    assert "A character-level vanilla RNN trained with AdaGrad" in pdf_text
+    assert "report.ipynb" not in pdf_text and "Text(0.5" not in pdf_text
+
+
+@needs_pdf
+def test_pdf_gradcheck_table_matches_the_json(built, pdf_text):
+    results = json.loads((built["gradcheck"] / "gradcheck.json").read_text())
+    rows = [line.split() for line in pdf_text.splitlines()]
+    for m, table in results.items():
+        for name, row in table.items():
+            printed = [gradcheck.format_error(row[k]) for k in ("central_max_rel", "central_norm_rel",
+                                                                 "complex_max_rel", "complex_norm_rel")]
+            assert [m, name, *printed] in rows, (m, name, printed)
+
+
+@needs_pdf
+def test_pdf_best_steps_and_losses_match_the_summaries(built, pdf_text):
+    flat = " ".join(pdf_text.split())
+    for run in built["runs"]:
+        summary = runs.read_summary(run)
+        expected = (f"update step {summary['best_step']:,}, smooth loss {summary['best_smooth_loss']:.3f}")
+        assert expected in flat, expected
+
+
+@needs_pdf
+def test_pdf_keeps_the_non_ascii_characters_of_the_samples(built, pdf_text):
+    shown = "".join(s["text"] for run in built["runs"] for s in runs.read_samples(run))
+    shown += "".join(runs.read_json(run / "passage.json")["passage"] for run in built["runs"])
+    present = {ch for ch in NON_ASCII if ch in shown and ch != "\t"}
+    assert "\u0435" in present and "•" in present, "the toy corpus should put these in the samples"
+    for ch in present:
+        assert ch in pdf_text, f"{ch!r} (U+{ord(ch):04X}) missing from the PDF"
+    assert "[U+" not in pdf_text, "a character had no glyph in the report's fonts"
+
+
+@needs_pdf
+def test_pdf_shows_held_out_bits_for_the_run_with_a_tail(pdf_text):
+    assert "bits per character" in pdf_text and "was held out" in " ".join(pdf_text.split())
+
+
+@pytest.mark.parametrize("damage", ["missing", "malformed"])
+def test_bad_run_file_is_named_and_leaves_the_report_alone(built, tmp_path, damage):
+    runs_copy = []
+    for run in built["runs"]:
+        runs_copy.append(tmp_path / run.name)
+        shutil.copytree(run, runs_copy[-1])
+    victim = runs_copy[0] / "summary.json"
+    if damage == "missing":
+        victim.unlink()
+    else:
+        victim.write_text('{"steps": 3', encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("previous report", encoding="utf-8")
+    result = build(runs_copy, built["gradcheck"], out)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert str(victim) in result.stderr
+    assert (out / "report.html").read_text(encoding="utf-8") == "previous report"
+    assert not (out / "report.pdf").exists()
