@@ -4,7 +4,7 @@ import math
 from pathlib import Path
 
 from . import gradcheck, rnn, runs
-from .runs import ArtifactError
+from .runs import ArtifactError, sample_heading  # noqa: F401 (the report notebook uses both)
 
 
 def load_report_inputs(run_dirs, gradcheck_dir):
@@ -126,11 +126,6 @@ def held_out_text(report_runs):
                 "text (val_fraction = 0). Train with `-p val_fraction 0.05` to measure held-out bits per "
                 "character.")
     return "\n\n".join(out)
-
-
-def sample_heading(sample):
-    """Heading of a synthesized sample: its step and the smooth loss then."""
-    return runs.sample_heading(sample)
 
 
 def _corpus_name(summary):
