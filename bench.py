@@ -198,8 +198,8 @@ def main():
 MEMORY_PROBE = """
 import resource, numpy as np
 from lib import train
-alphabet = [chr(c) for c in range(33, 33 + 80)]
-text = "".join(np.random.default_rng(3).choice(alphabet, size=5_000_000))
+# Built from bytes: a str of 5M numpy scalars would itself cost more memory than training.
+text = np.random.default_rng(3).integers(33, 33 + 80, size=5_000_000, dtype=np.uint8).tobytes().decode("ascii")
 train.train(text, m=100, epochs=1, max_steps=2000, val_fraction=0.05, eval_every=1000)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
