@@ -3,6 +3,7 @@
 import math
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 
 def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
@@ -24,7 +25,8 @@ def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
                 color="0.4", va="top", ha="left")
     ax.set_xlabel("update step")
     ax.set_ylabel("smooth loss (nats per chunk)")
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4))
+    if history["step"] and history["step"][-1] >= 10_000:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
     ax.grid(alpha=0.3)
     val = [(s, v) for s, v in zip(history["step"], history["val_bpc"]) if not math.isnan(v)]
     if val:
