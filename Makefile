@@ -3,6 +3,8 @@
 # reruns only what depends on it.  `make help` lists the targets.
 
 SHELL := /bin/bash
+# A stage that fails leaves no result behind for the next make to trust.
+.DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
 
 # VENV=none uses the python on PATH (for example an activated conda environment).
@@ -19,9 +21,16 @@ endif
 DATA ?=
 EPOCHS ?= 5 10
 SEED ?= 0
-RUNS ?= runs
+# make's own runs live apart from the notebooks' default folders (runs/train_<n>ep),
+# so a notebook run by hand never collides with the report's.
+RUNS ?= runs/report
 DEFAULT_CORPUS := data/shakespeare/input.txt
 CORPUS := $(if $(strip $(DATA)),$(strip $(DATA)),$(DEFAULT_CORPUS))
+ifneq ($(strip $(DATA)),)
+ifeq ($(wildcard $(strip $(DATA))),)
+$(error DATA: no such file: $(strip $(DATA)))
+endif
+endif
 DATA_PARAM := $(if $(strip $(DATA)),-p data_path $(abspath $(strip $(DATA))),)
 PAPERMILL := $(PY) -m papermill --log-level WARNING
 # One BLAS thread per process: the model's matrices are small, and two runs share the two cores.
@@ -102,7 +111,7 @@ report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTA
 # --output-sync keeps each stage's log together.
 report:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target runs
-	@$(MAKE) --no-print-directory report/report.pdf report/report.html
+	@$(MAKE) --no-print-directory report/report.pdf
 
 tex:
 	@bash report/install_tex.sh

@@ -7,12 +7,12 @@ crash at any moment leaves either the old file or the new one, never half of one
 """
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write
 
 META_KEY = "__meta__"
 
@@ -23,21 +23,9 @@ class CheckpointError(ValueError):
 
 def save(path, arrays, meta):
     """Write arrays (dict of name -> ndarray) and JSON-able meta to path atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(arrays)
     payload[META_KEY] = np.array(json.dumps(meta, allow_nan=False))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **payload))
 
 
 def load(path):
@@ -57,7 +45,8 @@ def load(path):
             arrays = {k: z[k] for k in z.files}
     # zipfile raises NotImplementedError for a damaged header's version or compression fields.
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError) as err:
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({err})") from None
+        reason = "not an .npz archive" if "pickled" in str(err) else str(err)
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({reason})") from None
     if META_KEY not in arrays:
         raise CheckpointError(f"checkpoint {path} has no metadata: not written by this project")
     try:

@@ -12,8 +12,8 @@ class TrainingProgress:
     spent in the callback, so its cost can be reported against training time.
     """
 
-    def __init__(self, total, initial=0, print_samples=True, mininterval=0.5):
-        self.bar = tqdm(total=total, initial=initial, unit="upd", mininterval=mininterval,
+    def __init__(self, total, print_samples=True, mininterval=0.5):
+        self.bar = tqdm(total=total, unit="upd", mininterval=mininterval,
                         smoothing=0.05, dynamic_ncols=True)
         self.print_samples = print_samples
         self.seconds = 0.0

@@ -25,6 +25,8 @@ def load_report_inputs(run_dirs, gradcheck_dir):
     gradcheck_path = Path(gradcheck_dir) / "gradcheck.json"
     results = runs.read_json(gradcheck_path)
     _check_gradcheck(gradcheck_path, results)
+    gradcheck_settings = runs.read_json(Path(gradcheck_dir) / "gradcheck_settings.json",
+                                        ("seq_length", "h", "eps", "sigma", "seed"))
     loaded = []
     for run_dir in run_dirs:
         run_dir = Path(run_dir)
@@ -39,7 +41,7 @@ def load_report_inputs(run_dirs, gradcheck_dir):
         loaded.append({"dir": run_dir, "summary": summary, "history": history,
                        "evolution": evolution, "passage": passage})
     loaded.sort(key=lambda r: (r["summary"]["epochs"], str(r["dir"])))
-    return {"gradcheck": results, "runs": loaded}
+    return {"gradcheck": results, "gradcheck_settings": gradcheck_settings, "runs": loaded}
 
 
 def _check_gradcheck(path, results):
@@ -68,6 +70,41 @@ def gradcheck_sentence(results):
         f"{gradcheck.format_error(row['complex_max_rel'])}.")
 
 
+def gradcheck_intro(inputs):
+    """What the gradient check compared, with the settings it ran with."""
+    g = inputs["gradcheck_settings"]
+    return (f"The analytic gradients of `lib/rnn.py` against two numerical ones, on the first "
+            f"{g['seq_length']} characters of the corpus, with weights drawn from N(0, {g['sigma']}²) "
+            f"(seed {g['seed']}): central differences with step h = {g['h']:g}, and the complex step "
+            f"Im f(θ + iε)/ε with ε = {g['eps']:g}. For each parameter, the largest elementwise relative "
+            f"error |a − n| / (|a| + |n|) (*max*) and the norm-relative error ‖a − n‖ / (‖a‖ + ‖n‖) (*norm*).")
+
+
+def gradcheck_verdict(results):
+    """The check's pass/fail sentence, as the gradient-check notebook decided it."""
+    v = gradcheck.verdict(results)
+    lines = v["text"].splitlines()
+    head = "Both criteria hold" if v["passed"] else "**The check FAILED**"
+    return f"{head}: " + "; ".join(lines) + "."
+
+
+def same_start_note(report_runs):
+    """Whether the shorter runs are exact prefixes of the longest (same seed, same walk)."""
+    longest = report_runs[-1]
+    prefixes = []
+    for r in report_runs[:-1]:
+        n = len(r["history"]["step"])
+        if n and all(r["history"][k] == longest["history"][k][:n] for k in ("step", "loss", "smooth_loss")):
+            prefixes.append(r)
+    if not prefixes:
+        return ""
+    names = " and ".join(f"{r['summary']['epochs']}-epoch" for r in prefixes)
+    return (f"The {names} run has the same seed and settings as the "
+            f"{longest['summary']['epochs']}-epoch run, and its recorded losses are identical to the "
+            f"first part of the longer run's: it is the same trajectory, stopped earlier, so its best "
+            f"model is the best point of that first part.")
+
+
 def loss_caption(summary):
     """Caption of a run's smooth-loss figure, with its hyperparameters."""
     return (f"Smooth loss of the {summary['epochs']}-epoch run ({summary['steps']:,} updates): "
@@ -90,7 +127,7 @@ def run_facts_table(report_runs):
     def row(label, fmt):
         lines.append(f"| {label} | " + " | ".join(fmt(r["summary"]) for r in report_runs) + " |")
 
-    row("corpus", lambda s: Path(s["data_path"]).name)
+    row("corpus", lambda s: s.get("corpus", Path(s["data_path"]).name))
     row("characters (training)", lambda s: f"{s['n_chars']:,} ({s.get('n_train', s['n_chars']):,})")
     row("vocabulary size K", lambda s: str(s["K"]))
     row("updates per epoch", lambda s: f"{s['steps_per_epoch']:,}")
@@ -129,7 +166,7 @@ def held_out_text(report_runs):
 
 
 def _corpus_name(summary):
-    return Path(summary["data_path"]).name
+    return summary.get("corpus", Path(summary["data_path"]).name)
 
 
 def introduction(inputs, command):
@@ -175,13 +212,18 @@ def evolution_note(report_runs):
 def temperature_note(run):
     """Which model and seed the temperature sweep used."""
     p = run["passage"]
-    return (f"{len(p['sweep'][0]['text']) if p['sweep'] else 0} characters from the best model of the "
+    note = (f"{len(p['sweep'][0]['text']) if p['sweep'] else 0} characters from the best model of the "
             f"{run['summary']['epochs']}-epoch run (step {p['best_step']:,}), each with sampling seed "
-            f"{p['seed']}.")
+            f"{p['seed']}, so only the temperature differs between them.")
+    same = [e["temperature"] for e in p["sweep"] if p["passage"].startswith(e["text"])]
+    if same:
+        note += (f" At temperature {same[0]} the draw is the passage of section 2.3 again (same model, "
+                 f"same seed), shown here for comparison.")
+    return note
 
 
 def best_model_heading(run):
-    """'Best model of the 10-epoch run: step 401,200, smooth loss 41.234'."""
+    """'Best model of the 10-epoch run: update step 401,200, smooth loss 41.234'."""
     p = run["passage"]
     return (f"Best model of the {run['summary']['epochs']}-epoch run: update step {p['best_step']:,}, "
             f"smooth loss {p['best_smooth_loss']:.3f}")

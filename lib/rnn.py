@@ -177,7 +177,8 @@ def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None):
     Returns:
         (n,) int array of sampled indices.
     """
-    if not (np.isfinite(temperature) and temperature > 0):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     if isinstance(n, bool) or int(n) != n or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")

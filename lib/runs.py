@@ -14,12 +14,11 @@ Files (the contract between notebooks, report and tests):
 import csv
 import json
 import math
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .atomic import atomic_write
 from .train import steps_per_epoch
 
 GRADCHECK_KEYS = ("central_max_rel", "central_norm_rel", "complex_max_rel", "complex_norm_rel")
@@ -34,17 +33,7 @@ class ArtifactError(ValueError):
 
 
 def _atomic_write_text(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 def write_json(path, obj):
@@ -89,7 +78,7 @@ def write_training_run(out_dir, state, epochs, data_path):
     history = state["history"]
     val = [v for v in history["val_bpc"] if not math.isnan(v)]
     summary = {
-        "data_path": str(data_path), "n_chars": state["n_chars"], "n_train": state["n_train"],
+        "data_path": str(data_path), "corpus": corpus_label(data_path), "n_chars": state["n_chars"], "n_train": state["n_train"],
         "K": len(state["vocab"]), "vocab": state["vocab"], **settings, "epochs": epochs,
         "steps": state["step"], "epochs_done": state["epoch"],
         "steps_per_epoch": steps_per_epoch(state["n_train"], settings["seq_length"]),
@@ -111,6 +100,16 @@ def write_training_run(out_dir, state, epochs, data_path):
     _atomic_write_text(out_dir / "samples.jsonl", "".join(
         json.dumps(s, ensure_ascii=False) + "\n" for s in state["samples"]))
     return summary
+
+
+def corpus_label(data_path):
+    """A reader's name for the text: the default corpus says what it is, other files their name."""
+    sidecar = Path(f"{data_path}.json")  # written by data/shakespeare/prepare.py
+    try:
+        plays = json.loads(sidecar.read_text(encoding="utf-8"))["plays"]
+        return f"Shakespeare, {len(plays)} plays ({Path(data_path).name})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return Path(data_path).name
 
 
 def read_summary(run_dir):
@@ -158,6 +157,9 @@ def read_samples(run_dir):
 
 def pick_evolution(samples, every=10_000, up_to=100_000):
     """The samples at step 0 and every ``every`` steps up to ``up_to`` (as far as the run went)."""
+    for name, value in (("every", every), ("up_to", up_to)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     wanted = set(range(0, up_to + 1, every))
     return [s for s in samples if s["step"] in wanted]
 

@@ -27,7 +27,7 @@ def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=No
         corpus.CorpusError: prime or first_char has characters outside vocab.
         ValueError: temperature <= 0.
     """
-    prime_ids = corpus.encode(prime, vocab, what="priming text") if prime else None
+    prime_ids = corpus.encode(prime, vocab, what="prime (priming text)") if prime else None
     first = corpus.encode(first_char if first_char is not None else start_char(vocab), vocab,
                           what="first_char")
     if len(first) != 1:

@@ -151,7 +151,7 @@ def _state_arrays(state):
 
 STATE_META = ("format", "kind", "vocab", "settings", "text_sha256", "n_chars", "n_train",
               "data_path", "step", "epoch", "pointer", "smooth_loss", "best_step",
-              "best_smooth_loss", "sample_rng_state", "samples", "wall_seconds")
+              "best_smooth_loss", "sample_rng_state", "samples", "wall_seconds", "loop_seconds")
 
 
 def save_state(path, state):
@@ -247,7 +247,7 @@ def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng
         "step": 0, "epoch": 1, "pointer": 0, "smooth_loss": None,
         "best_step": None, "best_smooth_loss": None,
         "sample_rng_state": sample_rng.bit_generator.state, "samples": [],
-        "wall_seconds": 0.0,
+        "wall_seconds": 0.0, "loop_seconds": 0.0,
         "params": params, "M": {n: np.zeros_like(v) for n, v in params.items()},
         "best_params": {n: v.copy() for n, v in params.items()},
         "h_prev": np.zeros(m), "history": _empty_history(), "epoch_starts": [0],
@@ -279,16 +279,25 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     Returns:
         The final state dict: params, best_params, best_step, best_smooth_loss,
         smooth_loss, step, epoch, history (lists step, epoch, loss,
-        smooth_loss, val_bpc), samples, epoch_starts, settings, timing.
+        smooth_loss, val_bpc), samples, epoch_starts, settings, timing,
+        total_steps (planned), vocab (str) and vocab_list (list of characters).
     Raises:
         ConfigError, corpus.CorpusError, checkpoint.CheckpointError: bad input.
         TrainingDiverged: the loss became NaN or infinite (the last checkpoint is kept).
     """
     check_settings(m, eta, seq_length, sigma, seed, epochs, max_steps, log_every,
                    synth_every, synth_len, eval_every, checkpoint_every)
-    if not isinstance(text, str) or not text:
-        raise corpus.CorpusError("text is empty: nothing to train on")
-    split = corpus.split_train_val(len(text), val_fraction, seq_length)
+    if not isinstance(resume, (bool, np.bool_)):
+        raise ConfigError(f"resume must be True or False, got {resume!r}")
+    if not isinstance(text, str):
+        raise corpus.CorpusError(f"text must be a str, got {type(text).__name__}")
+    where = f"{data_path}: " if data_path is not None else ""
+    if not text:
+        raise corpus.CorpusError(f"{where}text is empty: nothing to train on")
+    try:
+        split = corpus.split_train_val(len(text), val_fraction, seq_length)
+    except corpus.CorpusError as err:
+        raise corpus.CorpusError(f"{where}{err}") from None
     vocab = corpus.build_vocab(text)
     data = corpus.encode(text, vocab)
     train_data, val_data = data[:split], data[split:]
@@ -308,6 +317,9 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     if resume:
         if last_path is None:
             raise ConfigError("resume=True needs an out_dir holding last.npz")
+        if not last_path.is_file():
+            raise checkpoint.CheckpointError(
+                f"resume=True but there is no checkpoint to resume: {last_path} not found")
         state = load_state(last_path, vocab, text_hash, settings)
         sample_rng.bit_generator.state = state["sample_rng_state"]
     else:
@@ -339,12 +351,14 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     start_time = time.perf_counter()
     wall_before = state["wall_seconds"]
     loop_seconds = 0.0
+    loop_before = state["loop_seconds"]
     steps_here = 0
 
     def sync():
         state.update(step=step, epoch=epoch, pointer=e, h_prev=h_prev.copy(), smooth_loss=smooth_loss,
                      best_smooth_loss=best_smooth, sample_rng_state=sample_rng.bit_generator.state,
-                     wall_seconds=wall_before + time.perf_counter() - start_time)
+                     wall_seconds=wall_before + time.perf_counter() - start_time,
+                     loop_seconds=loop_before + loop_seconds)
 
     def write_files():
         if out_dir is None:
@@ -407,7 +421,9 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     if step % checkpoint_every != 0 or steps_here == 0:
         write_files()
     sync()
+    # Time per update over the whole run (all sessions of a resumed one): a resume
+    # with nothing left to do still reports the run's speed.
     state["timing"] = {"steps_this_session": steps_here, "loop_seconds": loop_seconds,
-                       "us_per_step": 1e6 * loop_seconds / steps_here if steps_here else None}
+                       "us_per_step": 1e6 * state["loop_seconds"] / step if step else None}
     state["vocab_list"] = vocab
     return state

@@ -1,6 +1,6 @@
 """Build the report: check the run files, execute report.ipynb, convert it to HTML and PDF.
 
-    python report/build.py --runs runs/train_5ep runs/train_10ep --gradcheck runs/gradcheck
+    python report/build.py --runs runs/report/train_5ep runs/report/train_10ep --gradcheck runs/report/gradcheck
 
 Every run file is read and checked before anything is rendered, and the outputs are
 built in report/build/ and moved into place only when complete, so a missing or

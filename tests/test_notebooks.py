@@ -145,3 +145,47 @@ def test_defaults_are_anchored_at_the_repo_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert paths.user_path(None, paths.RUNS_DIR / "x") == paths.REPO_ROOT / "runs" / "x"
     assert paths.user_path("mine.txt", None) == tmp_path / "mine.txt"
+
+
+def test_resume_with_nothing_left_keeps_a_usable_summary(chain, tmp_path):
+    run = tmp_path / "run"
+    common = [("data_path", chain["corpus"]), ("out_dir", run), ("m", 5), ("max_steps", 60),
+              ("log_every", 10), ("synth_every", 50)]
+    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "a.ipynb", tmp_path, *common))
+    first = runs.read_summary(run)
+    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "b.ipynb", tmp_path, *common, ("resume", True)))
+    again = runs.read_summary(run)
+    assert again["steps"] == 60 and again["us_per_step"] == first["us_per_step"] > 0
+    assert again["best_step"] == first["best_step"]
+
+
+def test_resume_must_be_a_boolean(chain, tmp_path):
+    result = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "x.ipynb", tmp_path,
+                       ("data_path", chain["corpus"]), ("out_dir", tmp_path / "run"), ("resume", "false"))
+    assert result.returncode != 0 and "resume must be True or False, got 'false'" in result.stderr
+
+
+def test_failed_gradient_check_writes_no_result(tmp_path, learnable_text):
+    corpus_file = tmp_path / "toy.txt"
+    corpus_file.write_text(learnable_text, encoding="utf-8")
+    # A huge central-difference step makes the numerical gradients wrong: the check must fail.
+    result = papermill(NOTEBOOKS / "gradient_check.ipynb", tmp_path / "gc.ipynb", tmp_path,
+                       ("data_path", corpus_file), ("out_dir", tmp_path / "gc"), ("h", 0.5),
+                       yaml="m_values: [3]")
+    assert result.returncode != 0 and "gradient check failed" in result.stderr
+    assert not (tmp_path / "gc" / "gradcheck.json").exists()
+
+
+def test_run_files_are_readable_by_others(chain):
+    for name in ("summary.json", "history.csv", "samples.jsonl", "best.npz", "last.npz"):
+        mode = (chain["run"] / name).stat().st_mode & 0o777
+        assert mode & 0o044 == 0o044, f"{name} has mode {oct(mode)}"
+
+
+def test_bad_notebook_parameters_are_named(chain, tmp_path):
+    result = papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "e.ipynb", tmp_path,
+                       ("run_dir", chain["run"]), ("every", 0), ("out_dir", tmp_path))
+    assert result.returncode != 0 and "every must be a positive integer, got 0" in result.stderr
+    result = papermill(NOTEBOOKS / "gradient_check.ipynb", tmp_path / "g.ipynb", tmp_path,
+                       ("data_path", chain["corpus"]), ("out_dir", tmp_path / "gc"), yaml="m_values: [0]")
+    assert result.returncode != 0 and "m_values must hold positive integers, got 0" in result.stderr

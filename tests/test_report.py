@@ -82,6 +82,7 @@ def test_pdf_has_every_section(pdf_text):
         assert heading in pdf_text, heading
     assert "A character-level vanilla RNN trained with AdaGrad" in pdf_text
     assert "report.ipynb" not in pdf_text and "Text(0.5" not in pdf_text
+    assert "Both criteria hold" in pdf_text, "the gradient check's verdict is missing"
 
 
 @needs_pdf

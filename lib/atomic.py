@@ -1,0 +1,34 @@
+"""Atomic file writes: a temporary file in the destination folder, then os.replace.
+
+A crash at any moment leaves the old file or the new one, never half of one. The
+result gets the usual permissions (0666 less the umask), not mkstemp's 0600, so
+run folders can be shared.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path, write, binary=True):
+    """Call write(f) on a temporary file beside path, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
