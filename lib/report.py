@@ -189,9 +189,8 @@ def title_metadata(inputs, command):
     """Notebook metadata for the document's title block (read by the report templates)."""
     first = inputs["runs"][0]["summary"]
     return {"title": "A character-level vanilla RNN trained with AdaGrad",
-            "subtitle": f"Corpus: {_corpus_name(first)} ({first['n_chars']:,} characters, K = {first['K']}) "
-                        f"· regenerate with {command}",
-            "date": f"Runs of {run_date(inputs)}"}
+            "subtitle": f"Corpus: {_corpus_name(first)}, {first['n_chars']:,} characters, K = {first['K']}",
+            "date": f"Runs of {run_date(inputs)} · regenerate with: {command}"}
 
 
 def evolution_note(report_runs):
