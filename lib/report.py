@@ -127,7 +127,7 @@ def run_facts_table(report_runs):
     def row(label, fmt):
         lines.append(f"| {label} | " + " | ".join(fmt(r["summary"]) for r in report_runs) + " |")
 
-    row("corpus", lambda s: s.get("corpus", Path(s["data_path"]).name))
+    row("corpus", _corpus_name)
     row("characters (training)", lambda s: f"{s['n_chars']:,} ({s.get('n_train', s['n_chars']):,})")
     row("vocabulary size K", lambda s: str(s["K"]))
     row("updates per epoch", lambda s: f"{s['steps_per_epoch']:,}")

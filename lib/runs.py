@@ -78,7 +78,8 @@ def write_training_run(out_dir, state, epochs, data_path):
     history = state["history"]
     val = [v for v in history["val_bpc"] if not math.isnan(v)]
     summary = {
-        "data_path": str(data_path), "corpus": corpus_label(data_path), "n_chars": state["n_chars"], "n_train": state["n_train"],
+        "data_path": str(data_path), "corpus": corpus_label(data_path),
+        "n_chars": state["n_chars"], "n_train": state["n_train"],
         "K": len(state["vocab"]), "vocab": state["vocab"], **settings, "epochs": epochs,
         "steps": state["step"], "epochs_done": state["epoch"],
         "steps_per_epoch": steps_per_epoch(state["n_train"], settings["seq_length"]),
