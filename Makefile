@@ -32,16 +32,20 @@ $(error DATA: no such file: $(strip $(DATA)))
 endif
 endif
 DATA_PARAM := $(if $(strip $(DATA)),-p data_path $(abspath $(strip $(DATA))),)
-PAPERMILL := $(PY) -m papermill --log-level WARNING
 # One BLAS thread per process: the model's matrices are small, and two runs share the two cores.
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-LIB_CORE := lib/rnn.py lib/train.py lib/corpus.py lib/checkpoint.py lib/runs.py
 TRAIN_RUNS := $(foreach e,$(EPOCHS),$(RUNS)/train_$(e)ep)
 GRADCHECK := $(RUNS)/gradcheck/gradcheck.json
 RUN_FILES := $(GRADCHECK) $(foreach r,$(TRAIN_RUNS),$(r)/summary.json $(r)/evolution.json $(r)/passage.json)
+# The corpus, checked once in one line before any stage reads it.
+CORPUS_OK := $(RUNS)/.settings/corpus-ok
+# A stage runs its notebook all or nothing, with a one-line error (lib/stage.py).
+STAGE := $(PY) -m lib.stage --failures-dir $(RUNS)/.failed
+# What a training run's numbers depend on: not the report, the plots or the file loaders.
+TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/checks.py
 
 .PHONY: help report runs test bench install corpus tex clean FORCE
 
@@ -82,22 +86,25 @@ $(RUNS)/.settings/%: FORCE
 SETTINGS_gradcheck := data=$(CORPUS)
 $(foreach e,$(EPOCHS),$(eval SETTINGS_train_$(e)ep := data=$(CORPUS) epochs=$(e) seed=$(SEED)))
 
-$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py lib/corpus.py $(CORPUS) $(RUNS)/.settings/gradcheck | $(INSTALLED)
+$(CORPUS_OK): $(CORPUS) lib/corpus.py | $(INSTALLED)
 	@mkdir -p $(@D)
-	$(PAPERMILL) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
+	@$(PY) -m lib.corpus $(CORPUS) $(RUNS)/.failed
+	@touch $@
 
-# Train into a fresh folder and swap it in only when the notebook succeeded:
-# a failed or interrupted rerun never destroys the previous result.
-$(RUNS)/train_%ep/summary.json: notebooks/train.ipynb $(LIB_CORE) lib/plots.py $(CORPUS) $(RUNS)/.settings/train_%ep | $(INSTALLED)
-	rm -rf $(@D).new && mkdir -p $(@D).new
-	$(PAPERMILL) notebooks/train.ipynb $(@D).new/train.ipynb $(DATA_PARAM) -p epochs $* -p seed $(SEED) -p out_dir $(@D).new
-	rm -rf $(@D) && mv $(@D).new $(@D)
+$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
+	$(STAGE) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
 
-$(RUNS)/train_%ep/evolution.json: notebooks/text_evolution.ipynb lib/runs.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
-	$(PAPERMILL) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
+# retrain=True: the new run is built beside the folder and swapped in only when it has
+# finished, so a failed or interrupted rerun leaves the previous result whole (and the
+# next make continues the interrupted build from its last checkpoint).
+$(RUNS)/train_%ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/train_%ep | $(INSTALLED)
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $* -p seed $(SEED) -p out_dir $(@D) -p retrain True
+
+$(RUNS)/train_%ep/evolution.json: notebooks/text_evolution.ipynb lib/show.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
+	$(STAGE) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
 
 $(RUNS)/train_%ep/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/rnn.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
-	$(PAPERMILL) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
+	$(STAGE) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
 runs: $(RUN_FILES)
 
@@ -108,9 +115,11 @@ report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTA
 	$(PY) report/build.py --runs $(TRAIN_RUNS) --gradcheck $(RUNS)/gradcheck
 
 # The stages run two at a time (the two training runs side by side, one core each);
-# --output-sync keeps each stage's log together.
+# line by line, so that their progress lines show as they come. A failure ends the
+# output with each failed stage's one-line cause.
 report:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target runs
+	@rm -rf $(RUNS)/.failed
+	@$(MAKE) --no-print-directory -j2 --output-sync=line runs || $(PY) -m lib.stage --failures $(RUNS)/.failed
 	@$(MAKE) --no-print-directory report/report.pdf
 
 tex:

@@ -16,11 +16,26 @@ def _umask():
     return mask
 
 
+class WriteError(OSError):
+    """A file that could not be written (disk full, read-only folder); the message names it."""
+
+    def __str__(self):
+        return self.strerror
+
+
 def atomic_write(path, write, binary=True):
-    """Call write(f) on a temporary file beside path, then move it into place."""
+    """Call write(f) on a temporary file beside path, then move it into place.
+
+    Raises:
+        WriteError: the folder or disk refused (the message names path, not the temporary file);
+            the previous file at path, if any, is untouched.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise WriteError(err.errno, f"could not write {path}: {err.strerror}") from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
             write(f)
@@ -28,7 +43,9 @@ def atomic_write(path, write, binary=True):
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise WriteError(err.errno, f"could not write {path}: {err.strerror or err}") from None
         raise

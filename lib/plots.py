@@ -44,3 +44,19 @@ def save_figure(fig, out_dir, stem):
     """Save fig as stem.png and stem.pdf in out_dir."""
     for ext in ("png", "pdf"):
         fig.savefig(f"{out_dir}/{stem}.{ext}", dpi=150, bbox_inches="tight")
+
+
+def loss_figure(history, summary):
+    """A training run's smooth-loss figure, titled with its settings."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    plot_smooth_loss(history, summary["epoch_starts"], ax,
+                     title=f"m={summary['m']}, eta={summary['eta']}, seq_length={summary['seq_length']}, "
+                           f"{summary['epochs']} epochs")
+    return fig
+
+
+def save_loss_figure(history, summary, out_dir):
+    """loss_figure saved as loss.png and loss.pdf in out_dir (and closed)."""
+    fig = loss_figure(history, summary)
+    save_figure(fig, out_dir, "loss")
+    plt.close(fig)

@@ -1,21 +1,104 @@
-"""A progress bar for train(): an on_event callback that also times itself."""
+"""Progress of a training run: a bar in Jupyter, plain lines on a terminal.
 
+Under papermill or make nobody sees a widget drawn inside the kernel, so there
+the progress goes as one plain line at least every ``every`` seconds to the
+kernel's terminal: ``sys.stderr.fileno()``, which ipykernel keeps pointing at
+the stream it was started with (the notebook records none of it). A live
+Jupyter front end gets the tqdm bar instead. Both time themselves
+(``seconds``), so the cost of showing progress can be reported.
+"""
+
+import os
+import sys
 import time
 
-from tqdm.auto import tqdm
+
+def _parent_command():
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
-class TrainingProgress:
-    """tqdm bar over updates with the smooth loss in its postfix; prints samples as they come.
+def in_live_jupyter():
+    """Whether a Jupyter front end that can draw widgets runs this code (not papermill/nbconvert)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    parent = _parent_command()
+    return not any(tool in parent for tool in ("papermill", "nbconvert", "nbclient", "pytest"))
 
-    Use as ``train(..., on_event=progress)``; ``progress.seconds`` is the time
-    spent in the callback, so its cost can be reported against training time.
-    """
 
-    def __init__(self, total, print_samples=True, mininterval=0.5):
-        self.bar = tqdm(total=total, unit="upd", mininterval=mininterval,
+def _terminal_fd():
+    """The file descriptor of the terminal (or log) the process was started with, or None."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            return stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+    return None
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class LineProgress:
+    """An on_event callback printing 'label: done/total updates, smooth loss, us/update, left'."""
+
+    def __init__(self, total, label, start_step=0, every=15.0, stream_fd=None):
+        self.total, self.label, self.every = total, label, every
+        self.fd = _terminal_fd() if stream_fd is None else stream_fd
+        self.seconds = 0.0
+        self.last_time = self.start_time = time.perf_counter()
+        self.last_step = self.start_step = start_step
+        self.smooth_loss = None
+        self._write(f"{label}: {start_step:,}/{total:,} updates to do from here")
+
+    def _write(self, line):
+        if self.fd is None:
+            return
+        try:
+            os.write(self.fd, (line + "\n").encode("utf-8"))
+        except OSError:
+            pass  # a closed terminal must not stop training
+
+    def _line(self, step, now):
+        rate = (now - self.last_time) / max(step - self.last_step, 1)
+        left = (self.total - step) * rate
+        smooth = "n/a" if self.smooth_loss is None else f"{self.smooth_loss:.2f}"
+        return (f"{self.label}: {step:,}/{self.total:,} updates ({100 * step / max(self.total, 1):.0f}%), "
+                f"smooth loss {smooth}, {1e6 * rate:.0f} us/update, {_clock(left)} left")
+
+    def __call__(self, event):
+        tick = time.perf_counter()
+        if event["kind"] == "log":
+            self.smooth_loss = event["smooth_loss"]
+            if tick - self.last_time >= self.every:
+                self._write(self._line(event["step"], tick))
+                self.last_time, self.last_step = tick, event["step"]
+        elif event["kind"] == "eval":
+            self._write(f"{self.label}: step {event['step']:,}: held-out {event['val_bpc']:.3f} bits/char")
+        self.seconds += time.perf_counter() - tick
+
+    def close(self):
+        self._write(f"{self.label}: done, {_clock(time.perf_counter() - self.start_time)} here")
+
+
+class BarProgress:
+    """A tqdm bar over updates with the smooth loss; prints samples as they come."""
+
+    def __init__(self, total, start_step=0):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=start_step, unit="upd", mininterval=0.5,
                         smoothing=0.05, dynamic_ncols=True)
-        self.print_samples = print_samples
         self.seconds = 0.0
 
     def __call__(self, event):
@@ -25,7 +108,7 @@ class TrainingProgress:
             self.bar.set_postfix(smooth_loss=f"{event['smooth_loss']:.2f}", epoch=event["epoch"],
                                  refresh=False)
             self.bar.update(event["step"] - self.bar.n)
-        elif kind == "sample" and self.print_samples:
+        elif kind == "sample":
             smooth = event["smooth_loss"]
             label = "n/a" if smooth is None else f"{smooth:.2f}"
             self.bar.write(f"--- step {event['step']}, smooth loss {label} ---\n{event['text']}\n")
@@ -35,3 +118,24 @@ class TrainingProgress:
 
     def close(self):
         self.bar.close()
+
+
+class NoProgress:
+    seconds = 0.0
+
+    def __call__(self, event):
+        pass
+
+    def close(self):
+        pass
+
+
+def make_progress(total, label, start_step=0, mode="auto"):
+    """A progress callback: mode "auto" (bar in live Jupyter, lines elsewhere), "bar", "lines" or None."""
+    if mode == "auto":
+        mode = "bar" if in_live_jupyter() else "lines"
+    if mode == "bar":
+        return BarProgress(total, start_step)
+    if mode == "lines":
+        return LineProgress(total, label, start_step)
+    return NoProgress()

@@ -3,8 +3,9 @@
 import math
 from pathlib import Path
 
-from . import gradcheck, rnn, runs
-from .runs import ArtifactError, sample_heading  # noqa: F401 (the report notebook uses both)
+from . import gradcheck, rundir, runs
+from .runs import ArtifactError  # noqa: F401 (the report notebook uses it)
+from .show import sample_heading  # noqa: F401 (the report notebook uses it)
 
 
 def load_report_inputs(run_dirs, gradcheck_dir):
@@ -22,18 +23,21 @@ def load_report_inputs(run_dirs, gradcheck_dir):
     """
     if not run_dirs:
         raise ArtifactError("no training runs given to the report")
-    gradcheck_path = Path(gradcheck_dir) / "gradcheck.json"
-    results = runs.read_json(gradcheck_path)
-    _check_gradcheck(gradcheck_path, results)
-    gradcheck_settings = runs.read_json(Path(gradcheck_dir) / "gradcheck_settings.json",
-                                        ("seq_length", "h", "eps", "sigma", "seed"))
     loaded = []
     for run_dir in run_dirs:
         run_dir = Path(run_dir)
+        try:
+            rundir.require_finished(run_dir)
+        except rundir.RunFolderError as err:
+            raise ArtifactError(str(err)) from None
         summary = runs.read_summary(run_dir)
         history = runs.read_history(run_dir)
-        evolution = runs.read_json(run_dir / "evolution.json", ("samples",))
-        passage = runs.read_json(run_dir / "passage.json", ("best_step", "best_smooth_loss", "passage", "sweep"))
+        evolution = runs.read_evolution(run_dir)
+        passage = runs.read_passage(run_dir)
+        if evolution["run_steps"] != summary["steps"]:
+            raise ArtifactError(
+                f"{run_dir / 'evolution.json'} was picked from a run {evolution['run_steps']:,} updates "
+                f"long, but {run_dir / 'summary.json'} has {summary['steps']:,}: rerun text_evolution")
         if passage["best_step"] != summary["best_step"]:
             raise ArtifactError(
                 f"{run_dir / 'passage.json'} is from another model (best step {passage['best_step']}) "
@@ -41,19 +45,8 @@ def load_report_inputs(run_dirs, gradcheck_dir):
         loaded.append({"dir": run_dir, "summary": summary, "history": history,
                        "evolution": evolution, "passage": passage})
     loaded.sort(key=lambda r: (r["summary"]["epochs"], str(r["dir"])))
+    results, gradcheck_settings = runs.read_gradcheck(gradcheck_dir)
     return {"gradcheck": results, "gradcheck_settings": gradcheck_settings, "runs": loaded}
-
-
-def _check_gradcheck(path, results):
-    if not isinstance(results, dict) or not results:
-        raise ArtifactError(f"malformed run file {path}: expected an object keyed by m")
-    for m, table in results.items():
-        for name in rnn.PARAM_NAMES:
-            row = table.get(name) if isinstance(table, dict) else None
-            if not isinstance(row, dict) or any(
-                    not isinstance(row.get(k), (int, float)) for k in runs.GRADCHECK_KEYS):
-                raise ArtifactError(f"malformed run file {path}: m={m}, parameter {name} "
-                                    f"needs numbers {', '.join(runs.GRADCHECK_KEYS)}")
 
 
 def gradcheck_sentence(results):

@@ -1,6 +1,7 @@
-"""A run folder's machine-readable files: written by the notebooks, read by the report.
+"""A run folder's machine-readable files: each has one writer and one reader here.
 
-Files (the contract between notebooks, report and tests):
+Files (the contract between notebooks, report and tests; ``status.json`` and
+the lock belong to ``lib.rundir``, the ``.npz`` files to ``lib.checkpoint``):
 
 * ``gradcheck.json``  {"3": {"b": {central_max_rel, central_norm_rel,
   complex_max_rel, complex_norm_rel}, ...}, "100": {...}}
@@ -19,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .atomic import atomic_write
-from .train import steps_per_epoch
 
 GRADCHECK_KEYS = ("central_max_rel", "central_norm_rel", "complex_max_rel", "complex_norm_rel")
 HISTORY_COLUMNS = ("step", "epoch", "loss", "smooth_loss", "val_bpc")
@@ -82,7 +82,7 @@ def write_training_run(out_dir, state, epochs, data_path):
         "n_chars": state["n_chars"], "n_train": state["n_train"],
         "K": len(state["vocab"]), "vocab": state["vocab"], **settings, "epochs": epochs,
         "steps": state["step"], "epochs_done": state["epoch"],
-        "steps_per_epoch": steps_per_epoch(state["n_train"], settings["seq_length"]),
+        "steps_per_epoch": state["steps_per_epoch"],
         "epoch_starts": list(state["epoch_starts"]),
         "best_step": state["best_step"], "best_smooth_loss": state["best_smooth_loss"],
         "final_smooth_loss": state["smooth_loss"],
@@ -156,17 +156,46 @@ def read_samples(run_dir):
     return samples
 
 
-def pick_evolution(samples, every=10_000, up_to=100_000):
-    """The samples at step 0 and every ``every`` steps up to ``up_to`` (as far as the run went)."""
-    for name, value in (("every", every), ("up_to", up_to)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    wanted = set(range(0, up_to + 1, every))
-    return [s for s in samples if s["step"] in wanted]
+def write_gradcheck(out_dir, results, settings):
+    """gradcheck.json (the table) and gradcheck_settings.json (how it was computed)."""
+    write_json(Path(out_dir) / "gradcheck.json", results)
+    write_json(Path(out_dir) / "gradcheck_settings.json", settings)
 
 
-def sample_heading(sample):
-    """'step 10,000, smooth loss 55.21' (or 'before the first update' at step 0)."""
-    if sample["smooth_loss"] is None:
-        return f"step {sample['step']:,} (before the first update)"
-    return f"step {sample['step']:,}, smooth loss {sample['smooth_loss']:.2f}"
+def read_gradcheck(out_dir):
+    """(results, settings) as write_gradcheck wrote them; ArtifactError names a bad file."""
+    path = Path(out_dir) / "gradcheck.json"
+    results = read_json(path)
+    if not isinstance(results, dict) or not results:
+        raise ArtifactError(f"malformed run file {path}: expected an object keyed by m")
+    for m, table in results.items():
+        for name in ("b", "c", "U", "W", "V"):
+            row = table.get(name) if isinstance(table, dict) else None
+            if not isinstance(row, dict) or any(not isinstance(row.get(k), (int, float)) for k in GRADCHECK_KEYS):
+                raise ArtifactError(f"malformed run file {path}: m={m}, parameter {name} "
+                                    f"needs numbers {', '.join(GRADCHECK_KEYS)}")
+    settings = read_json(Path(out_dir) / "gradcheck_settings.json", ("seq_length", "h", "eps", "sigma", "seed"))
+    return results, settings
+
+
+EVOLUTION_KEYS = ("run_dir", "run_steps", "every", "up_to", "samples")
+PASSAGE_KEYS = ("run_dir", "best_step", "best_smooth_loss", "seed", "prime", "passage_len",
+                "temperature", "passage", "sweep_len", "sweep")
+
+
+def write_evolution(out_dir, **fields):
+    """evolution.json: the samples picked for the text-evolution table (EVOLUTION_KEYS)."""
+    write_json(Path(out_dir) / "evolution.json", {k: fields[k] for k in EVOLUTION_KEYS})
+
+
+def read_evolution(out_dir):
+    return read_json(Path(out_dir) / "evolution.json", EVOLUTION_KEYS)
+
+
+def write_passage(out_dir, **fields):
+    """passage.json: the best model's passage and temperature sweep (PASSAGE_KEYS)."""
+    write_json(Path(out_dir) / "passage.json", {k: fields[k] for k in PASSAGE_KEYS})
+
+
+def read_passage(out_dir):
+    return read_json(Path(out_dir) / "passage.json", PASSAGE_KEYS)

@@ -38,7 +38,7 @@ def _same_training_run(a, b, check_samples=True):
         # tobytes: bitwise, and NaN in val_bpc compares equal to NaN.
         assert np.asarray(a["history"][key], dtype=float).tobytes() == \
             np.asarray(b["history"][key], dtype=float).tobytes(), key
-    for key in ("step", "epoch", "pointer", "smooth_loss", "best_step", "best_smooth_loss"):
+    for key in ("step", "epoch", "chunk", "smooth_loss", "best_step", "best_smooth_loss"):
         assert a[key] == b[key], key
     assert list(a["epoch_starts"]) == list(b["epoch_starts"])
     if check_samples:

@@ -21,7 +21,7 @@ RUN = dict(m=8, eta=0.1, seq_length=10, seed=3, epochs=50, log_every=3, synth_ev
 
 def _load_last(out_dir, text, state):
     vocab = corpus.build_vocab(text)
-    return train.load_state(Path(out_dir) / "last.npz", vocab, train.text_sha256(text), state["settings"])
+    return checkpoint.load_state(Path(out_dir) / "last.npz", vocab, train.text_sha256(text), state["settings"])
 
 
 def _tmp_files(folder):
@@ -146,25 +146,25 @@ def test_round_trip_of_training_state(english_text, tmp_path):
         assert np.asarray(loaded["history"][key], dtype=float).tobytes() == \
             np.asarray(state["history"][key], dtype=float).tobytes(), key
     assert any(np.isfinite(loaded["history"]["val_bpc"]))
-    for key in train.STATE_META:
+    for key in checkpoint.STATE_META:
         if key in ("format", "kind", "wall_seconds"):
             continue
         assert loaded[key] == state[key], key
     assert loaded["wall_seconds"] == pytest.approx(state["wall_seconds"], abs=1.0)
-    assert loaded["format"] == train.FORMAT_VERSION and loaded["kind"] == "checkpoint"
+    assert loaded["format"] == checkpoint.FORMAT_VERSION and loaded["kind"] == "checkpoint"
     assert loaded["epoch_starts"] == state["epoch_starts"]
     assert loaded["data_path"] == "somewhere/english.txt"
     assert loaded["step"] == 37 and len(loaded["samples"]) == 4
 
     # best.npz is the best model, loadable on its own.
-    params, vocab, meta = train.load_model(out / "best.npz")
+    params, vocab, meta = checkpoint.load_model(out / "best.npz")
     assert vocab == corpus.build_vocab(english_text)
     assert meta["kind"] == "model" and meta["step"] == state["best_step"]
     assert meta["smooth_loss"] == state["best_smooth_loss"]
     for name in rnn.PARAM_NAMES:
         assert params[name].tobytes() == state["best_params"][name].tobytes(), name
     # load_model on the checkpoint gives its current parameters.
-    current, _, _ = train.load_model(out / "last.npz")
+    current, _, _ = checkpoint.load_model(out / "last.npz")
     for name in rnn.PARAM_NAMES:
         assert current[name].tobytes() == state["params"][name].tobytes(), name
 
@@ -244,8 +244,8 @@ def test_resume_after_sigkill_equals_uninterrupted_run(english_text, english_tex
     reference = train.train(english_text, tmp_path / "reference", **settings)
     assert resumed["timing"]["steps_this_session"] == settings["max_steps"] - killed_at
     assert_same_training_run(reference, resumed)
-    best_ref, _, meta_ref = train.load_model(tmp_path / "reference" / "best.npz")
-    best_res, _, meta_res = train.load_model(out / "best.npz")
+    best_ref, _, meta_ref = checkpoint.load_model(tmp_path / "reference" / "best.npz")
+    best_res, _, meta_res = checkpoint.load_model(out / "best.npz")
     assert meta_res["step"] == meta_ref["step"] and meta_res["smooth_loss"] == meta_ref["smooth_loss"]
     for name in rnn.PARAM_NAMES:
         assert best_res[name].tobytes() == best_ref[name].tobytes(), name

@@ -8,7 +8,7 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text as make_learnable_text
 
-from lib import paths, runs, train
+from lib import checkpoint, paths, runs, train
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 STEPS = 300
@@ -76,7 +76,7 @@ def test_train_samples_at_requested_steps(chain):
 def test_train_writes_checkpoints_and_figures(chain):
     for name in ("best.npz", "last.npz", "loss.png", "loss.pdf"):
         assert (chain["run"] / name).stat().st_size > 0, name
-    params, vocab, meta = train.load_model(chain["run"] / "best.npz")
+    params, vocab, meta = checkpoint.load_model(chain["run"] / "best.npz")
     assert meta["step"] == runs.read_summary(chain["run"])["best_step"]
     assert params["W"].shape == (5, 5)
 
@@ -97,22 +97,6 @@ def test_best_model_passage_and_sweep(chain):
     assert len(passage["passage"]) == 120
     assert [e["temperature"] for e in passage["sweep"]] == [0.5, 0.8, 1.0]
     assert all(len(e["text"]) == 30 for e in passage["sweep"])
-
-
-def test_resume_continues_the_step_count(chain, tmp_path):
-    run = tmp_path / "run"
-    common = [("data_path", chain["corpus"]), ("out_dir", run), ("m", 5), ("log_every", 10),
-              ("synth_every", 50), ("checkpoint_every", 50)]
-    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "a.ipynb", tmp_path, *common, ("max_steps", 100)))
-    assert runs.read_summary(run)["steps"] == 100
-    # Without resume the finished run is refused, not overwritten.
-    refused = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "b.ipynb", tmp_path, *common, ("max_steps", 200))
-    assert refused.returncode != 0 and "already holds a run" in refused.stderr
-    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "c.ipynb", tmp_path, *common,
-                 ("max_steps", 200), ("resume", True)))
-    history = runs.read_history(run)
-    assert runs.read_summary(run)["steps"] == 200
-    assert history["step"] == list(range(10, 201, 10))
 
 
 def test_gradient_check_notebook_from_repo_root(tmp_path, learnable_text):
@@ -147,24 +131,6 @@ def test_defaults_are_anchored_at_the_repo_root(tmp_path, monkeypatch):
     assert paths.user_path("mine.txt", None) == tmp_path / "mine.txt"
 
 
-def test_resume_with_nothing_left_keeps_a_usable_summary(chain, tmp_path):
-    run = tmp_path / "run"
-    common = [("data_path", chain["corpus"]), ("out_dir", run), ("m", 5), ("max_steps", 60),
-              ("log_every", 10), ("synth_every", 50)]
-    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "a.ipynb", tmp_path, *common))
-    first = runs.read_summary(run)
-    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "b.ipynb", tmp_path, *common, ("resume", True)))
-    again = runs.read_summary(run)
-    assert again["steps"] == 60 and again["us_per_step"] == first["us_per_step"] > 0
-    assert again["best_step"] == first["best_step"]
-
-
-def test_resume_must_be_a_boolean(chain, tmp_path):
-    result = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "x.ipynb", tmp_path,
-                       ("data_path", chain["corpus"]), ("out_dir", tmp_path / "run"), ("resume", "false"))
-    assert result.returncode != 0 and "resume must be True or False, got 'false'" in result.stderr
-
-
 def test_failed_gradient_check_writes_no_result(tmp_path, learnable_text):
     corpus_file = tmp_path / "toy.txt"
     corpus_file.write_text(learnable_text, encoding="utf-8")
@@ -180,12 +146,3 @@ def test_run_files_are_readable_by_others(chain):
     for name in ("summary.json", "history.csv", "samples.jsonl", "best.npz", "last.npz"):
         mode = (chain["run"] / name).stat().st_mode & 0o777
         assert mode & 0o044 == 0o044, f"{name} has mode {oct(mode)}"
-
-
-def test_bad_notebook_parameters_are_named(chain, tmp_path):
-    result = papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "e.ipynb", tmp_path,
-                       ("run_dir", chain["run"]), ("every", 0), ("out_dir", tmp_path))
-    assert result.returncode != 0 and "every must be a positive integer, got 0" in result.stderr
-    result = papermill(NOTEBOOKS / "gradient_check.ipynb", tmp_path / "g.ipynb", tmp_path,
-                       ("data_path", chain["corpus"]), ("out_dir", tmp_path / "gc"), yaml="m_values: [0]")
-    assert result.returncode != 0 and "m_values must hold positive integers, got 0" in result.stderr

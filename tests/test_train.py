@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from lib import corpus, rnn, train
+from lib import checkpoint, corpus, rnn, train
 
 TINY_TEXT = "the cat sat on the mat; a dog ran far away, and then it came back.\n"
 
@@ -146,7 +146,7 @@ def test_max_steps_stops_mid_epoch():
                         synth_every=10_000)
     assert state["step"] == 13 and state["history"]["step"] == list(range(1, 14))
     assert state["epoch"] == 2 and state["epoch_starts"] == [0, 9]
-    assert state["pointer"] == 4 * 7
+    assert state["chunk"] == 4  # 4 chunks of 7 into the second epoch
     assert state["total_steps"] == 13
 
 
@@ -300,7 +300,7 @@ def test_bad_seed(english_text, value):
 
 @pytest.mark.parametrize("value", [-0.1, 1.0, 2, float("nan")])
 def test_val_fraction_outside_range(english_text, value):
-    with pytest.raises(corpus.CorpusError, match=r"val_fraction.*\[0, 1\)"):
+    with pytest.raises(train.ConfigError, match=r"^val_fraction must be a number in \[0, 1\)"):
         train.train(english_text, val_fraction=value)
 
 
@@ -345,11 +345,11 @@ def test_divergence_names_step_and_keeps_last_good_checkpoint(english_text, tmp_
 
     # The kept checkpoint holds finite parameters from the last good step.
     vocab = corpus.build_vocab(english_text)
-    params, _, _ = train.load_model(out / "last.npz")
+    params, _, _ = checkpoint.load_model(out / "last.npz")
     assert all(np.all(np.isfinite(v)) for v in params.values())
     settings = dict(m=5, eta=70.0, seq_length=10, sigma=0.01, seed=1, val_fraction=0.0, log_every=1,
                     synth_every=10_000, synth_len=200, eval_every=10_000)
-    kept = train.load_state(out / "last.npz", vocab, train.text_sha256(english_text), settings)
+    kept = checkpoint.load_state(out / "last.npz", vocab, train.text_sha256(english_text), settings)
     assert kept["step"] == last_good
     assert not list(out.glob("*.tmp"))
 

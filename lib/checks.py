@@ -1,0 +1,110 @@
+"""Settings checked before anything is computed from them: one rule per kind of value.
+
+Every notebook's parameters, and every library entry point that takes settings,
+go through ``check``: it either returns the value in its plain Python form (an
+int for an integer, a list for a list) or raises ``ParameterError`` with one
+line that names the parameter and the values it allows. Papermill types what
+it is given (``-p temperatures 0.5`` arrives as a float, ``-y 'm_values: 3'``
+as an int), so list parameters accept a single value as a one-element list.
+"""
+
+import math
+import numbers
+
+
+class ParameterError(ValueError):
+    """A setting with an unusable value; the message names it and what it may be."""
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# Each rule: (test on the value, its plain form, what the allowed values are called).
+_RULES = {
+    "positive_int": (lambda v: _is_int(v) and v > 0, int, "a positive integer"),
+    "non_negative_int": (lambda v: _is_int(v) and v >= 0, int, "a non-negative integer"),
+    "positive_number": (lambda v: _is_number(v) and v > 0, float, "a positive finite number"),
+    "fraction": (lambda v: _is_number(v) and 0 <= v < 1, float, "a number in [0, 1)"),
+    "bool": (lambda v: isinstance(v, bool) or type(v).__name__ == "bool_", bool, "True or False"),
+    "text": (lambda v: isinstance(v, str), str, "a string"),
+    "path": (lambda v: isinstance(v, str) and v.strip() != "" or hasattr(v, "__fspath__"), str,
+             "a file or folder path"),
+}
+
+
+def check(name, value, kind, optional=False, choices=None):
+    """The value in plain form, or ParameterError naming ``name`` and the allowed values.
+
+    Args:
+        kind: one of positive_int, non_negative_int, positive_number, fraction,
+            bool, text, path; or "list of <kind>" for a list of such values (a
+            single value is taken as a one-element list; the list may not be empty).
+        optional: None is allowed (and returned as None).
+        choices: the value must also be one of these.
+    """
+    if value is None and optional:
+        return None
+    if kind.startswith("list of "):
+        item_kind = kind[len("list of "):]
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        test, convert, allowed = _RULES[item_kind]
+        if not items or not all(test(v) for v in items):
+            raise ParameterError(f"{name} must be {allowed} or a non-empty list of them"
+                                 f"{' (or None)' if optional else ''}, got {value!r}")
+        return [convert(v) for v in items]
+    test, convert, allowed = _RULES[kind]
+    if not test(value) or (choices is not None and value not in choices):
+        if choices is not None:
+            allowed = "one of " + ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"{name} must be {allowed}{' (or None)' if optional else ''}, got {value!r}")
+    return convert(value)
+
+
+def check_all(spec, values):
+    """Check each name in spec against values: a dict of checked values in spec's order.
+
+    spec: {name: kind} or {name: (kind, {"optional": True, "choices": [...]})}.
+    """
+    checked = {}
+    for name, rule in spec.items():
+        kind, options = (rule, {}) if isinstance(rule, str) else rule
+        checked[name] = check(name, values.get(name), kind, **options)
+    return checked
+
+
+# ----------------------------------------------------------- what each setting may be
+TRAINING = {
+    "m": "positive_int", "eta": "positive_number", "seq_length": "positive_int",
+    "sigma": "positive_number", "seed": "non_negative_int", "epochs": "positive_int",
+    "max_steps": ("positive_int", {"optional": True}), "log_every": "positive_int",
+    "synth_every": "positive_int", "synth_len": "positive_int", "val_fraction": "fraction",
+    "eval_every": "positive_int", "checkpoint_every": "positive_int",
+}
+_OPTIONAL_PATH = ("path", {"optional": True})
+
+# Each notebook's parameters cell, name by name (tests/test_notebooks.py checks they match).
+NOTEBOOKS = {
+    "train": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH, **TRAINING,
+              "retrain": "bool", "keep_carriage_returns": "bool"},
+    "gradient_check": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH,
+                       "m_values": "list of positive_int", "seq_length": "positive_int",
+                       "sigma": "positive_number", "seed": "non_negative_int", "h": "positive_number",
+                       "keep_carriage_returns": "bool"},
+    "text_evolution": {"run_dir": _OPTIONAL_PATH, "every": "positive_int", "up_to": "positive_int",
+                       "out_dir": _OPTIONAL_PATH},
+    "best_model": {"run_dir": _OPTIONAL_PATH, "passage_len": "positive_int", "seed": "non_negative_int",
+                   "temperatures": "list of positive_number", "sweep_len": "positive_int",
+                   "prime": "text", "out_dir": _OPTIONAL_PATH},
+}
+
+
+def notebook_parameters(notebook, namespace):
+    """A notebook's parameters taken from namespace (its globals()), checked: a SimpleNamespace."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**check_all(NOTEBOOKS[notebook], namespace))

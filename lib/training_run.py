@@ -1,0 +1,221 @@
+"""One training run as the notebook and make see it: settings in, a finished run folder out.
+
+``plan`` checks every setting and reads the text before anything else;
+``execute`` claims the folder and then, by what the folder holds (see
+``lib.rundir``):
+
+* nothing, or an interrupted run without a checkpoint: trains afresh;
+* a finished run of the same settings and length: reuses it, training nothing;
+* an interrupted run, or a finished one asked for more updates: continues it
+  from ``last.npz`` (bitwise the run that was never interrupted);
+* a run of other settings: refuses, naming each difference, touching nothing;
+* ``retrain=True``: trains afresh beside the folder and swaps the new run in
+  only when it has finished.
+"""
+
+from pathlib import Path
+
+from . import checkpoint, checks, corpus, paths, plots, rundir, runs, train
+from .progress import make_progress
+
+# The course's settings: the default out_dir names only the ones that differ.
+COURSE = {"m": 100, "eta": 0.1, "seq_length": 25, "sigma": 0.01, "seed": 0, "max_steps": None,
+          "val_fraction": 0.0, "log_every": 100, "synth_every": 10_000, "synth_len": 200,
+          "eval_every": 10_000}
+
+PARAMETERS = checks.NOTEBOOKS["train"]
+# The train notebook's defaults (tests/test_lifecycle.py checks that they agree).
+DEFAULTS = dict(data_path=None, out_dir=None, epochs=10, **COURSE, checkpoint_every=10_000,
+                retrain=False, keep_carriage_returns=False)
+
+
+def default_out_dir(settings, data_path):
+    """runs/train_<epochs>ep, then _<name><value> for each setting that is not the course's."""
+    name = f"train_{settings['epochs']}ep"
+    if data_path is not None:
+        name += f"_{Path(data_path).stem}"
+    for key, course in COURSE.items():
+        if settings[key] != course:
+            name += f"_{key}{settings[key]:g}" if isinstance(settings[key], float) else f"_{key}{settings[key]}"
+    if settings["keep_carriage_returns"]:
+        name += "_raw_newlines"
+    return paths.RUNS_DIR / name
+
+
+def plan(**parameters):
+    """Check the parameters, read the text, decide the folder: a dict for ``execute``.
+
+    Takes the train notebook's parameters (``PARAMETERS``; those not given take
+    the notebook's defaults); raises checks.ParameterError or corpus.CorpusError
+    in one line before any work.
+    """
+    unknown = sorted(set(parameters) - set(PARAMETERS))
+    if unknown:
+        raise checks.ParameterError(f"unknown parameter {unknown[0]!r}")
+    p = checks.check_all(PARAMETERS, dict(DEFAULTS, **parameters))
+    data_file = paths.corpus_path(p["data_path"])
+    text, converted = corpus.read(data_file, p["keep_carriage_returns"])
+    n_train = corpus.split_train_val(len(text), p["val_fraction"], p["seq_length"])
+    if train.steps_per_epoch(n_train, p["seq_length"]) == 0:
+        raise corpus.CorpusError(f"{data_file}: too short for one update of seq_length {p['seq_length']}")
+    out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
+    vocab = corpus.build_vocab(text)
+    return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
+            "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text),
+            "planned_steps": train.planned_steps(len(text), p["val_fraction"], p["seq_length"],
+                                                 p["epochs"], p["max_steps"])}
+
+
+def describe(run):
+    """What plan found, for the notebook to print."""
+    lines = [f"text: {run['data_file']}",
+             f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
+             f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
+    if run["converted"]:
+        lines.append(f"converted {run['converted']:,} Windows or old-Mac line endings to \\n "
+                     f"(keep_carriage_returns=True keeps them)")
+    if len(run["vocab"]) == 1:
+        lines.append(f"warning: the text has a single distinct character ({run['vocab'][0]!r}): "
+                     f"the model has nothing to learn")
+    return "\n".join(lines)
+
+
+def _facts(run):
+    """What status.json records to recognise the run: its settings and text."""
+    p = run["parameters"]
+    return {"settings": {k: p[k] for k in train.RUN_SETTINGS}, "epochs": p["epochs"],
+            "max_steps": p["max_steps"], "planned_steps": run["planned_steps"],
+            "text_sha256": run["text_sha256"], "data_path": str(run["data_file"]),
+            "n_chars": len(run["text"])}
+
+
+def _differences(status, facts):
+    differ = [f"{k}={status['settings'].get(k)!r} there, {v!r} now"
+              for k, v in facts["settings"].items() if status["settings"].get(k) != v]
+    if status["text_sha256"] != facts["text_sha256"]:
+        differ.append(f"text: {status['data_path']} ({status['n_chars']:,} characters) there, "
+                      f"{facts['data_path']} ({facts['n_chars']:,} characters) now")
+    return differ
+
+
+def decide(folder, facts):
+    """("new" | "reuse" | "continue", status) for a claimed folder, or RunFolderError."""
+    state, status = rundir.folder_state(folder)
+    if state == "new":
+        return "new", None
+    differ = _differences(status, facts)
+    if differ:
+        raise rundir.RunFolderError(
+            f"out_dir {folder} holds a run with other settings ({'; '.join(differ)}): choose another "
+            f"out_dir, or pass retrain=True to replace it (nothing was touched)")
+    done = status["step"] if state == "finished" else _checkpoint_step(folder)
+    if done is None:
+        return "new", status  # interrupted before its first checkpoint: nothing to continue
+    if done > facts["planned_steps"]:
+        raise rundir.RunFolderError(
+            f"out_dir {folder} holds a run already {done:,} updates long, more than the "
+            f"{facts['planned_steps']:,} asked for (epochs={facts['epochs']}, max_steps={facts['max_steps']}): "
+            f"choose another out_dir, or pass retrain=True to replace it (nothing was touched)")
+    if state == "finished" and done == facts["planned_steps"]:
+        return "reuse", status
+    return "continue", status
+
+
+def _checkpoint_step(folder):
+    path = Path(folder) / checkpoint.LAST_CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        return checkpoint.load(path)[1]["step"]
+    except (checkpoint.CheckpointError, KeyError):
+        return None
+
+
+def execute(run, progress="auto", progress_label=None):
+    """Claim the folder, then reuse, continue or train it; returns {"action", "out", "summary", ...}.
+
+    progress: "auto" (a bar in Jupyter, plain lines on the terminal otherwise),
+    "lines", "bar" or None.
+    """
+    p, out = run["parameters"], Path(run["out"])
+    facts = _facts(run)
+    with rundir.claim(out) as held:
+        took_over = held.previous_holder
+        if p["retrain"] and rundir.folder_state(out)[0] != "new":
+            aside = rundir.aside_folder(out)
+            with rundir.claim(aside):
+                action, status = _decide_aside(aside, facts)
+                result = _train_in(run, aside, action, progress, progress_label or out.name)
+                rundir.swap_in(aside, out)
+            action = "retrained"
+        else:
+            action, status = decide(out, facts)
+            if action == "reuse":
+                result = {"summary": runs.read_summary(out)}
+            else:
+                result = _train_in(run, out, action, progress, progress_label or out.name)
+    result.update(action=action, out=out, took_over=took_over)
+    return result
+
+
+def _decide_aside(aside, facts):
+    """A retrain continues its own interrupted build; anything else in the aside folder is cleared."""
+    try:
+        action, status = decide(aside, facts)
+    except rundir.RunFolderError:
+        action, status = "new", None
+    if action != "continue":
+        rundir.clear(aside)
+        action = "new"
+    return action, status
+
+
+def _train_in(run, folder, action, progress, label):
+    """Train (afresh or continued) in a claimed folder and write every run file; returns the result."""
+    p = run["parameters"]
+    facts = _facts(run)
+    if action == "new":
+        rundir.remove_run_files(folder)
+    status = rundir.write_status(folder, "running", step=_checkpoint_step(folder) or 0, **facts)
+    rundir.remove_derived(folder)
+    start_step = status["step"]
+    reporter = make_progress(run["planned_steps"], label, start_step, mode=progress)
+    try:
+        state = train.train(
+            run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
+            on_event=reporter, **{k: p[k] for k in train.SETTING_KINDS})
+    finally:
+        reporter.close()
+    summary = runs.write_training_run(folder, state, p["epochs"], run["data_file"])
+    plots.save_loss_figure(runs.read_history(folder), summary, folder)
+    rundir.write_status(folder, "finished", step=state["step"], **facts)
+    return {"summary": summary, "state": state, "trained_from": start_step,
+            "progress_seconds": reporter.seconds,
+            "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
+
+
+def report_line(result):
+    """One line on what execute did."""
+    s, out = result["summary"], result["out"]
+    lines = []
+    if result["took_over"]:
+        lines.append(f"took over {out}: the process that was training it "
+                     f"(pid {result['took_over'].get('pid')} on {result['took_over'].get('host')}) no longer runs")
+    if result["action"] == "reuse":
+        lines.append(f"reused the finished run in {out}: nothing trained ({s['steps']:,} updates, same "
+                     f"settings). To train afresh: retrain=True, or another out_dir.")
+    else:
+        verb = {"new": "trained", "continue": "continued", "retrained": "retrained"}[result["action"]]
+        lines.append(f"{verb} {out}: updates {result['trained_from']:,} to {s['steps']:,}, "
+                     f"{s['us_per_step']:.0f} us per update; progress display "
+                     f"{100 * result['progress_share']:.2f}% of training time")
+    lines.append(f"best smooth loss {s['best_smooth_loss']:.3f} at step {s['best_step']:,}; "
+                 f"final {s['final_smooth_loss']:.3f}")
+    return "\n".join(lines)
+
+
+def load_finished(run_dir):
+    """The run files of a finished run (or RunFolderError saying why it is not one)."""
+    rundir.require_finished(run_dir)
+    return runs.read_summary(run_dir)
+

@@ -1,0 +1,354 @@
+"""The run folder's lifecycle: reuse, continue, refuse, retrain, races, kills, bad parameters."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nbrun import ok, papermill
+from toy_corpus import learnable_text
+
+from lib import checkpoint, checks, corpus, paths, progress, rundir, runs, training_run
+
+NOTEBOOKS = paths.REPO_ROOT / "notebooks"
+WORKER = Path(__file__).with_name("_run_worker.py")
+TOY = dict(m=5, log_every=10, synth_every=50, synth_len=20, checkpoint_every=50)
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "toy.txt"
+    path.write_text(learnable_text(), encoding="utf-8")
+    return path
+
+
+def params(text_file, out, **extra):
+    return dict(dict(data_path=str(text_file), out_dir=str(out), **TOY), **extra)
+
+
+def run_lib(text_file, out, **extra):
+    return training_run.execute(training_run.plan(**params(text_file, out, **extra)), progress=None)
+
+
+def folder_bytes(folder):
+    """{relative path: sha256} of every file under folder (the lock's contents excluded)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != rundir.LOCK}
+
+
+def same_arrays(path_a, path_b):
+    a, meta_a = checkpoint.load(path_a)
+    b, meta_b = checkpoint.load(path_b)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        assert a[key].tobytes() == b[key].tobytes(), key
+    for key in ("step", "epoch", "chunk", "smooth_loss", "best_step", "samples", "sample_rng_state"):
+        assert meta_a[key] == meta_b[key], key
+
+
+def worker(parameters, *pauses):
+    return subprocess.Popen([sys.executable, str(WORKER), json.dumps(parameters), *map(str, pauses)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout=60):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+# ----------------------------------------------------------- running again
+
+def test_same_settings_finished_is_reused_without_training(text_file, tmp_path):
+    out = tmp_path / "run"
+    first = run_lib(text_file, out, max_steps=120)
+    assert first["action"] == "new" and rundir.folder_state(out)[0] == "finished"
+    before = folder_bytes(out)
+    again = run_lib(text_file, out, max_steps=120)
+    assert again["action"] == "reuse" and "state" not in again
+    assert folder_bytes(out) == before
+    assert "reused the finished run" in training_run.report_line(again)
+
+
+def test_more_updates_continue_a_finished_run_bitwise(text_file, tmp_path):
+    run_lib(text_file, tmp_path / "short", max_steps=100)
+    longer = run_lib(text_file, tmp_path / "short", max_steps=230)
+    assert longer["action"] == "continue" and longer["trained_from"] == 100
+    run_lib(text_file, tmp_path / "whole", max_steps=230)
+    same_arrays(tmp_path / "short" / "last.npz", tmp_path / "whole" / "last.npz")
+    assert runs.read_history(tmp_path / "short") == runs.read_history(tmp_path / "whole")
+    assert runs.read_samples(tmp_path / "short") == runs.read_samples(tmp_path / "whole")
+
+
+def test_other_settings_are_refused_naming_each_difference(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60)
+    before = folder_bytes(out)
+    with pytest.raises(rundir.RunFolderError) as info:
+        run_lib(text_file, out, max_steps=60, eta=0.05, seed=3)
+    message = str(info.value)
+    assert "eta=0.1 there, 0.05 now" in message and "seed=0 there, 3 now" in message
+    assert "retrain=True" in message and "\n" not in message
+    assert folder_bytes(out) == before
+    other_text = tmp_path / "other.txt"
+    other_text.write_text(learnable_text(seed=9), encoding="utf-8")
+    with pytest.raises(rundir.RunFolderError, match="text: .*toy.txt .* there, .*other.txt .* now"):
+        training_run.execute(training_run.plan(**params(other_text, out, max_steps=60)), progress=None)
+    with pytest.raises(rundir.RunFolderError, match="already 60 updates long, more than the 30"):
+        run_lib(text_file, out, max_steps=30)
+    assert folder_bytes(out) == before
+
+
+def test_retrain_replaces_only_when_finished(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60, seed=1)
+    result = run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
+    assert result["action"] == "retrained"
+    assert runs.read_summary(out)["seed"] == 2 and runs.read_summary(out)["steps"] == 80
+    assert not rundir.aside_folder(out).exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    run_lib(text_file, tmp_path / "fresh", max_steps=80, seed=2)
+    same_arrays(out / "last.npz", tmp_path / "fresh" / "last.npz")
+
+
+def test_default_out_dir_names_what_differs_from_the_course():
+    base = dict(training_run.COURSE, epochs=10, keep_carriage_returns=False)
+    assert training_run.default_out_dir(base, None) == paths.RUNS_DIR / "train_10ep"
+    changed = dict(base, eta=0.05, m=50)
+    assert training_run.default_out_dir(changed, None) == paths.RUNS_DIR / "train_10ep_m50_eta0.05"
+    assert training_run.default_out_dir(dict(base, epochs=5, seed=2), "data/goblet_book.txt") == \
+        paths.RUNS_DIR / "train_5ep_goblet_book_seed2"
+
+
+def test_train_notebook_twice_gives_the_same_outputs(text_file, tmp_path):
+    common = [("data_path", text_file), ("out_dir", tmp_path / "run"), ("m", 5), ("max_steps", 200),
+              ("log_every", 10), ("synth_every", 50), ("synth_len", 30)]
+    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "a.ipynb", tmp_path, *common))
+    tick = time.perf_counter()
+    ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "b.ipynb", tmp_path, *common))
+    print(f"reused run: {time.perf_counter() - tick:.1f} s")
+
+    def outputs(name):
+        cells = json.loads((tmp_path / name).read_text())["cells"]
+        return [[o.get("text") or o.get("data", {}).get("text/plain") for o in c.get("outputs", [])]
+                for c in cells if c["cell_type"] == "code"]
+
+    first, second = outputs("a.ipynb"), outputs("b.ipynb")
+    # code cells: parameters, papermill's injected parameters, plan, training, samples, figure
+    assert "reused the finished run" in "".join(second[3][0])
+    assert first[4:] == second[4:] and first[4][0] and first[5][0]  # samples and figure, as before
+    assert "".join(first[3][0]).splitlines()[-1] == "".join(second[3][0]).splitlines()[-1]
+
+
+# ----------------------------------------------------------- kills and races
+
+def test_kill_during_continuation_then_every_notebook(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=100)
+    proc = worker(params(text_file, out, max_steps=400), 30)
+    wait_for(lambda: (out / "last.npz").exists() and checkpoint.load(out / "last.npz")[1]["step"] >= 150)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state, status = rundir.folder_state(out)
+    assert state == "interrupted"
+    assert not any((out / name).exists() for name in rundir.DERIVED)
+    for notebook, extra in (("text_evolution.ipynb", []), ("best_model.ipynb", [("passage_len", 10)])):
+        result = papermill(NOTEBOOKS / notebook, tmp_path / notebook, tmp_path, ("run_dir", out), *extra)
+        assert result.returncode != 0
+        assert "is an unfinished run, interrupted at step" in result.stderr
+        assert "run notebooks/train.ipynb again with the same settings" in result.stderr
+    assert not (out / "evolution.json").exists() and not (out / "passage.json").exists()
+    result = run_lib(text_file, out, max_steps=400)
+    assert result["action"] == "continue" and result["took_over"]["pid"] == proc.pid
+    run_lib(text_file, tmp_path / "whole", max_steps=400)
+    same_arrays(out / "last.npz", tmp_path / "whole" / "last.npz")
+    assert runs.read_history(out) == runs.read_history(tmp_path / "whole")
+
+
+def test_kill_during_checkpoint_write_leaves_no_temp_file_after_next_claim(text_file, tmp_path):
+    out = tmp_path / "run"
+    proc = worker(params(text_file, out, max_steps=200), 0, 30)
+    assert proc.stdout.readline().strip() == "writing"
+    temps = list(out.glob(".*.tmp"))
+    assert temps, "the stalled write should have left its temporary file"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert all(t.exists() for t in temps)
+    result = run_lib(text_file, out, max_steps=200)
+    assert result["action"] == "new"  # killed before its first checkpoint: nothing to continue
+    assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("attempt", range(6))
+def test_two_processes_racing_for_one_folder(text_file, tmp_path, attempt):
+    out = tmp_path / "run"
+    procs = [worker(params(text_file, out, max_steps=300), 0.3) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 3], results
+    refused = next(r[0] for p, r in zip(procs, results) if p.returncode == 3)
+    winner = next(p for p in procs if p.returncode == 0)
+    assert f"is being trained by process {winner.pid}" in refused
+    assert runs.read_summary(out)["steps"] == 300 and rundir.folder_state(out)[0] == "finished"
+    run_lib(text_file, tmp_path / "alone", max_steps=300)
+    same_arrays(out / "last.npz", tmp_path / "alone" / "last.npz")
+
+
+def test_racing_notebooks(text_file, tmp_path):
+    common = [("data_path", text_file), ("out_dir", tmp_path / "run"), ("m", 5), ("max_steps", 3000),
+              ("log_every", 10), ("synth_every", 1000), ("checkpoint_every", 100)]
+    cmd = [sys.executable, "-m", "papermill", "--log-level", "ERROR", str(NOTEBOOKS / "train.ipynb")]
+    args = [a for name, value in common for a in ("-p", name, str(value))]
+    procs = [subprocess.Popen(cmd + [str(tmp_path / f"{i}.ipynb")] + args, cwd=tmp_path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert sorted(p.returncode for p in procs) == [0, 1], results
+    refused = next(r[1] for p, r in zip(procs, results) if p.returncode == 1)
+    assert "is being trained by process" in refused
+    assert runs.read_summary(tmp_path / "run")["steps"] == 3000
+
+
+def test_unfinished_run_is_not_reported(text_file, tmp_path):
+    from lib import report
+
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60)
+    rundir.write_status(out, "running", **{k: v for k, v in rundir.read_status(out).items()
+                                           if k not in ("state", "updated_at")})
+    with pytest.raises(runs.ArtifactError, match="interrupted"):
+        report.load_report_inputs([out], tmp_path)
+
+
+# ----------------------------------------------------------- settings checked first
+
+def test_every_notebook_parameter_is_checked(tmp_path):
+    import papermill
+
+    for notebook, spec in checks.NOTEBOOKS.items():
+        declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))
+        assert sorted(declared) == sorted(spec), notebook
+        defaults = {name: eval(p["default"]) for name, p in declared.items()}
+        checks.check_all(spec, defaults)  # the defaults themselves pass
+        if notebook == "train":
+            assert defaults == training_run.DEFAULTS
+        for name in spec:
+            for bad in (-5, "x", [], 1.5):
+                kind = spec[name] if isinstance(spec[name], str) else spec[name][0]
+                try:
+                    checks.check(name, bad, kind)
+                except checks.ParameterError as err:
+                    assert str(err).startswith(f"{name} must be ") and "\n" not in str(err)
+
+
+@pytest.mark.parametrize("notebook, setting, message", [
+    ("train.ipynb", ("seq_length", 0), "seq_length must be a positive integer, got 0"),
+    ("train.ipynb", ("max_steps", -5), "max_steps must be a positive integer (or None), got -5"),
+    ("train.ipynb", ("eta", "fast"), "eta must be a positive finite number, got 'fast'"),
+    ("gradient_check.ipynb", ("seq_length", 0), "seq_length must be a positive integer, got 0"),
+    ("gradient_check.ipynb", ("h", 0), "h must be a positive finite number, got 0"),
+    ("text_evolution.ipynb", ("every", 0), "every must be a positive integer, got 0"),
+    ("best_model.ipynb", ("temperatures", -1), "temperatures must be a positive finite number or a "
+                                               "non-empty list of them, got -1"),
+])
+def test_bad_parameter_is_one_line_before_any_work(notebook, setting, message, text_file, tmp_path):
+    tick = time.perf_counter()
+    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, setting,
+                       ("data_path", text_file), ("out_dir", tmp_path / "out"), ("run_dir", tmp_path / "none"))
+    assert result.returncode != 0 and f"ParameterError: {message}" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert time.perf_counter() - tick < 60
+
+
+def test_scalars_are_taken_for_lists(text_file, tmp_path):
+    run_lib(text_file, tmp_path / "run", max_steps=60)
+    ok(papermill(NOTEBOOKS / "best_model.ipynb", tmp_path / "b.ipynb", tmp_path, ("run_dir", tmp_path / "run"),
+                 ("temperatures", 0.5), ("passage_len", 20), ("sweep_len", 10)))
+    assert [e["temperature"] for e in runs.read_passage(tmp_path / "run")["sweep"]] == [0.5]
+    ok(papermill(NOTEBOOKS / "gradient_check.ipynb", tmp_path / "g.ipynb", tmp_path, ("data_path", text_file),
+                 ("out_dir", tmp_path / "gc"), yaml="m_values: 3"))
+    assert list(runs.read_gradcheck(tmp_path / "gc")[0]) == ["3"]
+
+
+def test_unwritable_out_dir_is_named_before_training(text_file, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(rundir.RunFolderError, match=f"out_dir {blocker / 'run'} cannot be used"):
+        run_lib(text_file, blocker / "run", max_steps=60)
+
+
+def test_disk_full_names_the_file_and_keeps_the_last_checkpoint(text_file, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    calls = []
+    real_savez = np.savez
+
+    def savez_until_full(f, **arrays):
+        calls.append(1)
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device")
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_until_full)
+    with pytest.raises(OSError) as info:
+        run_lib(text_file, out, max_steps=200)
+    assert str(info.value) == f"could not write {out / 'last.npz'}: No space left on device"
+    assert checkpoint.load(out / "last.npz")[1]["step"] == 50
+    assert not list(out.glob(".*.tmp"))
+    assert rundir.folder_state(out)[0] == "interrupted"
+
+
+# ----------------------------------------------------------- line endings and progress
+
+def test_crlf_text_gives_the_same_vocabulary_as_its_lf_twin(tmp_path):
+    text = learnable_text()
+    (tmp_path / "lf.txt").write_bytes(text.encode())
+    (tmp_path / "crlf.txt").write_bytes(text.replace("\n", "\r\n").encode())
+    (tmp_path / "cr.txt").write_bytes(text.replace("\n", "\r").encode())
+    lf, _ = corpus.read(tmp_path / "lf.txt")
+    crlf, converted = corpus.read(tmp_path / "crlf.txt")
+    assert crlf == lf and converted == text.count("\n")
+    assert corpus.read(tmp_path / "cr.txt")[0] == lf
+    raw, kept = corpus.read(tmp_path / "crlf.txt", keep_carriage_returns=True)
+    assert kept == 0 and "\r" in raw and len(corpus.build_vocab(raw)) == len(corpus.build_vocab(lf)) + 1
+    plan = training_run.plan(data_path=str(tmp_path / "crlf.txt"), out_dir=str(tmp_path / "o"), **TOY)
+    assert f"converted {text.count(chr(10)):,} Windows or old-Mac line endings" in training_run.describe(plan)
+
+
+def test_single_character_text_trains_with_a_warning(tmp_path):
+    (tmp_path / "a.txt").write_text("a" * 300)
+    plan = training_run.plan(data_path=str(tmp_path / "a.txt"), out_dir=str(tmp_path / "o"), max_steps=20,
+                             **TOY)
+    assert "single distinct character ('a')" in training_run.describe(plan)
+    assert training_run.execute(plan, progress=None)["summary"]["steps"] == 20
+
+
+def test_progress_lines_say_done_total_loss_speed_and_time_left():
+    read_end, write_end = os.pipe()
+    line_progress = progress.LineProgress(1000, "train_10ep", start_step=0, every=0.0, stream_fd=write_end)
+    for step in (100, 200):
+        line_progress({"kind": "log", "step": step, "smooth_loss": 52.125, "epoch": 1})
+    line_progress.close()
+    os.close(write_end)
+    lines = os.read(read_end, 65536).decode().splitlines()
+    os.close(read_end)
+    assert lines[0] == "train_10ep: 0/1,000 updates to do from here"
+    assert lines[2].startswith("train_10ep: 200/1,000 updates (20%), smooth loss 52.12, ")
+    assert lines[2].endswith(" left") and " us/update, " in lines[2]
+    assert lines[-1].startswith("train_10ep: done")
+
+
+def test_papermill_prints_progress_to_the_terminal_not_the_notebook(text_file, tmp_path):
+    result = ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "p.ipynb", tmp_path, ("data_path", text_file),
+                          ("out_dir", tmp_path / "run"), ("m", 5), ("max_steps", 100), ("log_every", 10)))
+    assert "run: 0/100 updates to do from here" in result.stderr
+    assert "run: done" in result.stderr
+    executed = (tmp_path / "p.ipynb").read_text()
+    assert "updates to do from here" not in executed and "application/vnd.jupyter.widget" not in executed
