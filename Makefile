@@ -114,12 +114,12 @@ report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTA
 	$(MAKE) --no-print-directory tex || true
 	$(PY) report/build.py --runs $(TRAIN_RUNS) --gradcheck $(RUNS)/gradcheck
 
-# The stages run two at a time (the two training runs side by side, one core each);
-# line by line, so that their progress lines show as they come. A failure ends the
-# output with each failed stage's one-line cause.
+# The stages run two at a time (the two training runs side by side, one core each),
+# their output unbuffered so that progress lines show as they come (each names its
+# run). A failure ends the output with each failed stage's one-line cause.
 report:
 	@rm -rf $(RUNS)/.failed
-	@$(MAKE) --no-print-directory -j2 --output-sync=line runs || $(PY) -m lib.stage --failures $(RUNS)/.failed
+	@$(MAKE) --no-print-directory -j2 runs || $(PY) -m lib.stage --failures $(RUNS)/.failed
 	@$(MAKE) --no-print-directory report/report.pdf
 
 tex:

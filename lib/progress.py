@@ -31,7 +31,7 @@ def in_live_jupyter():
     if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
         return False
     parent = _parent_command()
-    return not any(tool in parent for tool in ("papermill", "nbconvert", "nbclient", "pytest"))
+    return not any(tool in parent for tool in ("papermill", "nbconvert", "nbclient", "jupyter-execute", "pytest"))
 
 
 def _terminal_fd():
