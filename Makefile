@@ -72,7 +72,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 corpus: $(DEFAULT_CORPUS)
 
-$(DEFAULT_CORPUS): data/shakespeare/prepare.py | $(INSTALLED)
+$(DEFAULT_CORPUS): data/shakespeare/prepare.py lib/shakespeare.py | $(INSTALLED)
 	$(PY) data/shakespeare/prepare.py
 	@touch $@  # prepare.py leaves an up-to-date text alone; mark it checked against the new script
 

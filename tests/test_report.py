@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import pytest
 from nbrun import ok, papermill
@@ -74,6 +75,64 @@ def test_html_has_every_section_and_no_code(built):
         assert heading in html, heading
     assert "load_report_inputs" not in html, "code leaked into the HTML"
     assert "<title>A character-level vanilla RNN trained with AdaGrad</title>" in html
+
+
+class _Tags(HTMLParser):
+    """The tags of an HTML page with their attributes, and the text of its <style> elements."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.tags, self.styles, self._in_style = [], [], False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+
+def _remote(url):
+    return (url or "").strip().lower().startswith(("http:", "https:", "//"))
+
+
+def test_html_opens_offline(built):
+    page = _Tags((built["out"] / "report.html").read_text(encoding="utf-8"))
+    scripts = [a.get("src") for t, a in page.tags if t == "script" and a.get("src")]
+    assert not [s for s in scripts if _remote(s)], f"scripts from the network: {scripts}"
+    sheets = [a.get("href") for t, a in page.tags
+              if t == "link" and "stylesheet" in (a.get("rel") or "").lower()]
+    assert not [h for h in sheets if _remote(h)], f"stylesheets from the network: {sheets}"
+    assert page.styles, "the lab template's CSS should be inlined"
+    imports = [line for css in page.styles for line in css.splitlines() if "@import" in line]
+    assert not imports, f"CSS imports: {imports}"
+
+
+def test_every_html_figure_has_its_caption_as_alt_text(built):
+    html = (built["out"] / "report.html").read_text(encoding="utf-8")
+    images = [a for t, a in _Tags(html).tags if t == "img"]
+    assert len(images) == len(built["runs"]), "one loss figure per run"
+    for number, image in enumerate(images, start=1):
+        alt = image.get("alt") or ""
+        assert alt.startswith(f"Figure {number}. Smooth loss of the "), alt
+        assert "No description has been provided" not in alt
+        assert alt in html.replace(image["alt"], "", 1), "the alt text should be the printed caption"
+
+
+def test_nbconvert_does_not_warn_about_missing_alt_text(built, tmp_path):
+    executed = built["out"] / "build" / "report.ipynb"
+    templates = paths.REPO_ROOT / "report" / "templates"
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input",
+         f"--TemplateExporter.extra_template_basedirs={templates}", "--template", "charrnn_html",
+         "--output-dir", str(tmp_path), str(executed)], capture_output=True, text=True, timeout=300)
+    ok(result)
+    assert "Alternative text is missing" not in result.stderr, result.stderr
 
 
 @needs_pdf

