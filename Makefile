@@ -17,10 +17,13 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 endif
 
-# DATA: a text file of your own (empty: the default corpus); EPOCHS: one training run per entry.
+# DATA: a text file of your own (empty: the default corpus). SEEDS: one training run per
+# seed, each as long as the longest of EPOCHS; the shorter EPOCHS are kept along the way
+# (the end of epoch 5 of a 10-epoch run is the 5-epoch run, bitwise). The first seed
+# gives the course's figures, text evolution and passages; all of them the spread.
 DATA ?=
 EPOCHS ?= 5 10
-SEED ?= 0
+SEEDS ?= 0 1 2 3 4
 # make's own runs live apart from the notebooks' default folders (runs/train_<n>ep),
 # so a notebook run by hand never collides with the report's.
 RUNS ?= runs/report
@@ -37,15 +40,25 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-TRAIN_RUNS := $(foreach e,$(EPOCHS),$(RUNS)/train_$(e)ep)
+comma := ,
+empty :=
+space := $(empty) $(empty)
+LONGEST := $(shell printf '%s\n' $(EPOCHS) | sort -n | tail -n 1)
+SHORTER := $(filter-out $(LONGEST),$(EPOCHS))
+COURSE_SEED := $(firstword $(SEEDS))
+seed_run = $(RUNS)/seed$(1)/train_$(LONGEST)ep
+SEED_RUNS := $(foreach s,$(SEEDS),$(call seed_run,$(s)))
+# The course's runs: the first seed's longest run and its kept shorter ones.
+COURSE_RUNS := $(foreach e,$(SHORTER),$(call seed_run,$(COURSE_SEED))/epochs_$(e)) $(call seed_run,$(COURSE_SEED))
 GRADCHECK := $(RUNS)/gradcheck/gradcheck.json
-RUN_FILES := $(GRADCHECK) $(foreach r,$(TRAIN_RUNS),$(r)/summary.json $(r)/evolution.json $(r)/passage.json)
+RUN_FILES := $(GRADCHECK) $(foreach r,$(SEED_RUNS),$(r)/summary.json) \
+	$(foreach r,$(COURSE_RUNS),$(r)/summary.json $(r)/evolution.json $(r)/passage.json)
 # The corpus, checked once in one line before any stage reads it.
 CORPUS_OK := $(RUNS)/.settings/corpus-ok
 # A stage runs its notebook all or nothing, with a one-line error (lib/stage.py).
 STAGE := $(PY) -m lib.stage --failures-dir $(RUNS)/.failed
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
-TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/checks.py
+TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/training_run.py
 
 .PHONY: help report runs test bench install corpus tex clean FORCE
 
@@ -84,7 +97,7 @@ $(RUNS)/.settings/%: FORCE
 	@printf '%s\n' '$(SETTINGS_$*)' | cmp -s - $@ || printf '%s\n' '$(SETTINGS_$*)' > $@
 
 SETTINGS_gradcheck := data=$(CORPUS)
-$(foreach e,$(EPOCHS),$(eval SETTINGS_train_$(e)ep := data=$(CORPUS) epochs=$(e) seed=$(SEED)))
+$(foreach s,$(SEEDS),$(eval SETTINGS_seed$(s) := data=$(CORPUS) epochs=$(LONGEST) kept=$(SHORTER) seed=$(s)))
 
 $(CORPUS_OK): $(CORPUS) lib/corpus.py | $(INSTALLED)
 	@mkdir -p $(@D)
@@ -97,13 +110,16 @@ $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py $(CORPU
 # retrain=True: the new run is built beside the folder and swapped in only when it has
 # finished, so a failed or interrupted rerun leaves the previous result whole (and the
 # next make continues the interrupted build from its last checkpoint).
-$(RUNS)/train_%ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/train_%ep | $(INSTALLED)
-	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $* -p seed $(SEED) -p out_dir $(@D) -p retrain True
+$(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $(LONGEST) -p seed $* -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
 
-$(RUNS)/train_%ep/evolution.json: notebooks/text_evolution.ipynb lib/show.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
+# The shorter runs are written by the longest one's training.
+$(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summary.json: $(RUNS)/seed%/train_$(LONGEST)ep/summary.json ; @test -f $$@))
+
+%/evolution.json: notebooks/text_evolution.ipynb lib/show.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
 
-$(RUNS)/train_%ep/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/rnn.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
+%/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/rnn.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
 runs: $(RUN_FILES)
@@ -112,9 +128,9 @@ REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/template
 
 report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
-	$(PY) report/build.py --runs $(TRAIN_RUNS) --gradcheck $(RUNS)/gradcheck
+	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck
 
-# The stages run two at a time (the two training runs side by side, one core each),
+# The stages run two at a time (the training runs side by side, one core each),
 # their output unbuffered so that progress lines show as they come (each names its
 # run). A failure ends the output with each failed stage's one-line cause.
 report:

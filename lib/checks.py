@@ -37,7 +37,7 @@ _RULES = {
 }
 
 
-def check(name, value, kind, optional=False, choices=None):
+def check(name, value, kind, optional=False, choices=None, empty=False):
     """The value in plain form, or ParameterError naming ``name`` and the allowed values.
 
     Args:
@@ -46,6 +46,7 @@ def check(name, value, kind, optional=False, choices=None):
             single value is taken as a one-element list; the list may not be empty).
         optional: None is allowed (and returned as None).
         choices: the value must also be one of these.
+        empty: a list kind may be empty.
     """
     if value is None and optional:
         return None
@@ -53,8 +54,8 @@ def check(name, value, kind, optional=False, choices=None):
         item_kind = kind[len("list of "):]
         items = list(value) if isinstance(value, (list, tuple)) else [value]
         test, convert, allowed = _RULES[item_kind]
-        if not items or not all(test(v) for v in items):
-            raise ParameterError(f"{name} must be {allowed} or a non-empty list of them"
+        if (not items and not empty) or not all(test(v) for v in items):
+            raise ParameterError(f"{name} must be {allowed} or a {'' if empty else 'non-empty '}list of them"
                                  f"{' (or None)' if optional else ''}, got {value!r}")
         return [convert(v) for v in items]
     test, convert, allowed = _RULES[kind]
@@ -68,7 +69,7 @@ def check(name, value, kind, optional=False, choices=None):
 def check_all(spec, values):
     """Check each name in spec against values: a dict of checked values in spec's order.
 
-    spec: {name: kind} or {name: (kind, {"optional": True, "choices": [...]})}.
+    spec: {name: kind} or {name: (kind, {"optional": True, "choices": [...], "empty": True})}.
     """
     checked = {}
     for name, rule in spec.items():
@@ -90,7 +91,8 @@ _OPTIONAL_PATH = ("path", {"optional": True})
 # Each notebook's parameters cell, name by name (tests/test_notebooks.py checks they match).
 NOTEBOOKS = {
     "train": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH, **TRAINING,
-              "retrain": "bool", "keep_carriage_returns": "bool"},
+              "retrain": "bool", "keep_carriage_returns": "bool",
+              "snapshot_epochs": ("list of positive_int", {"empty": True})},
     "gradient_check": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH,
                        "m_values": "list of positive_int", "seq_length": "positive_int",
                        "sigma": "positive_number", "seed": "non_negative_int", "h": "positive_number",

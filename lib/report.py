@@ -3,18 +3,22 @@
 import math
 from pathlib import Path
 
+import numpy as np
+
 from . import gradcheck, rundir, runs
 from .runs import ArtifactError  # noqa: F401 (the report notebook uses it)
 from .show import sample_heading  # noqa: F401 (the report notebook uses it)
 
 
-def load_report_inputs(run_dirs, gradcheck_dir):
+def load_report_inputs(run_dirs, gradcheck_dir, seed_dirs=()):
     """Read and check every file the report uses, before any of it is rendered.
 
     Args:
         run_dirs: training-run folders (each with summary.json, history.csv,
             samples.jsonl, evolution.json, passage.json).
         gradcheck_dir: folder with gradcheck.json.
+        seed_dirs: finished runs of the same settings but the seed (each with its
+            shorter runs kept in epochs_<k>/), for the spread over initialisations.
     Returns:
         {"gradcheck": {...}, "runs": [{"dir", "summary", "history", "evolution", "passage"}, ...]}
         with runs ordered by their number of epochs.
@@ -46,7 +50,36 @@ def load_report_inputs(run_dirs, gradcheck_dir):
                        "evolution": evolution, "passage": passage})
     loaded.sort(key=lambda r: (r["summary"]["epochs"], str(r["dir"])))
     results, gradcheck_settings = runs.read_gradcheck(gradcheck_dir)
-    return {"gradcheck": results, "gradcheck_settings": gradcheck_settings, "runs": loaded}
+    return {"gradcheck": results, "gradcheck_settings": gradcheck_settings, "runs": loaded,
+            "seeds": [_load_seed_run(Path(d)) for d in seed_dirs]}
+
+
+def _load_seed_run(run_dir):
+    """A seed's longest run and the shorter runs kept along it: {"dir", "seed", "by_epochs", "history"}."""
+    by_epochs = {}
+    for folder in [run_dir] + sorted(run_dir.glob("epochs_*")):
+        try:
+            rundir.require_finished(folder)
+        except rundir.RunFolderError as err:
+            raise ArtifactError(str(err)) from None
+        summary = runs.read_summary(folder)
+        by_epochs[summary["epochs"]] = summary
+    longest = by_epochs[max(by_epochs)]
+    return {"dir": run_dir, "seed": longest["seed"], "by_epochs": dict(sorted(by_epochs.items())),
+            "history": runs.read_history(run_dir)}
+
+
+def discover_runs(root):
+    """make report's folders under root: (course runs, seed runs, gradcheck folder), from what is on disk.
+
+    The first seed (by number) is the course's; its shorter runs are the kept epochs_<k> folders.
+    """
+    root = Path(root)
+    seed_dirs = sorted(root.glob("seed*/train_*ep"), key=lambda d: int(d.parent.name[4:]))
+    if not seed_dirs:
+        raise ArtifactError(f"no runs of make report in {root}: run `make report`, or pass run_dirs")
+    course = sorted(seed_dirs[0].glob("epochs_*")) + [seed_dirs[0]]
+    return course, seed_dirs, root / "gradcheck"
 
 
 def gradcheck_sentence(results):
@@ -145,17 +178,33 @@ def held_out_text(report_runs):
         s = r["summary"]
         val = [(step, v) for step, v in zip(r["history"]["step"], r["history"]["val_bpc"])
                if not math.isnan(v)]
-        if val:
-            best_step, best = min(val, key=lambda p: p[1])
-            out.append(
-                f"{s['epochs']}-epoch run: the last {s['val_fraction']:.0%} of the text "
-                f"({s['n_chars'] - s['n_train']:,} characters) was held out; its loss fell to "
-                f"{best:.3f} bits per character (step {best_step:,}) and ended at {val[-1][1]:.3f}.")
+        if not val:
+            continue
+        low_step, low = min(val, key=lambda p: p[1])
+        held = s.get("heldout")
+        if held:
+            what = (f"the play *{_play_title(held['name'])}* ({held['chars']:,} characters), which is not among "
+                    f"the training plays, was never trained on")
+        else:
+            what = (f"the last {s['val_fraction']:.0%} of the text ({s['n_chars'] - s['n_train']:,} characters) "
+                    f"was held out of training")
+        sentence = (f"{s['epochs']}-epoch run: {what}; measured every {s['eval_every']:,} updates, its loss "
+                    f"fell to {low:.3f} bits per character (step {low_step:,}) and ended at {val[-1][1]:.3f}.")
+        if held:
+            sentence += f" The best model (step {s['best_step']:,}) scores {held['best_bpc']:.3f} on it."
+        out.append(sentence)
     if not out:
-        return ("No run held out a validation tail: as in the course, every run trained on the whole "
-                "text (val_fraction = 0). Train with `-p val_fraction 0.05` to measure held-out bits per "
-                "character.")
+        return ("No run held out any text: every run trained on the whole text and was measured on nothing "
+                "else (val_fraction = 0, and no held-out play: a text of your own). Train with "
+                "`-p val_fraction 0.05` to measure held-out bits per character.")
     return "\n\n".join(out)
+
+
+def _play_title(name):
+    """'comedies/twelfth-night' -> 'Twelfth Night'."""
+    words = Path(name).name.replace("-s-", "'s-").split("-")
+    small = {"of", "and", "the", "a", "in", "about"}
+    return " ".join(w if i and w in small else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
 def _corpus_name(summary):
@@ -219,3 +268,131 @@ def best_model_heading(run):
     p = run["passage"]
     return (f"Best model of the {run['summary']['epochs']}-epoch run: update step {p['best_step']:,}, "
             f"smooth loss {p['best_smooth_loss']:.3f}")
+
+
+# ----------------------------------------------------------- spread over initialisations
+
+def _stats(values):
+    values = np.asarray(values, dtype=float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    return float(values.mean()), std, float(values.min()), float(values.max())
+
+
+def spread_rows(seeds):
+    """Per seed and epochs: (seed, epochs, best step, best smooth loss, held-out bits/char or None)."""
+    rows = []
+    for run in seeds:
+        for epochs, s in run["by_epochs"].items():
+            held = (s.get("heldout") or {}).get("best_bpc")
+            rows.append((run["seed"], epochs, s["best_step"], s["best_smooth_loss"], held))
+    return rows
+
+
+def spread_table(seeds):
+    """Markdown: each seed's best smooth loss (step) and held-out bits/char per length; mean, std, range."""
+    rows = spread_rows(seeds)
+    lengths = sorted({r[1] for r in rows})
+    has_held = any(r[4] is not None for r in rows)
+    header = "| seed | " + " | ".join(
+        f"best smooth loss, {e} ep (step)" + (f" | held-out bits/char, {e} ep" if has_held else "")
+        for e in lengths) + " |"
+    lines = [header, "|---:|" + "---:|" * (len(lengths) * (2 if has_held else 1))]
+    by = {(r[0], r[1]): r for r in rows}
+    for seed in [run["seed"] for run in seeds]:
+        cells = []
+        for e in lengths:
+            r = by[(seed, e)]
+            cells.append(f"{r[3]:.3f} ({r[2]:,})")
+            if has_held:
+                cells.append("–" if r[4] is None else f"{r[4]:.4f}")
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    for label, pick in (("mean", 0), ("standard deviation", 1), ("range", None)):
+        cells = []
+        for e in lengths:
+            for index, digits in ((3, 3), (4, 4)) if has_held else ((3, 3),):
+                values = [by[(run["seed"], e)][index] for run in seeds]
+                if any(v is None for v in values):
+                    cells.append("–")
+                    continue
+                mean, std, low, high = _stats(values)
+                cells.append(f"{low:.{digits}f} – {high:.{digits}f}" if pick is None else
+                             f"{(mean, std)[pick]:.{digits}f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def spread_figure(seeds, ax):
+    """All seeds' smooth-loss curves: their mean, the min-max band, and the first seed on top."""
+    steps = seeds[0]["history"]["step"]
+    curves = np.array([run["history"]["smooth_loss"] for run in seeds])
+    ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color="C0", alpha=0.25,
+                    label=f"min–max of {len(seeds)} seeds")
+    ax.plot(steps, curves.mean(axis=0), color="C0", lw=1.2, label="mean")
+    ax.plot(steps, curves[0], color="C3", lw=0.8, label=f"seed {seeds[0]['seed']}")
+    ax.set_xlabel("update step")
+    ax.set_ylabel("smooth loss")
+    ax.set_ylim(top=float(np.percentile(curves, 99.5)))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    return ax
+
+
+def spread_caption(seeds):
+    longest = max(seeds[0]["by_epochs"])
+    return (f"Smooth loss of the {longest}-epoch runs of seeds "
+            f"{', '.join(str(r['seed']) for r in seeds)}: their mean, the band between the lowest and "
+            f"highest at each step, and seed {seeds[0]['seed']} (the runs above).")
+
+
+def spread_text(seeds):
+    """What the spread allows one to conclude about longer training, no more."""
+    n = len(seeds)
+    if n < 2:
+        return (f"This report was built from {'one seed' if n else 'no runs over several seeds'}: there is no "
+                f"spread over initialisations to measure (make report trains SEEDS, five by default).")
+    lengths = sorted(seeds[0]["by_epochs"])
+    if len(lengths) < 2:
+        return (f"Over {n} seeds the best smooth loss is {_stats([r['by_epochs'][lengths[0]]['best_smooth_loss'] for r in seeds])[0]:.3f} "
+                f"on average; with a single run length there is no comparison of lengths to make.")
+    short, long_ = lengths[0], lengths[-1]
+    best = {e: [run["by_epochs"][e]["best_smooth_loss"] for run in seeds] for e in (short, long_)}
+    gains = [a - b for a, b in zip(best[short], best[long_])]
+    gain_mean, gain_std, gain_low, gain_high = _stats(gains)
+    spread = max(_stats(best[short])[1], _stats(best[long_])[1])
+    text = (f"Over {n} seeds, training for {long_} instead of {short} epochs lowered the best smooth loss by "
+            f"{gain_mean:.3f} on average (per seed between {gain_low:.3f} and {gain_high:.3f}; standard "
+            f"deviation {gain_std:.3f}), while the best smooth loss itself varies from seed to seed with a "
+            f"standard deviation of {_stats(best[short])[1]:.3f} at {short} epochs and "
+            f"{_stats(best[long_])[1]:.3f} at {long_}. ")
+    if gain_low > 0 and gain_mean > spread:
+        text += (f"Every seed improved, and by more than the seed-to-seed spread: on this evidence the longer "
+                 f"training helps, whichever the initialisation.")
+    elif gain_low > 0:
+        text += (f"Every seed improved, but by less than the seed-to-seed spread: the gain is consistent "
+                 f"within a seed, yet a single run of each length could rank them either way.")
+    else:
+        text += (f"Not every seed improved: {n} seeds cannot show that the longer training helps.")
+    held = {e: [(run["by_epochs"][e].get("heldout") or {}).get("best_bpc") for run in seeds] for e in (short, long_)}
+    if all(v is not None for v in held[short] + held[long_]):
+        hs, hl = _stats(held[short]), _stats(held[long_])
+        better = sum(b < a for a, b in zip(held[short], held[long_]))
+        text += (f" On the held-out play the best models reach {hs[0]:.4f} ± {hs[1]:.4f} bits per character "
+                 f"after {short} epochs and {hl[0]:.4f} ± {hl[1]:.4f} after {long_} (mean ± standard "
+                 f"deviation); {better} of {n} seeds did better on it after {long_} epochs. With {n} draws these "
+                 f"are rough estimates: the standard error of a mean is its standard deviation divided by "
+                 f"√{n}.")
+    return text
+
+
+def how_obtained(seeds):
+    """How each length's results were obtained (the shorter ones are kept along the longest)."""
+    lengths = sorted(seeds[0]["by_epochs"])
+    longest = lengths[-1]
+    shorter = " and ".join(str(e) for e in lengths[:-1])
+    note = (f"Each seed was trained once, for {longest} epochs, with the course's settings; only the seed "
+            f"differs, and it decides both the initial weights and the samples.")
+    if shorter:
+        note += (f" The {shorter}-epoch results are those runs as they stood at the end of epoch {shorter}, "
+                 f"kept during training: a separate {shorter}-epoch run of the same seed follows the very same "
+                 f"trajectory and ends with the same numbers, bit for bit (the project's tests check it).")
+    return note

@@ -206,6 +206,8 @@ def remove_run_files(folder):
     """Delete what a run of this project wrote (before a fresh start); other files stay."""
     for name in RUN_FILES + DERIVED + (STATUS,):
         (Path(folder) / name).unlink(missing_ok=True)
+    for snapshot in Path(folder).glob("epochs_*"):
+        shutil.rmtree(snapshot)
 
 
 def clear(folder):

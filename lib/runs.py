@@ -69,9 +69,10 @@ def library_versions():
             "matplotlib": matplotlib.__version__}
 
 
-def write_training_run(out_dir, state, epochs, data_path):
+def write_training_run(out_dir, state, epochs, data_path, heldout=None):
     """Write summary.json, history.csv and samples.jsonl for a finished train() state.
 
+    heldout: what the run was evaluated on ({"name", "chars", "best_bpc"}), or None.
     Returns the summary dict.
     """
     out_dir = Path(out_dir)
@@ -88,6 +89,7 @@ def write_training_run(out_dir, state, epochs, data_path):
         "best_step": state["best_step"], "best_smooth_loss": state["best_smooth_loss"],
         "final_smooth_loss": state["smooth_loss"],
         "final_val_bpc": val[-1] if val else None,
+        "heldout": heldout,
         "us_per_step": state["timing"]["us_per_step"],
         "wall_seconds": state["wall_seconds"],
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

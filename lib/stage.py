@@ -27,11 +27,13 @@ def run_stage(notebook, executed, parameters, failures_dir):
     import papermill
 
     executed = Path(executed)
-    label = executed.parent.name or executed.stem
-    tmp_dir = Path(failures_dir).parent / ".stage-tmp"
+    root = Path(failures_dir).parent  # make's runs folder
+    label = os.path.relpath(executed.parent, root) if executed.parent != root else executed.stem
+    flat = label.replace(os.sep, "_")
+    tmp_dir = root / ".stage-tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{label}.{executed.name}"
-    failure_file = Path(failures_dir) / f"{label}.{executed.stem}"
+    tmp = tmp_dir / f"{flat}.{executed.name}"
+    failure_file = Path(failures_dir) / f"{flat}.{executed.stem}"
     failure_file.unlink(missing_ok=True)
     try:
         papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters, progress_bar=False,

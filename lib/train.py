@@ -156,7 +156,7 @@ def _into_flat_buffers(state, shapes):
 def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed=0, epochs=10,
           max_steps=None, log_every=100, synth_every=10_000, synth_len=200,
           val_fraction=0.0, eval_every=10_000, checkpoint_every=10_000, resume=False,
-          data_path=None, on_event=None):
+          data_path=None, on_event=None, heldout_text=None, snapshot_epochs=()):
     """Train the RNN on text with AdaGrad, the course's protocol (see the module docstring).
 
     Args:
@@ -172,6 +172,11 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
             every ``eval_every`` steps its loss in bits per character is recorded.
         resume: continue from ``out_dir/last.npz`` (which must match text and settings).
         data_path: where text came from, kept in the checkpoint for the record.
+        heldout_text: a text the model never trains on (with val_fraction 0), whose bits
+            per character are recorded every ``eval_every`` steps in place of a held-out tail.
+        snapshot_epochs: epochs at whose end the whole state is also written to
+            ``out_dir/epochs_<k>/`` (last.npz and best.npz): the end of a run of k
+            epochs, bitwise, without training it separately.
         on_event: called with a dict for each event: kind "log" (step, epoch,
             loss, smooth_loss, elapsed), "sample" (step, smooth_loss, text),
             "eval" (step, val_bpc), "epoch" (epoch, step), "checkpoint" (step, path).
@@ -203,6 +208,14 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     data = corpus.encode(text, vocab)
     train_data, val_data = data[:split], data[split:]
     settings = {k: given[k] for k in RUN_SETTINGS}
+    if heldout_text is not None:
+        if given["val_fraction"] > 0:
+            raise ConfigError("val_fraction must be 0 when a held-out text is given (one held-out set at a time)")
+        if not isinstance(heldout_text, str) or len(heldout_text) < 2:
+            raise corpus.CorpusError("heldout_text must be a text of at least 2 characters")
+        val_data = corpus.encode(heldout_text, vocab, what="the held-out text")
+        settings["heldout_sha256"] = text_sha256(heldout_text)
+    snapshot_epochs = checks.check("snapshot_epochs", snapshot_epochs, "list of positive_int", empty=True)
     text_hash = text_sha256(text)
     out_dir = None if out_dir is None else Path(out_dir)
     last_path = None if out_dir is None else out_dir / LAST_CHECKPOINT
@@ -239,18 +252,18 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     wall_before, loop_before = state["wall_seconds"], state["loop_seconds"]
     loop_seconds, steps_here = 0.0, 0
 
-    def write_files():
+    def write_files(folder=out_dir):
         state["wall_seconds"] = wall_before + time.perf_counter() - session_start
         state["loop_seconds"] = loop_before + loop_seconds
         state["sample_rng_state"] = sample_rng.bit_generator.state
-        if out_dir is None:
+        if folder is None:
             return
-        checkpoint.save_state(last_path, state)
+        checkpoint.save_state(folder / LAST_CHECKPOINT, state)
         if state["best_step"] is not None:
-            checkpoint.save_model(out_dir / BEST_MODEL, state["best_params"], vocab, {
+            checkpoint.save_model(folder / BEST_MODEL, state["best_params"], vocab, {
                 "step": state["best_step"], "smooth_loss": state["best_smooth_loss"],
                 "settings": settings, "data_path": state["data_path"], "n_chars": len(text)})
-        emit({"kind": "checkpoint", "step": state["step"], "path": str(last_path)})
+        emit({"kind": "checkpoint", "step": state["step"], "path": str(folder / LAST_CHECKPOINT)})
 
     while state["step"] < total_steps:
         if state["chunk"] == len(starts):
@@ -290,7 +303,8 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         loop_seconds += time.perf_counter() - tick
         steps_here += 1
 
-        if i + 1 == len(starts):
+        epoch_ended = i + 1 == len(starts)
+        if epoch_ended:
             state["epoch_ends"].append({"epoch": state["epoch"], "step": step, "smooth_loss": smooth,
                                         "best_step": state["best_step"],
                                         "best_smooth_loss": state["best_smooth_loss"]})
@@ -305,6 +319,8 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
                   "smooth_loss": smooth, "elapsed": time.perf_counter() - session_start})
         if step % checkpoint_every == 0:
             write_files()
+        if epoch_ended and state["epoch"] in snapshot_epochs and out_dir is not None:
+            write_files(out_dir / f"epochs_{state['epoch']}")
 
     if state["step"] % checkpoint_every != 0 or steps_here == 0:
         write_files()

@@ -15,7 +15,7 @@
 
 from pathlib import Path
 
-from . import checkpoint, checks, corpus, paths, plots, rundir, runs, train
+from . import checkpoint, checks, corpus, paths, plots, rundir, runs, shakespeare, train
 from .progress import make_progress
 
 # The course's settings: the default out_dir names only the ones that differ.
@@ -26,7 +26,7 @@ COURSE = {"m": 100, "eta": 0.1, "seq_length": 25, "sigma": 0.01, "seed": 0, "max
 PARAMETERS = checks.NOTEBOOKS["train"]
 # The train notebook's defaults (tests/test_lifecycle.py checks that they agree).
 DEFAULTS = dict(data_path=None, out_dir=None, epochs=10, **COURSE, checkpoint_every=10_000,
-                retrain=False, keep_carriage_returns=False)
+                retrain=False, keep_carriage_returns=False, snapshot_epochs=[])
 
 
 def default_out_dir(settings, data_path):
@@ -56,14 +56,35 @@ def plan(**parameters):
     data_file = paths.corpus_path(p["data_path"])
     text, converted = corpus.read(data_file, p["keep_carriage_returns"])
     n_train = corpus.split_train_val(len(text), p["val_fraction"], p["seq_length"])
-    if train.steps_per_epoch(n_train, p["seq_length"]) == 0:
+    steps_per_epoch = train.steps_per_epoch(n_train, p["seq_length"])
+    if steps_per_epoch == 0:
         raise corpus.CorpusError(f"{data_file}: too short for one update of seq_length {p['seq_length']}")
     out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
     vocab = corpus.build_vocab(text)
+    later = [k for k in p["snapshot_epochs"] if k >= p["epochs"]]
+    if later:
+        raise checks.ParameterError(f"snapshot_epochs must be fewer than epochs={p['epochs']}, got {later[0]}")
+    cut = [k for k in p["snapshot_epochs"] if p["max_steps"] is not None and k * steps_per_epoch > p["max_steps"]]
+    if cut:
+        raise checks.ParameterError(f"snapshot_epochs: epoch {cut[0]} ends after max_steps={p['max_steps']}")
+    heldout = _heldout(data_file, p["val_fraction"], vocab)
     return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
-            "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text),
+            "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text), "heldout": heldout,
+            "steps_per_epoch": steps_per_epoch,
             "planned_steps": train.planned_steps(len(text), p["val_fraction"], p["seq_length"],
                                                  p["epochs"], p["max_steps"])}
+
+
+def _heldout(data_file, val_fraction, vocab):
+    """The default corpus's held-out play ({"name", "path", "text"}) when no tail is held out, else None."""
+    path = shakespeare.heldout_path(data_file) if val_fraction == 0 else None
+    if path is None:
+        return None
+    text = corpus.read_text(path)
+    outside = sorted(set(text) - set(vocab))
+    if outside:
+        raise corpus.CorpusError(f"held-out text {path} has characters outside the vocabulary: {''.join(outside)!r}")
+    return {"name": shakespeare.read_info(data_file)["heldout"]["play"], "path": str(path), "text": text}
 
 
 def describe(run):
@@ -71,6 +92,9 @@ def describe(run):
     lines = [f"text: {run['data_file']}",
              f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
              f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
+    if run["heldout"]:
+        lines.append(f"held out, never trained on: {run['heldout']['name']} ({len(run['heldout']['text']):,} "
+                     f"characters), its bits per character every {run['parameters']['eval_every']:,} updates")
     if run["converted"]:
         lines.append(f"converted {run['converted']:,} Windows or old-Mac line endings to \\n "
                      f"(keep_carriage_returns=True keeps them)")
@@ -85,13 +109,17 @@ def _facts(run):
     p = run["parameters"]
     return {"settings": {k: p[k] for k in train.RUN_SETTINGS}, "epochs": p["epochs"],
             "max_steps": p["max_steps"], "planned_steps": run["planned_steps"],
+            "snapshot_epochs": p["snapshot_epochs"], "steps_per_epoch": run["steps_per_epoch"],
             "text_sha256": run["text_sha256"], "data_path": str(run["data_file"]),
-            "n_chars": len(run["text"])}
+            "n_chars": len(run["text"]),
+            "heldout_sha256": train.text_sha256(run["heldout"]["text"]) if run["heldout"] else None}
 
 
 def _differences(status, facts):
     differ = [f"{k}={status['settings'].get(k)!r} there, {v!r} now"
               for k, v in facts["settings"].items() if status["settings"].get(k) != v]
+    if status.get("heldout_sha256") != facts["heldout_sha256"]:
+        differ.append("held-out text: another one there than now")
     if status["text_sha256"] != facts["text_sha256"]:
         differ.append(f"text: {status['data_path']} ({status['n_chars']:,} characters) there, "
                       f"{facts['data_path']} ({facts['n_chars']:,} characters) now")
@@ -116,6 +144,12 @@ def decide(folder, facts):
             f"out_dir {folder} holds a run already {done:,} updates long, more than the "
             f"{facts['planned_steps']:,} asked for (epochs={facts['epochs']}, max_steps={facts['max_steps']}): "
             f"choose another out_dir, or pass retrain=True to replace it (nothing was touched)")
+    passed = [k for k in facts["snapshot_epochs"] if k * facts["steps_per_epoch"] <= done
+              and not (Path(folder) / f"epochs_{k}" / checkpoint.LAST_CHECKPOINT).is_file()]
+    if passed:
+        raise rundir.RunFolderError(
+            f"out_dir {folder} holds a run that went past epoch {passed[0]} without keeping its end "
+            f"(snapshot_epochs): pass retrain=True to train it again with it (nothing was touched)")
     if state == "finished" and done == facts["planned_steps"]:
         return "reuse", status
     return "continue", status
@@ -139,13 +173,14 @@ def execute(run, progress="auto", progress_label=None):
     """
     p, out = run["parameters"], Path(run["out"])
     facts = _facts(run)
+    progress_label = progress_label or f"{out.parent.name}/{out.name}"
     with rundir.claim(out) as held:
         took_over = held.previous_holder
         if p["retrain"] and rundir.folder_state(out)[0] != "new":
             aside = rundir.aside_folder(out)
             with rundir.claim(aside):
                 action, status = _decide_aside(aside, facts)
-                result = _train_in(run, aside, action, progress, progress_label or out.name)
+                result = _train_in(run, aside, action, progress, progress_label)
                 rundir.swap_in(aside, out)
             action = "retrained"
         else:
@@ -153,7 +188,7 @@ def execute(run, progress="auto", progress_label=None):
             if action == "reuse":
                 result = {"summary": runs.read_summary(out)}
             else:
-                result = _train_in(run, out, action, progress, progress_label or out.name)
+                result = _train_in(run, out, action, progress, progress_label)
     result.update(action=action, out=out, took_over=took_over)
     return result
 
@@ -180,18 +215,48 @@ def _train_in(run, folder, action, progress, label):
     rundir.remove_derived(folder)
     start_step = status["step"]
     reporter = make_progress(run["planned_steps"], label, start_step, mode=progress)
+    heldout = run["heldout"]
     try:
         state = train.train(
             run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
-            on_event=reporter, **{k: p[k] for k in train.SETTING_KINDS})
+            on_event=reporter, heldout_text=heldout["text"] if heldout else None,
+            snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS})
     finally:
         reporter.close()
-    summary = runs.write_training_run(folder, state, p["epochs"], run["data_file"])
-    plots.save_loss_figure(runs.read_history(folder), summary, folder)
-    rundir.write_status(folder, "finished", step=state["step"], **facts)
+    for k in p["snapshot_epochs"]:
+        _finish_snapshot(run, folder / f"epochs_{k}", k)
+    summary = _finish(run, folder, state, p["epochs"], facts)
     return {"summary": summary, "state": state, "trained_from": start_step,
             "progress_seconds": reporter.seconds,
             "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
+
+
+def _finish(run, folder, state, epochs, facts):
+    """Write a finished state's run files, loss figure and status; returns the summary."""
+    heldout = None
+    if run["heldout"]:
+        best = {n: state["best_params"][n] for n in state["best_params"]}
+        data = corpus.encode(run["heldout"]["text"], run["vocab"])
+        heldout = {"name": run["heldout"]["name"], "chars": len(run["heldout"]["text"]),
+                   "best_bpc": train.bits_per_char(best, data)}
+    summary = runs.write_training_run(folder, state, epochs, run["data_file"], heldout)
+    plots.save_loss_figure(runs.read_history(folder), summary, folder)
+    rundir.write_status(folder, "finished", step=state["step"], **facts)
+    return summary
+
+
+def _finish_snapshot(run, folder, epochs):
+    """Make epochs_<k>/, written by train at the end of epoch k, a finished run folder of its own."""
+    status = rundir.read_status(folder)
+    if status is not None and status["state"] == "finished":
+        return
+    snapshot = dict(run, parameters=dict(run["parameters"], epochs=epochs, max_steps=None, snapshot_epochs=[]))
+    snapshot["planned_steps"] = epochs * run["steps_per_epoch"]
+    state = checkpoint.load_state(folder / checkpoint.LAST_CHECKPOINT, run["vocab"], run["text_sha256"],
+                                  checkpoint.load(folder / checkpoint.LAST_CHECKPOINT)[1]["settings"])
+    state["steps_per_epoch"] = run["steps_per_epoch"]
+    state["timing"] = {"us_per_step": 1e6 * state["loop_seconds"] / state["step"]}
+    _finish(snapshot, folder, state, epochs, _facts(snapshot))
 
 
 def report_line(result):

@@ -1,6 +1,7 @@
 """Build the report: check the run files, execute report.ipynb, convert it to HTML and PDF.
 
-    python report/build.py --runs runs/report/train_5ep runs/report/train_10ep --gradcheck runs/report/gradcheck
+    python report/build.py       # make report's runs (runs/report/seed*/...), or name them:
+    python report/build.py --runs RUN... --seed-runs RUN... --gradcheck DIR
 
 Every run file is read and checked before anything is rendered, and the outputs are
 built in report/build/ and moved into place only when complete, so a missing or
@@ -41,14 +42,15 @@ def pdf_tools_missing():
     return [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
 
 
-def build(run_dirs, gradcheck_dir, out_dir, command):
-    inputs = report.load_report_inputs(run_dirs, gradcheck_dir)  # fails fast, naming the file
+def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=()):
+    inputs = report.load_report_inputs(run_dirs, gradcheck_dir, seed_dirs)  # fails fast, naming the file
     build_dir = out_dir / "build"
     build_dir.mkdir(parents=True, exist_ok=True)
     executed = build_dir / "report.ipynb"
     papermill.execute_notebook(
         str(REPORT_DIR / "report.ipynb"), str(executed), cwd=str(paths.REPO_ROOT),
         parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
+                    "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
                     "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command},
         progress_bar=False)
     nb = nbformat.read(executed, as_version=4)
@@ -69,13 +71,22 @@ def build(run_dirs, gradcheck_dir, out_dir, command):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", required=True, help="training-run folders")
-    parser.add_argument("--gradcheck", required=True, help="folder with gradcheck.json")
+    parser.add_argument("--runs", nargs="+", help="the course's training-run folders (default: make report's)")
+    parser.add_argument("--seed-runs", nargs="*", default=None,
+                        help="one finished run per seed, for the spread (with --runs; default: none)")
+    parser.add_argument("--gradcheck", help="folder with gradcheck.json (default: make report's)")
     parser.add_argument("--out-dir", default=str(REPORT_DIR), help="where report.pdf/.html go")
     parser.add_argument("--command", default="make report", help="the command named in the report")
     args = parser.parse_args(argv)
     try:
-        build([Path(r) for r in args.runs], Path(args.gradcheck), Path(args.out_dir), args.command)
+        if args.runs:
+            runs_, seed_runs, gradcheck = args.runs, args.seed_runs or [], args.gradcheck
+            if not gradcheck:
+                parser.error("--runs needs --gradcheck")
+        else:
+            runs_, seed_runs, gradcheck = report.discover_runs(paths.RUNS_DIR / "report")
+        build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
+              [Path(r) for r in seed_runs])
     except report.ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

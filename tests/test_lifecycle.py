@@ -348,7 +348,73 @@ def test_progress_lines_say_done_total_loss_speed_and_time_left():
 def test_papermill_prints_progress_to_the_terminal_not_the_notebook(text_file, tmp_path):
     result = ok(papermill(NOTEBOOKS / "train.ipynb", tmp_path / "p.ipynb", tmp_path, ("data_path", text_file),
                           ("out_dir", tmp_path / "run"), ("m", 5), ("max_steps", 100), ("log_every", 10)))
-    assert "run: 0/100 updates to do from here" in result.stderr
-    assert "run: done" in result.stderr
+    assert f"{tmp_path.name}/run: 0/100 updates to do from here" in result.stderr
+    assert f"{tmp_path.name}/run: done" in result.stderr
     executed = (tmp_path / "p.ipynb").read_text()
     assert "updates to do from here" not in executed and "application/vnd.jupyter.widget" not in executed
+
+
+# ----------------------------------------------------------- results of shorter runs, held-out text
+
+def test_snapshot_of_a_longer_run_is_the_shorter_run_bitwise(text_file, tmp_path):
+    long = run_lib(text_file, tmp_path / "long", epochs=3, snapshot_epochs=[1, 2])
+    assert long["action"] == "new"
+    for k in (1, 2):
+        run_lib(text_file, tmp_path / f"only{k}", epochs=k)
+        snapshot, alone = tmp_path / "long" / f"epochs_{k}", tmp_path / f"only{k}"
+        assert rundir.folder_state(snapshot)[0] == "finished"
+        same_arrays(snapshot / "last.npz", alone / "last.npz")
+        for name in rnn_names():
+            assert checkpoint.load_model(snapshot / "best.npz")[0][name].tobytes() == \
+                checkpoint.load_model(alone / "best.npz")[0][name].tobytes()
+        assert runs.read_history(snapshot) == runs.read_history(alone)
+        assert runs.read_samples(snapshot) == runs.read_samples(alone)
+        a, b = runs.read_summary(snapshot), runs.read_summary(alone)
+        for key in ("epochs", "steps", "best_step", "best_smooth_loss", "final_smooth_loss", "epoch_starts"):
+            assert a[key] == b[key], key
+    # The snapshot folder is a run folder like any other: asking it for its own length reuses it.
+    again = run_lib(text_file, tmp_path / "long" / "epochs_2", epochs=2)
+    assert again["action"] == "reuse"
+    with pytest.raises(rundir.RunFolderError, match="without keeping its end"):
+        run_lib(text_file, tmp_path / "only2", epochs=3, snapshot_epochs=[1])
+    with pytest.raises(checks.ParameterError, match="snapshot_epochs must be fewer than epochs=2"):
+        training_run.plan(**params(text_file, tmp_path / "x", epochs=2, snapshot_epochs=[2]))
+
+
+def rnn_names():
+    return ("b", "c", "U", "W", "V")
+
+
+def independent_bits_per_char(params, data):
+    """Cross-entropy in bits of data[1:] given data[:-1], one character at a time from h = 0."""
+    h = np.zeros(params["W"].shape[0])
+    total = 0.0
+    for x, y in zip(data[:-1], data[1:]):
+        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+        o = params["V"] @ h + params["c"]
+        total += np.log(np.sum(np.exp(o - o.max()))) + o.max() - o[y]
+    return total / (len(data) - 1) / np.log(2)
+
+
+def test_heldout_text_is_evaluated_and_named(text_file, tmp_path, monkeypatch):
+    from lib import shakespeare
+
+    held = tmp_path / "heldout.txt"
+    held.write_text(learnable_text(n_words=400, seed=5), encoding="utf-8")
+    monkeypatch.setattr(shakespeare, "heldout_path", lambda data_path: held)
+    monkeypatch.setattr(shakespeare, "read_info", lambda data_path: {"heldout": {"play": "comedies/toy"}})
+    plan = training_run.plan(**params(text_file, tmp_path / "run", max_steps=120, eval_every=40))
+    assert "held out, never trained on: comedies/toy" in training_run.describe(plan)
+    summary = training_run.execute(plan, progress=None)["summary"]
+    history = runs.read_history(tmp_path / "run")
+    evaluated = [s for s, v in zip(history["step"], history["val_bpc"]) if not np.isnan(v)]
+    assert evaluated == [40, 80, 120]
+    params_, vocab, _ = checkpoint.load_model(tmp_path / "run" / "best.npz")
+    expected = independent_bits_per_char(params_, corpus.encode(held.read_text(), vocab))
+    assert summary["heldout"]["name"] == "comedies/toy"
+    assert summary["heldout"]["best_bpc"] == pytest.approx(expected, rel=1e-10)
+    # Another held-out text makes it another run.
+    held.write_text(learnable_text(n_words=400, seed=6), encoding="utf-8")
+    with pytest.raises(rundir.RunFolderError, match="held-out text"):
+        training_run.execute(training_run.plan(**params(text_file, tmp_path / "run", max_steps=120,
+                                                        eval_every=40)), progress=None)
