@@ -210,6 +210,7 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
     dot, add, tanh, exp, subtract, divide = np.dot, np.add, np.tanh, np.exp, np.subtract, np.divide
     cumsum, searchsorted, argmax_ = np.cumsum, np.searchsorted, np.argmax
     temperature = float(temperature)
+    scale = temperature != 1.0
     last = K - 1
     remaining = int(n)
     while remaining > 0:
@@ -234,7 +235,8 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
                 tanh(a, out=h)
                 dot(V, h, out=o)
                 add(o, c, out=o)
-                divide(o, temperature, out=o)
+                if scale:                                  # dividing by 1.0 changes nothing
+                    divide(o, temperature, out=o)
                 subtract(o, o.max(), out=o)
                 exp(o, out=o)
                 cumsum(o, out=cum)

@@ -47,8 +47,9 @@ def folder_digest(folder):
 
 # ----------------------------------------------------- block-wise synthesis
 
+@pytest.mark.parametrize("temperature", [0.7, 1.0])
 @pytest.mark.parametrize("block", [1, 7, 64, 1000])
-def test_blocks_equal_a_single_draw_and_leave_the_rng_alike(block):
+def test_blocks_equal_a_single_draw_and_leave_the_rng_alike(block, temperature):
     K, m, n = 11, 9, 300
     params = rnn.init_params(K, m, 0.5, np.random.default_rng(4))
     prime = np.array([3, 1, 4])
@@ -59,11 +60,11 @@ def test_blocks_equal_a_single_draw_and_leave_the_rng_alike(block):
         h = np.tanh(params["W"] @ h + params["U"][:, t] + params["b"])
     for _ in range(n):
         h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
-        o = (params["V"] @ h + params["c"]) / 0.7
+        o = (params["V"] @ h + params["c"]) / temperature
         x = rnn.softmax_sample(np.exp(o - o.max()), one_by_one.random())
         expected.append(x)
     rng = np.random.default_rng(8)
-    blocks = list(rnn.synthesize_blocks(params, np.zeros(m), 0, n, rng, 0.7, prime, block=block))
+    blocks = list(rnn.synthesize_blocks(params, np.zeros(m), 0, n, rng, temperature, prime, block=block))
     assert [len(b) for b in blocks[:-1]] == [block] * (len(blocks) - 1)
     assert np.concatenate(blocks).tolist() == expected
     assert rng.bit_generator.state == one_by_one.bit_generator.state
