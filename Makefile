@@ -111,7 +111,7 @@ $(RUNS)/train_%ep/summary.json: notebooks/train.ipynb $(LIB_CORE) lib/plots.py $
 $(RUNS)/train_%ep/evolution.json: notebooks/text_evolution.ipynb lib/runs.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
 	$(PAPERMILL) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
 
-$(RUNS)/train_%ep/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/rnn.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
+$(RUNS)/train_%ep/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/explore.py lib/rnn.py $(RUNS)/train_%ep/summary.json | $(INSTALLED)
 	$(PAPERMILL) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
 runs: $(RUN_FILES)
