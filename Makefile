@@ -60,7 +60,7 @@ STAGE := $(PY) -m lib.stage --failures-dir $(RUNS)/.failed
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
 TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/training_run.py
 
-.PHONY: help report runs test bench install corpus tex clean FORCE
+.PHONY: help report runs test bench install lock corpus tex clean FORCE
 
 help:
 	@echo "make report   the whole chain on the default corpus (or DATA=your.txt):"
@@ -70,18 +70,33 @@ help:
 	@echo "make test     the test suite (installs first when needed)"
 	@echo "make bench    the speed benchmark against a naive reference"
 	@echo "make corpus   just the default corpus ($(DEFAULT_CORPUS))"
-	@echo "make install  just the environment ($(VENV))"
+	@echo "make install  just the environment ($(VENV)), exactly as requirements.lock says"
+	@echo "make lock     regenerate requirements.lock from requirements.txt (UPGRADE=1: newest versions)"
 	@echo "make tex      install XeLaTeX and pandoc for the PDF (Debian/Ubuntu, as root)"
 	@echo "make clean    remove runs/ and the built report (keeps the environment and corpus)"
 
 install: $(INSTALLED)
 
-$(VENV)/.installed: requirements.txt pyproject.toml
-	python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --upgrade --quiet pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
-	$(VENV)/bin/python -m pip install --quiet -e .
+# Exactly the lock: a clean venv (--clear drops packages an older lock brought), every
+# package at its locked version and checked against its sha256, then the project itself.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	python3 -m venv --clear $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Regenerate requirements.lock from requirements.txt (the short list of top-level pins)
+# with pip-tools in a venv of its own, so the project's venv holds exactly the lock.
+# pip-compile keeps the lock's versions where they still fit; UPGRADE=1 takes the newest.
+LOCK_TOOLS := pip==26.3 pip-tools==7.6.2
+LOCK_VENV := build/lock-venv
+lock:
+	python3 -m venv --clear $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(LOCK_TOOLS)
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --no-emit-trusted-host $(if $(UPGRADE),--upgrade,) \
+		--output-file requirements.lock requirements.txt
+	@echo "requirements.lock written; now make install, and bring environment.yml's versions in line"
 
 corpus: $(DEFAULT_CORPUS)
 
@@ -119,7 +134,7 @@ $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summa
 %/evolution.json: notebooks/text_evolution.ipynb lib/show.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
 
-%/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/rnn.py %/summary.json | $(INSTALLED)
+%/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/explore.py lib/rnn.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
 runs: $(RUN_FILES)

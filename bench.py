@@ -3,7 +3,9 @@
 Times, in one process on one BLAS thread, lib's loss_and_grads and full update step
 (loss_and_grads + clip + AdaGrad) against a naive reference written below in the
 classic per-timestep style, checks first that both compute the same numbers, and
-prints medians and ratios, the train() loop's cost per update, and peak memory.
+prints medians and ratios, the train() loop's cost per update, and peak memory; then the
+sampling speed of lib's block-wise synthesis against a one-character-at-a-time reference
+(the same draws), and the peak memory of `python -m lib.sample --length 1000000`.
 """
 
 import os
@@ -75,6 +77,19 @@ def to_columns(params):
     P["b"] = P["b"].reshape(-1, 1)
     P["c"] = P["c"].reshape(-1, 1)
     return P
+
+
+def naive_synthesize(params, x, n, rng, temperature=1.0):
+    """One character at a time: a fresh uniform, fresh arrays and a cumulative sum per draw."""
+    b, c, U, W, V = (params[k] for k in rnn.PARAM_NAMES)
+    h = np.zeros(W.shape[0])
+    out = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        h = np.tanh(W @ h + U[:, x] + b)
+        o = (V @ h + c) / temperature
+        x = rnn.softmax_sample(np.exp(o - o.max()), rng.random())
+        out[t] = x
+    return out
 
 
 # ------------------------------------------------------------------ the lib
@@ -194,6 +209,33 @@ def main():
           f"loop overhead {us - lib_full:+.1f} us ({100 * (us / lib_full - 1):+.0f}%)")
     print(f"peak memory training on a 5,000,000-character text (5% held out): {peak_memory_mb():.0f} MB")
 
+    sampling_speed(params)
+
+
+SAMPLE_CHARS = 50_000
+SAMPLE_REPS = 5
+
+
+def sampling_speed(params):
+    """Characters per second of rnn.synthesize against naive_synthesize, after a warm-up."""
+    lib_draw = lambda n: rnn.synthesize(params, np.zeros(M), 0, n, np.random.default_rng(0))  # noqa: E731
+    naive_draw = lambda n: naive_synthesize(params, 0, n, np.random.default_rng(0))  # noqa: E731
+    assert np.array_equal(lib_draw(2000), naive_draw(2000)), "block-wise synthesis differs from the reference"
+    # Alternate the two, so that a change in the machine's load falls on both alike.
+    times = {"lib": [], "naive": []}
+    for _ in range(SAMPLE_REPS):
+        for name, draw in (("lib", lib_draw), ("naive", naive_draw)):
+            start = time.perf_counter()
+            draw(SAMPLE_CHARS)
+            times[name].append(time.perf_counter() - start)
+    rates = {name: SAMPLE_CHARS / statistics.median(t) for name, t in times.items()}
+    print(f"sampling, m={M} K={K}: lib {rates['lib']:,.0f} chars/s, one-at-a-time reference "
+          f"{rates['naive']:,.0f} chars/s, lib/reference {rates['lib'] / rates['naive']:.2f}x "
+          f"(median of {SAMPLE_REPS} x {SAMPLE_CHARS:,} characters, same draws)")
+    small, large = sample_memory_mb(10_000), sample_memory_mb(1_000_000)
+    print(f"peak memory of python -m lib.sample: {small:.0f} MB at --length 10000, "
+          f"{large:.0f} MB at --length 1000000")
+
 
 MEMORY_PROBE = """
 import resource, numpy as np
@@ -212,6 +254,30 @@ def peak_memory_mb():
 
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
+
+
+SAMPLE_MEMORY_PROBE = """
+import resource, sys, tempfile
+import numpy as np
+from lib import rnn, sample, train
+folder = tempfile.mkdtemp()
+vocab = [chr(c) for c in range(33, 33 + {K})]
+params = rnn.init_params(len(vocab), {M}, 0.3, np.random.default_rng(1))
+train.save_model(folder + "/best.npz", params, vocab, {{"step": 0}})
+sys.stdout = open("/dev/null", "w")
+status = sample.run([folder, "--length", "{n}", "--out", "/dev/null"])
+sys.stderr.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+"""
+
+
+def sample_memory_mb(n):
+    """Peak resident memory of a fresh process sampling n characters of a random m=M model to /dev/null."""
+    import subprocess
+    import sys
+
+    code = SAMPLE_MEMORY_PROBE.format(K=K, M=M, n=n)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stderr.split()[-1])
 
 
 if __name__ == "__main__":

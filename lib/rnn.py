@@ -161,7 +161,94 @@ def softmax_sample(p, u):
     return int(min(np.searchsorted(cumulative, u * cumulative[-1], side="right"), len(p) - 1))
 
 
-def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None):
+def _check_sampling_args(n, temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+
+
+# Characters drawn per block by synthesize_blocks: large enough that the per-block
+# work vanishes, small enough that a block's text is a few hundred kilobytes.
+SYNTH_BLOCK = 65_536
+
+
+def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False,
+                      block=SYNTH_BLOCK):
+    """Sample n characters like ``synthesize``, yielding them in blocks of at most ``block``.
+
+    The uniform numbers are drawn from rng ``block`` at a time (the last block only as
+    many as it needs), which is the same sequence as one draw per character: the
+    concatenated blocks equal ``synthesize``'s array for every block size, and rng ends
+    in the same state. Memory stays flat however large n is.
+
+    Args:
+        as ``synthesize``; argmax: always take the most likely character
+            (rng is then not used at all).
+    Yields:
+        (k,) int64 arrays of sampled indices, k <= block, n indices in all.
+    """
+    _check_sampling_args(n, temperature)
+    if isinstance(block, bool) or int(block) != block or block < 1:
+        raise ValueError(f"block must be a positive integer, got {block!r}")
+    b, c, U, W, V = (np.asarray(params[k], dtype=float) for k in PARAM_NAMES)
+    m, K = U.shape
+    h = np.array(h0, dtype=float)
+    x = int(x0)
+    if prime is not None and len(prime) > 0:
+        prime = np.asarray(prime)
+        for t in prime[:-1]:
+            h = np.tanh(W @ h + U[:, t] + b)
+        x = int(prime[-1])
+    # The same arithmetic as the one-character-at-a-time formulation, written with out=
+    # so that each step allocates nothing: a = (W h + U[:, x]) + b, h = tanh(a),
+    # o = (V h + c) / T, p = exp(o - max o), then the index whose cumulative sum passes
+    # u * sum p (see softmax_sample).
+    U_cols = list(np.ascontiguousarray(U.T))               # U[:, x] as a contiguous row
+    a, o, cum = np.empty(m), np.empty(K), np.empty(K)
+    dot, add, tanh, exp, subtract, divide = np.dot, np.add, np.tanh, np.exp, np.subtract, np.divide
+    cumsum, searchsorted, argmax_ = np.cumsum, np.searchsorted, np.argmax
+    temperature = float(temperature)
+    scale = temperature != 1.0
+    last = K - 1
+    remaining = int(n)
+    while remaining > 0:
+        size = min(int(block), remaining)
+        out = np.empty(size, dtype=np.int64)
+        if argmax:
+            for t in range(size):
+                dot(W, h, out=a)
+                add(a, U_cols[x], out=a)
+                add(a, b, out=a)
+                tanh(a, out=h)
+                dot(V, h, out=o)
+                add(o, c, out=o)
+                x = int(argmax_(o))
+                out[t] = x
+        else:
+            uniforms = rng.random(size).tolist()
+            for t in range(size):
+                dot(W, h, out=a)
+                add(a, U_cols[x], out=a)
+                add(a, b, out=a)
+                tanh(a, out=h)
+                dot(V, h, out=o)
+                add(o, c, out=o)
+                if scale:                                  # dividing by 1.0 changes nothing
+                    divide(o, temperature, out=o)
+                subtract(o, o.max(), out=o)
+                exp(o, out=o)
+                cumsum(o, out=cum)
+                x = int(searchsorted(cum, uniforms[t] * cum[last], side="right"))
+                if x > last:
+                    x = last
+                out[t] = x
+        remaining -= size
+        yield out
+
+
+def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False):
     """Sample n characters, feeding each drawn character back as the next input.
 
     Args:
@@ -174,27 +261,10 @@ def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None):
         prime: optional (p,) int indices fed through the network first to warm
             the hidden state; the draw then starts after its last character,
             which takes the place of x0.
+        argmax: always take the most likely character instead of drawing (rng unused).
     Returns:
         (n,) int array of sampled indices.
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)) \
-            or not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    b, c, U, W, V = (params[k] for k in PARAM_NAMES)
-    h = np.array(h0, dtype=float)
-    x = int(x0)
-    if prime is not None and len(prime) > 0:
-        prime = np.asarray(prime)
-        for t in prime[:-1]:
-            h = np.tanh(W @ h + U[:, t] + b)
-        x = int(prime[-1])
-    out = np.empty(int(n), dtype=np.int64)
-    for t in range(int(n)):
-        h = np.tanh(W @ h + U[:, x] + b)
-        o = (V @ h + c) / temperature
-        p = np.exp(o - o.max())
-        x = softmax_sample(p, rng.random())
-        out[t] = x
-    return out
+    _check_sampling_args(n, temperature)
+    blocks = list(synthesize_blocks(params, h0, x0, n, rng, temperature, prime, argmax))
+    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)

@@ -3,6 +3,10 @@
 import json
 import re
 import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from lib import paths
 
@@ -31,14 +35,38 @@ def test_each_notebook_has_one_parameters_cell():
         assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
 
 
+def _name(name):
+    """A distribution name as pip compares them (PEP 503): lower case, runs of -_. as one -."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pip_pins():
+    """requirements.txt: {name: version} of the top-level pins."""
     pins = {}
     for line in (paths.REPO_ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             name, version = line.split("==")
-            pins[name.strip().lower()] = version.strip()
+            pins[_name(name.strip())] = version.strip()
     return pins
+
+
+def lock_entries():
+    """requirements.lock: {name: (version, number of sha256 hashes)}."""
+    entries, current = {}, None
+    for line in (paths.REPO_ROOT / "requirements.lock").read_text().splitlines():
+        pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s;\\]+)", line)
+        if pin:
+            current = _name(pin.group(1))
+            assert current not in entries, f"{current} locked twice"
+            entries[current] = [pin.group(2), 0]
+        elif current and re.match(r"^\s+--hash=sha256:[0-9a-f]{64}", line):
+            entries[current][1] += 1
+    return {name: tuple(value) for name, value in entries.items()}
+
+
+# conda-forge's names where they differ from PyPI's.
+CONDA_NAMES = {"matplotlib": "matplotlib-base"}
 
 
 def conda_specs():
@@ -50,18 +78,55 @@ def conda_specs():
     return specs
 
 
-def test_conda_and_pip_environments_agree():
-    pins, specs = pip_pins(), conda_specs()
-    specs.pop("python")
-    assert sorted(pins) == sorted(specs), "requirements.txt and environment.yml name different packages"
+def test_lock_holds_every_top_level_pin_with_hashes():
+    pins, lock = pip_pins(), lock_entries()
+    # Everything the top-level pins pull in is there too: the lock is much longer than the list.
+    assert len(lock) > 3 * len(pins), f"{len(lock)} packages locked for {len(pins)} pins"
     for name, version in pins.items():
-        # conda's "numpy=2.4" means 2.4.*: the pip pin must lie inside it.
-        assert version == specs[name] or version.startswith(specs[name] + "."), \
-            f"{name}: pip pins {version}, conda asks for {specs[name]}"
+        assert name in lock, f"{name} is pinned in requirements.txt but not locked"
+        assert lock[name][0] == version, f"{name}: requirements.txt pins {version}, the lock {lock[name][0]}"
+    unhashed = [name for name, (_, hashes) in lock.items() if hashes == 0]
+    assert not unhashed, f"locked without a sha256 hash: {unhashed}"
 
 
-def test_installed_versions_match_the_pins():
-    from importlib.metadata import version
+def test_conda_environment_names_the_locks_versions():
+    pins, lock, specs = pip_pins(), lock_entries(), conda_specs()
+    assert specs.pop("python") == "3.11", "the lock is compiled for Python 3.11"
+    expected = {CONDA_NAMES.get(name, name): lock[name][0] for name in pins}
+    assert specs == expected, "environment.yml must name requirements.txt's packages at the lock's versions"
+    assert "matplotlib" not in specs and "matplotlib-base" in specs
 
-    for name, pinned in pip_pins().items():
-        assert version(name) == pinned, f"{name} {version(name)} installed, {pinned} pinned"
+
+def test_pyproject_declares_the_top_level_packages():
+    import tomllib
+
+    project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = {}
+    for requirement in project["dependencies"]:
+        name, lower = re.match(r"^([A-Za-z0-9_.-]+)\s*>=\s*([0-9.]+)$", requirement).groups()
+        declared[_name(name)] = lower
+    assert declared == pip_pins(), "pyproject.toml's dependencies must start at requirements.txt's pins"
+    assert project["scripts"]["charrnn-sample"] == "lib.sample:main"
+
+
+def _in_project_venv():
+    return Path(sys.prefix).resolve() == (paths.REPO_ROOT / ".venv").resolve()
+
+
+@pytest.mark.skipif(not _in_project_venv(), reason="not running in the project's .venv (e.g. VENV=none)")
+def test_venv_holds_exactly_the_lock():
+    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True,
+                            check=True).stdout
+    installed = {}
+    for line in frozen.splitlines():
+        # The editable project itself appears as "-e ..." (after a comment line); it is not locked.
+        if not line or line.startswith(("#", "-e ")):
+            continue
+        name, version = line.split("==")
+        installed[_name(name)] = version
+    locked = {name: version for name, (version, _) in lock_entries().items()}
+    missing = sorted(set(locked) - set(installed))
+    extra = sorted(set(installed) - set(locked))
+    differ = sorted(f"{n} {installed[n]} != {locked[n]}" for n in set(locked) & set(installed)
+                    if installed[n] != locked[n])
+    assert not (missing or extra or differ), f"missing {missing}, not in the lock {extra}, versions {differ}"

@@ -1,0 +1,314 @@
+"""The sampling command (python -m lib.sample), block-wise synthesis, and the interactive sampler."""
+
+import hashlib
+import html
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib import explore, paths, rnn, sample, sampling, train
+from nbrun import ok, papermill
+from toy_corpus import learnable_text
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny training run (m=16, 300 updates): best.npz and last.npz differ."""
+    out = tmp_path_factory.mktemp("run")
+    train.train(learnable_text(), out, m=16, max_steps=300, epochs=1, synth_every=1000,
+                checkpoint_every=1000)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(run_dir):
+    return train.load_model(run_dir / train.BEST_MODEL)
+
+
+def cli(*args, cwd=None):
+    """Run the command in a fresh process, as a user would; returns the CompletedProcess (bytes out)."""
+    return subprocess.run([sys.executable, "-m", "lib.sample", *map(str, args)], capture_output=True,
+                          timeout=120, cwd=cwd or paths.REPO_ROOT)
+
+
+def text_of(result):
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    return result.stdout.decode("utf-8")
+
+
+def folder_digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ----------------------------------------------------- block-wise synthesis
+
+@pytest.mark.parametrize("temperature", [0.7, 1.0])
+@pytest.mark.parametrize("block", [1, 7, 64, 1000])
+def test_blocks_equal_a_single_draw_and_leave_the_rng_alike(block, temperature):
+    K, m, n = 11, 9, 300
+    params = rnn.init_params(K, m, 0.5, np.random.default_rng(4))
+    prime = np.array([3, 1, 4])
+    one_by_one = np.random.default_rng(8)
+    # The definition: one uniform per character, drawn as the text goes.
+    h, x, expected = np.zeros(m), int(prime[-1]), []
+    for t in prime[:-1]:
+        h = np.tanh(params["W"] @ h + params["U"][:, t] + params["b"])
+    for _ in range(n):
+        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+        o = (params["V"] @ h + params["c"]) / temperature
+        x = rnn.softmax_sample(np.exp(o - o.max()), one_by_one.random())
+        expected.append(x)
+    rng = np.random.default_rng(8)
+    blocks = list(rnn.synthesize_blocks(params, np.zeros(m), 0, n, rng, temperature, prime, block=block))
+    assert [len(b) for b in blocks[:-1]] == [block] * (len(blocks) - 1)
+    assert np.concatenate(blocks).tolist() == expected
+    assert rng.bit_generator.state == one_by_one.bit_generator.state
+
+
+def test_argmax_takes_the_most_likely_character_and_no_randomness():
+    K, m = 7, 5
+    params = rnn.init_params(K, m, 0.8, np.random.default_rng(1))
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    drawn = rnn.synthesize(params, np.zeros(m), 2, 40, rng, argmax=True)
+    assert rng.bit_generator.state == before
+    h, x = np.zeros(m), 2
+    for got in drawn:
+        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+        x = int(np.argmax(params["V"] @ h + params["c"]))
+        assert got == x
+
+
+# ------------------------------------------------------------- the command
+
+def test_prints_exactly_the_sample_and_nothing_else(run_dir, model):
+    params, vocab, _ = model
+    out = text_of(cli(run_dir, "--length", 250, "--seed", 5, "--temperature", 0.8))
+    assert out == sampling.sample_text(params, vocab, 250, 5, 0.8)
+    assert len(out) == 250
+
+
+def test_defaults_are_1000_characters_seed_0_temperature_1(run_dir, model):
+    params, vocab, _ = model
+    result = cli(run_dir)
+    assert text_of(result) == sampling.sample_text(params, vocab, 1000, 0, 1.0)
+    assert result.stderr.decode().count("\n") == 1  # one diagnostic line, on stderr
+
+
+def test_same_seed_same_text_other_seed_other_text(run_dir):
+    a, b = (text_of(cli(run_dir, "-n", 300, "--seed", 7)) for _ in range(2))
+    c = text_of(cli(run_dir, "-n", 300, "--seed", 8))
+    assert a == b and a != c
+
+
+def test_temperature_changes_the_text(run_dir, model):
+    params, vocab, _ = model
+    cold = text_of(cli(run_dir, "-n", 300, "-t", 0.3))
+    assert cold == sampling.sample_text(params, vocab, 300, 0, 0.3)
+    assert cold != text_of(cli(run_dir, "-n", 300, "-t", 1.5))
+
+
+def test_prime_is_fed_first_and_starts_the_output(run_dir, model):
+    params, vocab, _ = model
+    out = text_of(cli(run_dir, "--prime", "The dog ran", "-n", 120, "--seed", 2))
+    assert out == "The dog ran" + sampling.sample_text(params, vocab, 120, 2, 1.0, prime="The dog ran")
+    assert len(out) == len("The dog ran") + 120
+    # Priming changes what follows: not the unprimed text with the prime stuck on.
+    assert out[len("The dog ran"):] != text_of(cli(run_dir, "-n", 120, "--seed", 2))
+
+
+def test_prime_file_equals_the_same_prime_given_inline(run_dir, tmp_path):
+    prime = "The cat sat on the mat.\nSmall birds"
+    path = tmp_path / "prime.txt"
+    path.write_text(prime, encoding="utf-8")
+    from_file = text_of(cli(run_dir, "--prime-file", path, "-n", 200))
+    assert from_file.startswith(prime)
+    assert from_file == text_of(cli(run_dir, "--prime", prime, "-n", 200))
+
+
+def test_argmax_ignores_seed_and_follows_the_model(run_dir, model):
+    params, vocab, _ = model
+    a = text_of(cli(run_dir, "--argmax", "-n", 150, "--seed", 1))
+    assert a == text_of(cli(run_dir, "--argmax", "-n", 150, "--seed", 99))
+    start = vocab.index(sampling.start_char(vocab))
+    expected = rnn.synthesize(params, np.zeros(params["W"].shape[0]), start, 150, None, argmax=True)
+    assert a == "".join(vocab[i] for i in expected)
+    assert a != text_of(cli(run_dir, "-n", 150, "--seed", 1))
+
+
+def test_count_gives_k_samples_with_seeds_s_to_s_plus_k_minus_1(run_dir, model):
+    params, vocab, _ = model
+    out = text_of(cli(run_dir, "--count", 3, "-n", 80, "--seed", 4, "--prime", "The"))
+    parts = ["The" + sampling.sample_text(params, vocab, 80, s, 1.0, prime="The") for s in (4, 5, 6)]
+    assert out == "\n\n".join(parts)
+    assert len(set(parts)) == 3
+
+
+def test_which_last_and_a_file_path(run_dir):
+    best = text_of(cli(run_dir, "-n", 200))
+    assert best == text_of(cli(run_dir / "best.npz", "-n", 200))
+    result = cli(run_dir, "--which", "last", "-n", 200)
+    assert text_of(result) == text_of(cli(run_dir / "last.npz", "-n", 200))
+    # The checkpoint's current parameters, not the best model (here they may coincide).
+    assert "last.npz (checkpoint," in result.stderr.decode()
+    assert "best.npz (model," in cli(run_dir, "-n", 1).stderr.decode()
+    params, vocab, _ = train.load_model(run_dir / "last.npz")
+    assert text_of(result) == sampling.sample_text(params, vocab, 200, 0)
+
+
+def test_out_writes_the_file_and_nothing_to_stdout(run_dir, tmp_path):
+    target = tmp_path / "sample.txt"
+    result = cli(run_dir, "-n", 300, "-k", 2, "--out", target)
+    assert result.returncode == 0 and result.stdout == b""
+    assert target.read_text(encoding="utf-8") == text_of(cli(run_dir, "-n", 300, "-k", 2))
+
+
+def test_length_zero_prints_only_the_prime(run_dir):
+    assert text_of(cli(run_dir, "-n", 0, "--prime", "The cat")) == "The cat"
+
+
+def test_run_folder_is_byte_identical_after_sampling(run_dir, tmp_path):
+    before = folder_digest(run_dir)
+    for args in (["-n", 500], ["--which", "last", "-k", 2, "-n", 100], ["--argmax", "--prime", "the"],
+                 ["-t", "0"], ["--prime", "QQ"]):
+        cli(run_dir, *args)
+        cli(run_dir, *args, cwd=run_dir)
+    assert folder_digest(run_dir) == before
+
+
+def test_help_documents_every_option():
+    result = cli("--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    for option in ("--length", "--temperature", "--seed", "--prime", "--prime-file", "--argmax",
+                   "--count", "--out", "--which", "MODEL"):
+        assert option in text, option
+
+
+def test_console_script_is_installed(run_dir):
+    script = paths.REPO_ROOT / ".venv" / "bin" / "charrnn-sample"
+    if Path(sys.prefix).resolve() != script.parent.parent.resolve():
+        pytest.skip("not running in the project's .venv")
+    done = subprocess.run([str(script), str(run_dir), "-n", "50"], capture_output=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.decode() == text_of(cli(run_dir, "-n", 50))
+
+
+# ------------------------------------------------------------- bad input
+
+def bad(result):
+    """The one stderr line of a rejected command (exit 2, no traceback, nothing on stdout)."""
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert result.stdout == b""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("charrnn-sample: error: ")
+    return lines[0]
+
+
+def test_missing_path(tmp_path):
+    line = bad(cli(tmp_path / "nowhere"))
+    assert "nowhere" in line and "no such file" in line
+
+
+def test_folder_without_a_model(tmp_path):
+    line = bad(cli(tmp_path))
+    assert "best.npz" in line and "not a training run folder" in line
+
+
+def test_file_that_is_not_a_model(tmp_path):
+    for path, content in ((tmp_path / "notes.txt", b"hello"), (tmp_path / "array.npz", None)):
+        if content is None:
+            np.savez(path, a=np.zeros(3))
+        else:
+            path.write_bytes(content)
+        line = bad(cli(path))
+        assert "not a model" in line and path.name in line
+
+
+def test_prime_characters_outside_the_vocabulary_are_listed(run_dir, model):
+    _, vocab, _ = model
+    assert "Z" not in vocab and "é" not in vocab
+    line = bad(cli(run_dir, "--prime", "The Zoo é Z"))
+    assert "--prime" in line and "'Z'" in line and "'é'" in line and "vocabulary" in line
+    assert "'T'" not in line
+
+
+def test_prime_file_problems(run_dir, tmp_path):
+    assert "no such file" in bad(cli(run_dir, "--prime-file", tmp_path / "absent.txt"))
+    odd = tmp_path / "odd.txt"
+    odd.write_text("the X", encoding="utf-8")
+    assert "--prime-file" in bad(cli(run_dir, "--prime-file", odd)) and "'X'" in bad(cli(run_dir, "--prime-file", odd))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf"])
+def test_temperature_must_be_a_positive_number(run_dir, value):
+    line = bad(cli(run_dir, f"--temperature={value}"))
+    assert "--temperature" in line and "positive number" in line and value in line
+
+
+@pytest.mark.parametrize("option", ["--length", "--count"])
+def test_negative_length_or_count(run_dir, option):
+    line = bad(cli(run_dir, f"{option}=-5"))
+    assert option in line and "-5" in line
+
+
+def test_count_zero_and_non_integers(run_dir):
+    assert "--count" in bad(cli(run_dir, "--count", "0"))
+    assert "--length" in bad(cli(run_dir, "--length", "1.5"))
+
+
+def test_which_with_a_file_and_prime_with_prime_file(run_dir, tmp_path):
+    assert "--which" in bad(cli(run_dir / "best.npz", "--which", "last"))
+    path = tmp_path / "p.txt"
+    path.write_text("the", encoding="utf-8")
+    assert "not allowed with" in bad(cli(run_dir, "--prime", "a", "--prime-file", path))
+
+
+def test_run_returns_two_in_process(run_dir, capsys):
+    assert sample.run([str(run_dir), "--length", "-1"]) == 2
+    assert "--length" in capsys.readouterr().err
+
+
+# ----------------------------------------------------- the interactive sampler
+
+def test_sampler_widgets_redraw_and_write_nothing(run_dir, model):
+    pytest.importorskip("ipywidgets")
+    params, vocab, _ = model
+    before = folder_digest(run_dir)
+    box = explore.sampler(params, vocab, length=60, seed=3)
+    c = box.controls
+    assert (c["temperature"].min, c["temperature"].max) == explore.TEMPERATURE_RANGE
+    assert sampling.sample_text(params, vocab, 60, 3, 1.0) in c["text"].value
+    c["again"].click()
+    assert c["seed"].value == 4
+    assert sampling.sample_text(params, vocab, 60, 4, 1.0) in c["text"].value
+    c["temperature"].value = 0.5
+    c["prime"].value = "The"
+    assert "The" + sampling.sample_text(params, vocab, 60, 4, 0.5, prime="The") in c["text"].value
+    c["prime"].value = "Zz"
+    shown = html.unescape(c["text"].value)
+    assert "outside the model" in shown and "'Z', 'z'" in shown
+    assert folder_digest(run_dir) == before
+
+
+def test_widget_cell_headless_prints_one_line_and_leaves_no_widgets(run_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv(explore.FORCE_ENV, raising=False)
+    out_nb = tmp_path / "best_model.ipynb"
+    ok(papermill(paths.REPO_ROOT / "notebooks" / "best_model.ipynb", out_nb, tmp_path,
+                 ("run_dir", run_dir), ("out_dir", tmp_path), ("passage_len", 100), ("sweep_len", 40)))
+    nb = json.loads(out_nb.read_text(encoding="utf-8"))
+    last = nb["cells"][-1]
+    assert last["cell_type"] == "code" and "explore.show" in "".join(last["source"])
+    assert [o["output_type"] for o in last["outputs"]] == ["stream"]
+    assert "".join(last["outputs"][0]["text"]).strip() == explore.HEADLESS_MESSAGE
+    assert "widgets" not in nb["metadata"]  # nbclient would store widget state there
+    assert "application/vnd.jupyter.widget" not in out_nb.read_text(encoding="utf-8")
+    # The notebook's recorded passage is still written, by its own cell.
+    assert json.loads((tmp_path / "passage.json").read_text())["passage_len"] == 100
