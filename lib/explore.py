@@ -11,14 +11,12 @@ Exploring only reads the model: it writes no file (the notebook's recorded passa
 """
 
 import html
-import os
 
 from . import sampling
+from .jupyter import live_frontend
 
 TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_LENGTH = 20_000
-# Set to 1 to show the widgets in a frontend this module does not recognise, 0 to never show them.
-FORCE_ENV = "CHARRNN_WIDGETS"
 HEADLESS_MESSAGE = ("(the interactive sampler needs a live Jupyter frontend: open this notebook in "
                     "Jupyter Lab or Notebook and run the cell)")
 
@@ -29,31 +27,6 @@ def draw(params, vocab, temperature, prime, length, seed):
     if unknown:
         return "prime has characters outside the model's vocabulary: " + ", ".join(map(repr, unknown))
     return prime + sampling.sample_text(params, vocab, int(length), int(seed), float(temperature), prime)
-
-
-def live_frontend():
-    """True when this code runs in an IPython kernel driven by a frontend that can show widgets.
-
-    papermill and nbconvert (nbclient) execute every cell with allow_stdin=False, while
-    Jupyter Lab and Notebook send allow_stdin=True: that request field tells them apart.
-    The environment variable CHARRNN_WIDGETS=1 or =0 overrides the guess.
-    """
-    forced = os.environ.get(FORCE_ENV, "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return False
-    try:
-        request = kernel.get_parent("shell")
-    except (AttributeError, TypeError):
-        return False
-    return bool(request.get("content", {}).get("allow_stdin", False))
 
 
 def sampler(params, vocab, length=500, seed=0, temperature=1.0, prime=""):

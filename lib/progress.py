@@ -12,26 +12,7 @@ import os
 import sys
 import time
 
-
-def _parent_command():
-    try:
-        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def in_live_jupyter():
-    """Whether a Jupyter front end that can draw widgets runs this code (not papermill/nbconvert)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
-        return False
-    parent = _parent_command()
-    return not any(tool in parent for tool in ("papermill", "nbconvert", "nbclient", "jupyter-execute", "pytest"))
+from .jupyter import live_frontend
 
 
 def _terminal_fd():
@@ -133,7 +114,7 @@ class NoProgress:
 def make_progress(total, label, start_step=0, mode="auto"):
     """A progress callback: mode "auto" (bar in live Jupyter, lines elsewhere), "bar", "lines" or None."""
     if mode == "auto":
-        mode = "bar" if in_live_jupyter() else "lines"
+        mode = "bar" if live_frontend() else "lines"
     if mode == "bar":
         return BarProgress(total, start_step)
     if mode == "lines":

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, corpus, rnn, sampling
-from .train import BEST_MODEL, LAST_CHECKPOINT, load_model
+from .checkpoint import BEST_MODEL, LAST_CHECKPOINT, load_model
 
 EXIT_USAGE = 2
 SEPARATOR = "\n\n"   # between the samples of --count K: a blank line

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import explore, paths, rnn, sample, sampling, train
+from lib import checkpoint, explore, jupyter, paths, rnn, sample, sampling, train, training_run
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
@@ -19,14 +19,16 @@ from toy_corpus import learnable_text
 def run_dir(tmp_path_factory):
     """A tiny training run (m=16, 300 updates): best.npz and last.npz differ."""
     out = tmp_path_factory.mktemp("run")
-    train.train(learnable_text(), out, m=16, max_steps=300, epochs=1, synth_every=1000,
-                checkpoint_every=1000)
+    text_file = out.parent / f"{out.name}.txt"
+    text_file.write_text(learnable_text(), encoding="utf-8")
+    training_run.execute(training_run.plan(data_path=str(text_file), out_dir=str(out), m=16, max_steps=300,
+                                           epochs=1, synth_every=1000, checkpoint_every=1000), progress=None)
     return out
 
 
 @pytest.fixture(scope="module")
 def model(run_dir):
-    return train.load_model(run_dir / train.BEST_MODEL)
+    return checkpoint.load_model(run_dir / checkpoint.BEST_MODEL)
 
 
 def cli(*args, cwd=None):
@@ -157,7 +159,7 @@ def test_which_last_and_a_file_path(run_dir):
     # The checkpoint's current parameters, not the best model (here they may coincide).
     assert "last.npz (checkpoint," in result.stderr.decode()
     assert "best.npz (model," in cli(run_dir, "-n", 1).stderr.decode()
-    params, vocab, _ = train.load_model(run_dir / "last.npz")
+    params, vocab, _ = checkpoint.load_model(run_dir / "last.npz")
     assert text_of(result) == sampling.sample_text(params, vocab, 200, 0)
 
 
@@ -299,7 +301,7 @@ def test_sampler_widgets_redraw_and_write_nothing(run_dir, model):
 
 
 def test_widget_cell_headless_prints_one_line_and_leaves_no_widgets(run_dir, tmp_path, monkeypatch):
-    monkeypatch.delenv(explore.FORCE_ENV, raising=False)
+    monkeypatch.delenv(jupyter.FORCE_ENV, raising=False)
     out_nb = tmp_path / "best_model.ipynb"
     ok(papermill(paths.REPO_ROOT / "notebooks" / "best_model.ipynb", out_nb, tmp_path,
                  ("run_dir", run_dir), ("out_dir", tmp_path), ("passage_len", 100), ("sweep_len", 40)))
