@@ -1,5 +1,5 @@
 # The whole chain, each stage a file target: a rerun skips what is done, and a
-# changed setting (make report EPOCHS="5 10" SEED=1 DATA=data/goblet_book.txt)
+# changed setting (make report EPOCHS="5 10" SEEDS="0 1" DATA=data/goblet_book.txt)
 # reruns only what depends on it.  `make help` lists the targets.
 
 SHELL := /bin/bash

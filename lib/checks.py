@@ -37,6 +37,11 @@ _RULES = {
 }
 
 
+def allowed(kind):
+    """What values of kind are called in messages ('a positive integer')."""
+    return _RULES[kind][2]
+
+
 def check(name, value, kind, optional=False, choices=None, empty=False):
     """The value in plain form, or ParameterError naming ``name`` and the allowed values.
 

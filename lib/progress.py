@@ -31,7 +31,8 @@ def _clock(seconds):
 
 
 class LineProgress:
-    """An on_event callback printing 'label: done/total updates, smooth loss, us/update, left'."""
+    """An on_event callback printing 'label: done/total updates, smooth loss[, held-out bits/char],
+    us/update, time left' at most every ``every`` seconds (us/update: wall time, evaluations included)."""
 
     def __init__(self, total, label, start_step=0, every=15.0, stream_fd=None):
         self.total, self.label, self.every = total, label, every
@@ -40,6 +41,7 @@ class LineProgress:
         self.last_time = self.start_time = time.perf_counter()
         self.last_step = self.start_step = start_step
         self.smooth_loss = None
+        self.val_bpc = None
         self._write(f"{label}: {start_step:,}/{total:,} updates to do from here")
 
     def _write(self, line):
@@ -54,8 +56,9 @@ class LineProgress:
         rate = (now - self.last_time) / max(step - self.last_step, 1)
         left = (self.total - step) * rate
         smooth = "n/a" if self.smooth_loss is None else f"{self.smooth_loss:.2f}"
+        held = "" if self.val_bpc is None else f", held-out {self.val_bpc:.3f} bits/char"
         return (f"{self.label}: {step:,}/{self.total:,} updates ({100 * step / max(self.total, 1):.0f}%), "
-                f"smooth loss {smooth}, {1e6 * rate:.0f} us/update, {_clock(left)} left")
+                f"smooth loss {smooth}{held}, {1e6 * rate:.0f} us/update, {_clock(left)} left")
 
     def __call__(self, event):
         tick = time.perf_counter()
@@ -65,7 +68,7 @@ class LineProgress:
                 self._write(self._line(event["step"], tick))
                 self.last_time, self.last_step = tick, event["step"]
         elif event["kind"] == "eval":
-            self._write(f"{self.label}: step {event['step']:,}: held-out {event['val_bpc']:.3f} bits/char")
+            self.val_bpc = event["val_bpc"]
         self.seconds += time.perf_counter() - tick
 
     def close(self):

@@ -227,8 +227,11 @@ def run_date(inputs):
     return max(r["summary"].get("finished_at", "")[:10] for r in inputs["runs"]) or "an unknown date"
 
 
+TITLE_MIME = "application/vnd.charrnn.title+json"
+
+
 def title_metadata(inputs, command):
-    """Notebook metadata for the document's title block (read by the report templates)."""
+    """The document's title block: title, subtitle, date (shown as TITLE_MIME output, read by the templates)."""
     first = inputs["runs"][0]["summary"]
     return {"title": "A character-level vanilla RNN trained with AdaGrad",
             "subtitle": f"Corpus: {_corpus_name(first)}, {first['n_chars']:,} characters, K = {first['K']}",

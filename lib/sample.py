@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, corpus, rnn, sampling
+from . import checkpoint, checks, corpus, rnn, sampling
 from .checkpoint import BEST_MODEL, LAST_CHECKPOINT, load_model
 
 EXIT_USAGE = 2
@@ -37,44 +37,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _length(value):
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value!r}")
-    return n
+def _option(kind, parse):
+    """An argparse type: the text parsed by parse, then checked as lib.checks' kind."""
+    def convert(text):
+        try:
+            return checks.check("option", parse(text), kind)
+        except (ValueError, checks.ParameterError):
+            raise argparse.ArgumentTypeError(f"must be {checks.allowed(kind)}, got {text!r}") from None
+    return convert
 
 
-def _count(value):
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
-    return n
-
-
-def _temperature(value):
-    try:
-        t = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}") from None
-    if not math.isfinite(t) or t <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
-    return t
-
-
-def _seed(value):
-    try:
-        s = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value!r}") from None
-    if s < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value!r}")
-    return s
+_length = _option("non_negative_int", int)
+_count = _option("positive_int", int)
+_seed = _option("non_negative_int", int)
+_temperature = _option("positive_number", float)
 
 
 def build_parser():

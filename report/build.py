@@ -3,9 +3,10 @@
     python report/build.py       # make report's runs (runs/report/seed*/...), or name them:
     python report/build.py --runs RUN... --seed-runs RUN... --gradcheck DIR
 
-Every run file is read and checked before anything is rendered, and the outputs are
-built in report/build/ and moved into place only when complete, so a missing or
-malformed file gives one error naming it and leaves the previous report untouched.
+The report notebook reads and checks every run file once, in its first cell, before
+anything is rendered (its title block included); the outputs are built in report/build/
+and moved into place only when complete, so a missing or malformed file gives one
+error naming it and leaves the previous report untouched.
 Without XeLaTeX the PDF is skipped with the command that installs it; the HTML
 is still built.
 """
@@ -17,7 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import papermill
 
 from lib import paths, report
@@ -43,7 +43,7 @@ def pdf_tools_missing():
 
 
 def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=()):
-    inputs = report.load_report_inputs(run_dirs, gradcheck_dir, seed_dirs)  # fails fast, naming the file
+    """Execute the report notebook (which loads and checks every run file, once) and convert it."""
     build_dir = out_dir / "build"
     build_dir.mkdir(parents=True, exist_ok=True)
     executed = build_dir / "report.ipynb"
@@ -53,9 +53,6 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=()):
                     "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
                     "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command},
         progress_bar=False)
-    nb = nbformat.read(executed, as_version=4)
-    nb.metadata.update(report.title_metadata(inputs, command))
-    nbformat.write(nb, executed)
 
     built = [convert(executed, "html", "charrnn_html", build_dir)]
     missing = pdf_tools_missing()
@@ -90,7 +87,13 @@ def main(argv=None):
     except report.ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except (RuntimeError, papermill.PapermillExecutionError) as err:
+    except papermill.PapermillExecutionError as err:
+        if err.ename == "ArtifactError":  # a missing or malformed run file, named in one line
+            print(f"error: {err.evalue}", file=sys.stderr)
+        else:
+            print(f"error: building the report failed: {err.ename}: {err.evalue}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:
         print(f"error: building the report failed: {err}", file=sys.stderr)
         return 1
     return 0

@@ -252,7 +252,7 @@ def test_prime_file_problems(run_dir, tmp_path):
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf"])
 def test_temperature_must_be_a_positive_number(run_dir, value):
     line = bad(cli(run_dir, f"--temperature={value}"))
-    assert "--temperature" in line and "positive number" in line and value in line
+    assert "--temperature" in line and "positive finite number" in line and value in line
 
 
 @pytest.mark.parametrize("option", ["--length", "--count"])
