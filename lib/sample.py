@@ -11,7 +11,6 @@ Bad input ends the command with one line on stderr and exit status 2.
 """
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path

@@ -1,0 +1,84 @@
+"""The report's spread over initialisations: its numbers recomputed from the runs' own files."""
+
+import math
+import re
+import statistics
+
+import numpy as np
+import pytest
+from toy_corpus import learnable_text
+
+from lib import checkpoint, corpus, report, runs, shakespeare, training_run
+
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def seed_runs(tmp_path_factory):
+    """Three seeds of a 3-epoch run with the end of epoch 1 kept, each evaluated on a held-out text."""
+    work = tmp_path_factory.mktemp("seeds")
+    text_file, held = work / "toy.txt", work / "held.txt"
+    text_file.write_text(learnable_text(n_words=600), encoding="utf-8")
+    held.write_text(learnable_text(n_words=200, seed=7), encoding="utf-8")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(shakespeare, "heldout_path", lambda data_path: held)
+    patch.setattr(shakespeare, "read_info", lambda data_path: {"heldout": {"play": "comedies/toy"}})
+    dirs = []
+    for seed in SEEDS:
+        plan = training_run.plan(data_path=str(text_file), out_dir=str(work / f"seed{seed}"), m=6, seed=seed,
+                                 epochs=3, snapshot_epochs=[1], log_every=1, eval_every=50, synth_every=100)
+        training_run.execute(plan, progress=None)
+        dirs.append(work / f"seed{seed}")
+    patch.undo()
+    return [report._load_seed_run(d) for d in dirs], held
+
+
+def table_cells(markdown):
+    rows = [line.strip("|").split("|") for line in markdown.splitlines()[2:]]
+    return {row[0].strip(): [cell.strip() for cell in row[1:]] for row in rows}
+
+
+def test_spread_table_equals_numbers_recomputed_from_history_and_models(seed_runs):
+    seeds, held = seed_runs
+    cells = table_cells(report.spread_table(seeds))
+    per_length = {1: [], 3: []}
+    for run in seeds:
+        row = cells[str(run["seed"])]
+        for column, epochs in enumerate((1, 3)):
+            folder = run["dir"] if epochs == 3 else run["dir"] / "epochs_1"
+            history = runs.read_history(folder)
+            best = min(history["smooth_loss"])
+            step = history["step"][history["smooth_loss"].index(best)]
+            assert row[2 * column] == f"{best:.3f} ({step:,})"
+            params, vocab, _ = checkpoint.load_model(folder / "best.npz")
+            bpc = heldout_bits(params, corpus.encode(held.read_text(), vocab))
+            assert row[2 * column + 1] == f"{bpc:.4f}"
+            per_length[epochs].append((best, bpc))
+    for column, epochs in enumerate((1, 3)):
+        losses = [b for b, _ in per_length[epochs]]
+        assert cells["mean"][2 * column] == f"{statistics.mean(losses):.3f}"
+        assert cells["standard deviation"][2 * column] == f"{statistics.stdev(losses):.3f}"
+        assert cells["range"][2 * column] == f"{min(losses):.3f} – {max(losses):.3f}"
+
+
+def heldout_bits(params, data):
+    h = np.zeros(params["W"].shape[0])
+    total = 0.0
+    for x, y in zip(data[:-1], data[1:]):
+        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+        o = params["V"] @ h + params["c"]
+        total += math.log(np.exp(o - o.max()).sum()) + o.max() - o[y]
+    return total / (len(data) - 1) / math.log(2)
+
+
+def test_spread_text_states_only_what_the_numbers_say(seed_runs):
+    seeds, _ = seed_runs
+    text = report.spread_text(seeds)
+    gains = [run["by_epochs"][1]["best_smooth_loss"] - run["by_epochs"][3]["best_smooth_loss"] for run in seeds]
+    assert f"by {statistics.mean(gains):.3f} on average" in text
+    assert re.search(r"Over 3 seeds", text)
+    if min(gains) <= 0:
+        assert "Not every seed improved" in text
+    else:
+        assert "Every seed improved" in text
+    assert "one seed" in report.spread_text(seeds[:1])
