@@ -191,7 +191,9 @@ def test_kill_during_checkpoint_write_leaves_no_temp_file_after_next_claim(text_
 @pytest.mark.parametrize("attempt", range(6))
 def test_two_processes_racing_for_one_folder(text_file, tmp_path, attempt):
     out = tmp_path / "run"
-    procs = [worker(params(text_file, out, max_steps=300), 0.3) for _ in range(2)]
+    # Each checkpoint (every 50 updates) is followed by a 1 s pause: the winner holds the folder
+    # for 6 s, far longer than the two processes' start-up times can differ.
+    procs = [worker(params(text_file, out, max_steps=300), 1.0) for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 3], results
@@ -204,8 +206,9 @@ def test_two_processes_racing_for_one_folder(text_file, tmp_path, attempt):
 
 
 def test_racing_notebooks(text_file, tmp_path):
-    common = [("data_path", text_file), ("out_dir", tmp_path / "run"), ("m", 5), ("max_steps", 3000),
-              ("log_every", 10), ("synth_every", 1000), ("checkpoint_every", 100)]
+    # About 5 s of training: longer than two kernels' start-up times can differ.
+    common = [("data_path", text_file), ("out_dir", tmp_path / "run"), ("m", 20), ("max_steps", 40000),
+              ("log_every", 100), ("synth_every", 10000), ("checkpoint_every", 5000)]
     cmd = [sys.executable, "-m", "papermill", "--log-level", "ERROR", str(NOTEBOOKS / "train.ipynb")]
     args = [a for name, value in common for a in ("-p", name, str(value))]
     procs = [subprocess.Popen(cmd + [str(tmp_path / f"{i}.ipynb")] + args, cwd=tmp_path, text=True,
@@ -214,7 +217,7 @@ def test_racing_notebooks(text_file, tmp_path):
     assert sorted(p.returncode for p in procs) == [0, 1], results
     refused = next(r[1] for p, r in zip(procs, results) if p.returncode == 1)
     assert "is being trained by process" in refused
-    assert runs.read_summary(tmp_path / "run")["steps"] == 3000
+    assert runs.read_summary(tmp_path / "run")["steps"] == 40000
 
 
 def test_unfinished_run_is_not_reported(text_file, tmp_path):
