@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from lib import paths, report
+from lib import paths, records_report, report
 
 REPORT_DIR = Path(__file__).resolve().parent
 TEMPLATES = REPORT_DIR / "templates"
@@ -41,15 +41,18 @@ def pdf_tools_missing():
     return [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
 
 
-def build(run_dirs, gradcheck_dir, out_dir, command):
+def build(run_dirs, gradcheck_dir, out_dir, command, records_dir=None):
     inputs = report.load_report_inputs(run_dirs, gradcheck_dir)  # fails fast, naming the file
+    if records_dir is not None:
+        records_report.load(records_dir)  # the bonus section's run, checked as early
     build_dir = out_dir / "build"
     build_dir.mkdir(parents=True, exist_ok=True)
     executed = build_dir / "report.ipynb"
     papermill.execute_notebook(
         str(REPORT_DIR / "report.ipynb"), str(executed), cwd=str(paths.REPO_ROOT),
         parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
-                    "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command},
+                    "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command,
+                    "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None},
         progress_bar=False)
     nb = nbformat.read(executed, as_version=4)
     nb.metadata.update(report.title_metadata(inputs, command))
@@ -73,9 +76,11 @@ def main(argv=None):
     parser.add_argument("--gradcheck", required=True, help="folder with gradcheck.json")
     parser.add_argument("--out-dir", default=str(REPORT_DIR), help="where report.pdf/.html go")
     parser.add_argument("--command", default="make report", help="the command named in the report")
+    parser.add_argument("--records", help="a record-mode run for the bonus section (none: the section says so)")
     args = parser.parse_args(argv)
     try:
-        build([Path(r) for r in args.runs], Path(args.gradcheck), Path(args.out_dir), args.command)
+        build([Path(r) for r in args.runs], Path(args.gradcheck), Path(args.out_dir), args.command,
+              Path(args.records) if args.records else None)
     except report.ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
