@@ -31,8 +31,10 @@ def load(run_dir):
         params, vocab, meta = checkpoint.load_model(run_dir / checkpoint.BEST_MODEL)
         prepared = records.prepare_run(summary["data_path"], facts["record_field"], facts["max_record_len"],
                                        False, summary["val_fraction"], summary["seq_length"], 1, None)
-    except (checkpoint.CheckpointError, corpus.CorpusError) as err:
+    except checkpoint.CheckpointError as err:
         raise ArtifactError(str(err)) from None
+    except corpus.CorpusError as err:
+        raise ArtifactError(f"the records {run_dir} was trained on cannot be read again: {err}") from None
     text, boundary = prepared["text"], facts["boundary"]
     if train.text_sha256(text) != status["text_sha256"] or prepared["boundary"] != boundary:
         raise ArtifactError(f"{summary['data_path']} has changed since {run_dir} was trained on it: "

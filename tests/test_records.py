@@ -307,3 +307,33 @@ def test_shakespeare_speeches_leave_out_speakers_and_long_speeches():
     speeches = records.shakespeare_speeches(play, max_len=140)
     assert [s["text"] for s in speeches] == ["Who's there?", "Out, damned spot!\nOut, I say!", "Ay."]
     assert [s["speaker"] for s in speeches] == ["BERNARDO", "LADY MACBETH", "MARCELLUS & BERNARDO"]
+
+
+# ----------------------------------------------------------------- notebook and report
+
+def test_train_notebook_in_record_mode_shows_records_one_per_line(records_file, tmp_path):
+    from nbrun import ok, papermill
+
+    from lib import paths, records_report
+
+    out = tmp_path / "run"
+    ok(papermill(paths.REPO_ROOT / "notebooks" / "train.ipynb", tmp_path / "t.ipynb", tmp_path,
+                 ("data_path", records_file), ("out_dir", out), ("records", True), ("epochs", 2), ("m", 6),
+                 ("seq_length", 5), ("val_fraction", 0.25), ("eval_every", 100), ("synth_every", 100)))
+    cells = {c["id"]: c for c in json.loads((tmp_path / "t.ipynb").read_text())["cells"]}
+    described = "".join(cells["cell-03"]["outputs"][0]["text"])
+    assert "record mode (lines): 120 records (90 to train on, the last 30 held out)" in described
+    shown = "".join(cells["cell-11"]["outputs"][0]["text"]).splitlines()
+    assert len(shown) == 20 and not any("\x1e" in line for line in shown)
+    samples = "".join(cells["cell-07"]["outputs"][0]["text"])
+    assert "¶" in samples and "\x1e" not in samples
+    bonus = records_report.load(out)
+    held = records_report.held_out(bonus)
+    params, _, _ = checkpoint.load_model(out / "best.npz")
+    assert held["rnn_best"] == records.heldout_bits(params, bonus["val_data"], bonus["vocab"].index("\x1e"))
+    assert held["n_chars"] == sum(len(r) + 1 for r in toy_records()[-30:])
+    fig, caption = records_report.length_figure(bonus, n=50)
+    assert "Lengths of 50 speeches generated" in caption
+    records_file.write_text("\n".join(reversed(toy_records())), encoding="utf-8")
+    with pytest.raises(runs.ArtifactError, match="has changed since"):
+        records_report.load(out)
