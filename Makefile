@@ -143,7 +143,7 @@ REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/template
 
 report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
-	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck
+	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN)
 
 # The stages run two at a time (the training runs side by side, one core each),
 # their output unbuffered so that progress lines show as they come (each names its
@@ -167,3 +167,21 @@ clean:
 	rm -rf $(RUNS) report/build report/report.pdf report/report.html
 
 FORCE:
+
+# ----------------------------------------------------------- bonus: short texts as records
+# "Shakespeare in 140 characters": every speech of the default corpus of at most 140
+# characters (speaker names left out), one JSON Lines record each, trained in record mode
+# (README: Record mode) for the report's "Bonus: short texts" section.
+SPEECHES := data/shakespeare/speeches140.jsonl
+RECORDS_RUN := $(RUNS)/records
+RECORDS_EPOCHS ?= 5
+SETTINGS_records := epochs=$(RECORDS_EPOCHS) seed=$(COURSE_SEED)
+
+$(SPEECHES): $(DEFAULT_CORPUS) lib/records.py | $(INSTALLED)
+	$(PY) -m lib.records speeches $(DEFAULT_CORPUS) $@
+
+$(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) lib/records.py $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
+
+runs: $(RECORDS_RUN)/summary.json
+report/report.pdf report/report.html: $(RECORDS_RUN)/summary.json lib/records.py lib/records_report.py

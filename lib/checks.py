@@ -92,12 +92,14 @@ TRAINING = {
     "eval_every": "positive_int", "checkpoint_every": "positive_int",
 }
 _OPTIONAL_PATH = ("path", {"optional": True})
+# Record mode (lib.records): the train notebook's three settings for it.
+RECORD_MODE = {"records": "bool", "record_field": "text", "max_record_len": "positive_int"}
 
 # Each notebook's parameters cell, name by name (tests/test_notebooks.py checks they match).
 NOTEBOOKS = {
     "train": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH, **TRAINING,
               "retrain": "bool", "keep_carriage_returns": "bool",
-              "snapshot_epochs": ("list of positive_int", {"empty": True})},
+              "snapshot_epochs": ("list of positive_int", {"empty": True}), **RECORD_MODE},
     "gradient_check": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH,
                        "m_values": "list of positive_int", "seq_length": "positive_int",
                        "sigma": "positive_number", "seed": "non_negative_int", "h": "positive_number",

@@ -69,6 +69,12 @@ def _load_seed_run(run_dir):
             "history": runs.read_history(run_dir)}
 
 
+def discover_records(root):
+    """make report's record-mode run under root (the bonus section's), or None when there is none."""
+    folder = Path(root) / "records"
+    return folder if (folder / rundir.STATUS).is_file() else None
+
+
 def discover_runs(root):
     """make report's folders under root: (course runs, seed runs, gradcheck folder), from what is on disk.
 

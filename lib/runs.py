@@ -95,6 +95,8 @@ def write_training_run(out_dir, state, epochs, data_path, heldout=None):
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
     }
+    if state.get("records"):  # record mode (lib.records): its facts and boundary
+        summary["records"] = state["records"]
     write_json(out_dir / "summary.json", summary)
     lines = [",".join(HISTORY_COLUMNS)]
     for row in zip(*(history[c] for c in HISTORY_COLUMNS)):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, checks, corpus, rnn
+from . import checkpoint, checks, corpus, records, rnn
 
 ADAGRAD_EPS = 1e-8
 GRAD_CLIP = 5.0
@@ -156,7 +156,7 @@ def _into_flat_buffers(state, shapes):
 def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed=0, epochs=10,
           max_steps=None, log_every=100, synth_every=10_000, synth_len=200,
           val_fraction=0.0, eval_every=10_000, checkpoint_every=10_000, resume=False,
-          data_path=None, on_event=None, heldout_text=None, snapshot_epochs=()):
+          data_path=None, on_event=None, heldout_text=None, snapshot_epochs=(), record_mode=None):
     """Train the RNN on text with AdaGrad, the course's protocol (see the module docstring).
 
     Args:
@@ -180,6 +180,9 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         on_event: called with a dict for each event: kind "log" (step, epoch,
             loss, smooth_loss, elapsed), "sample" (step, smooth_loss, text),
             "eval" (step, val_bpc), "epoch" (epoch, step), "checkpoint" (step, path).
+        record_mode: None (the course's stream) or record mode (see lib.records): a dict with
+            "boundary" (text is records.join's output), "settings" (kept with the run's
+            settings) and "facts" (kept in the model file and the summary).
     Returns:
         The final state dict: params, best_params, best_step, best_smooth_loss,
         smooth_loss, step, epoch, history (lists step, epoch, loss,
@@ -200,13 +203,16 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     where = f"{data_path}: " if data_path is not None else ""
     if not text:
         raise corpus.CorpusError(f"{where}text is empty: nothing to train on")
+    boundary = None if record_mode is None else record_mode["boundary"]
     try:
-        split = corpus.split_train_val(len(text), val_fraction, seq_length)
+        split = corpus.split_train_val(len(text), val_fraction, seq_length) if boundary is None \
+            else records.split_text(text, boundary, val_fraction)
     except corpus.CorpusError as err:
         raise corpus.CorpusError(f"{where}{err}") from None
     vocab = corpus.build_vocab(text)
     data = corpus.encode(text, vocab)
-    train_data, val_data = data[:split], data[split:]
+    # Record mode: the held-out records start at the closing boundary of the last training one.
+    train_data, val_data = data[:split], data[split - (boundary is not None and split < len(data)):]
     settings = {k: given[k] for k in RUN_SETTINGS}
     if heldout_text is not None:
         if given["val_fraction"] > 0:
@@ -216,6 +222,8 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         val_data = corpus.encode(heldout_text, vocab, what="the held-out text")
         settings["heldout_sha256"] = text_sha256(heldout_text)
     snapshot_epochs = checks.check("snapshot_epochs", snapshot_epochs, "list of positive_int", empty=True)
+    if record_mode is not None:
+        settings.update(record_mode["settings"])
     text_hash = text_sha256(text)
     out_dir = None if out_dir is None else Path(out_dir)
     last_path = None if out_dir is None else out_dir / LAST_CHECKPOINT
@@ -238,7 +246,14 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         state = _new_state(vocab, text_hash, len(text), split, data_path, settings,
                            np.random.default_rng(init_seq), sample_rng)
     state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
-    state["total_steps"] = total_steps = planned_steps(len(text), val_fraction, seq_length, epochs, max_steps)
+    walk = _epoch_walk(train_data, seq_length, seed, vocab, boundary)
+    starts, lengths, resets = walk(state["epoch"])
+    if boundary is None:
+        total_steps = planned_steps(len(text), val_fraction, seq_length, epochs, max_steps)
+    else:
+        total_steps = len(starts) * epochs if max_steps is None else min(len(starts) * epochs, max_steps)
+        state["records"] = dict(record_mode["facts"], boundary=boundary)
+    state["total_steps"] = total_steps
 
     # All parameters live in one flat buffer so the update is a handful of numpy calls.
     flats = _into_flat_buffers(state, rnn.param_shapes(len(vocab), m))
@@ -246,7 +261,6 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     grad_flat, work = np.empty_like(theta), np.empty_like(theta)
     params, h_prev = state["params"], state["h_prev"]
     grads = flat_views(grad_flat, rnn.param_shapes(len(vocab), m))
-    starts, lengths, resets = stream_chunks(len(train_data), seq_length)
     state["steps_per_epoch"] = len(starts)
     session_start = time.perf_counter()
     wall_before, loop_before = state["wall_seconds"], state["loop_seconds"]
@@ -262,7 +276,8 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         if state["best_step"] is not None:
             checkpoint.save_model(folder / BEST_MODEL, state["best_params"], vocab, {
                 "step": state["best_step"], "smooth_loss": state["best_smooth_loss"],
-                "settings": settings, "data_path": state["data_path"], "n_chars": len(text)})
+                "settings": settings, "data_path": state["data_path"], "n_chars": len(text),
+                **({} if boundary is None else dict(state["records"], records=True))})
         emit({"kind": "checkpoint", "step": state["step"], "path": str(folder / LAST_CHECKPOINT)})
 
     while state["step"] < total_steps:
@@ -270,6 +285,7 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
             state["epoch"] += 1
             state["chunk"] = 0
             state["epoch_starts"].append(state["step"])
+            starts, lengths, resets = walk(state["epoch"])
             emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
         i, step = state["chunk"], state["step"]
         if resets[i]:
@@ -310,7 +326,8 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
                                         "best_smooth_loss": state["best_smooth_loss"]})
         evaluate = len(val_data) > 0 and step % eval_every == 0
         if step % log_every == 0 or evaluate:
-            val_bpc = bits_per_char(params, val_data) if evaluate else math.nan
+            val_bpc = math.nan if not evaluate else bits_per_char(params, val_data) if boundary is None \
+                else records.heldout_bits(params, val_data, vocab.index(boundary))
             for key, value in zip(checkpoint.HISTORY_KEYS, (step, state["epoch"], loss, smooth, val_bpc)):
                 state["history"][key].append(value)
             if evaluate:
@@ -330,3 +347,14 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
                        "us_per_step": 1e6 * state["loop_seconds"] / state["step"] if state["step"] else None}
     state["vocab_list"] = vocab
     return state
+
+
+def _epoch_walk(train_data, seq_length, seed, vocab, boundary=None):
+    """epoch number -> that epoch's (starts, lengths, resets): the stream's, or (record mode) each
+    training record in the epoch's own shuffled order (lib.records.epoch_order)."""
+    if boundary is None:
+        walk = stream_chunks(len(train_data), seq_length)
+        return lambda epoch: walk
+    rec_starts, pairs = records.layout(train_data, vocab.index(boundary))
+    return lambda epoch: records.record_chunks(rec_starts, pairs, seq_length,
+                                               records.epoch_order(seed, epoch, len(rec_starts)))

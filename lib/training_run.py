@@ -15,7 +15,7 @@
 
 from pathlib import Path
 
-from . import checkpoint, checks, corpus, paths, plots, rundir, runs, shakespeare, train
+from . import checkpoint, checks, corpus, paths, plots, records, rundir, runs, shakespeare, train
 from .progress import make_progress
 
 # The course's settings: the default out_dir names only the ones that differ.
@@ -26,7 +26,8 @@ COURSE = {"m": 100, "eta": 0.1, "seq_length": 25, "sigma": 0.01, "seed": 0, "max
 PARAMETERS = checks.NOTEBOOKS["train"]
 # The train notebook's defaults (tests/test_lifecycle.py checks that they agree).
 DEFAULTS = dict(data_path=None, out_dir=None, epochs=10, **COURSE, checkpoint_every=10_000,
-                retrain=False, keep_carriage_returns=False, snapshot_epochs=[])
+                retrain=False, keep_carriage_returns=False, snapshot_epochs=[],
+                records=False, record_field=records.DEFAULT_FIELD, max_record_len=records.DEFAULT_MAX_LEN)
 
 
 def default_out_dir(settings, data_path):
@@ -39,7 +40,7 @@ def default_out_dir(settings, data_path):
             name += f"_{key}{settings[key]:g}" if isinstance(settings[key], float) else f"_{key}{settings[key]}"
     if settings["keep_carriage_returns"]:
         name += "_raw_newlines"
-    return paths.RUNS_DIR / name
+    return paths.RUNS_DIR / (name + _records_suffix(settings))
 
 
 def plan(**parameters):
@@ -54,6 +55,8 @@ def plan(**parameters):
         raise checks.ParameterError(f"unknown parameter {unknown[0]!r}")
     p = checks.check_all(PARAMETERS, dict(DEFAULTS, **parameters))
     data_file = paths.corpus_path(p["data_path"])
+    if p["records"]:
+        return _plan_records(p, data_file)
     text, converted = corpus.read(data_file, p["keep_carriage_returns"])
     n_train = corpus.split_train_val(len(text), p["val_fraction"], p["seq_length"])
     steps_per_epoch = train.steps_per_epoch(n_train, p["seq_length"])
@@ -70,7 +73,7 @@ def plan(**parameters):
     heldout = _heldout(data_file, p["val_fraction"], vocab)
     return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
             "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text), "heldout": heldout,
-            "steps_per_epoch": steps_per_epoch,
+            "steps_per_epoch": steps_per_epoch, "records": None,
             "planned_steps": train.planned_steps(len(text), p["val_fraction"], p["seq_length"],
                                                  p["epochs"], p["max_steps"])}
 
@@ -98,6 +101,8 @@ def describe(run):
     if run["converted"]:
         lines.append(f"converted {run['converted']:,} Windows or old-Mac line endings to \\n "
                      f"(keep_carriage_returns=True keeps them)")
+    if run.get("records"):
+        lines.append(records.describe(run["records"]))
     if len(run["vocab"]) == 1:
         lines.append(f"warning: the text has a single distinct character ({run['vocab'][0]!r}): "
                      f"the model has nothing to learn")
@@ -107,7 +112,7 @@ def describe(run):
 def _facts(run):
     """What status.json records to recognise the run: its settings and text."""
     p = run["parameters"]
-    return {"settings": {k: p[k] for k in train.RUN_SETTINGS}, "epochs": p["epochs"],
+    return {"settings": {k: p[k] for k in train.RUN_SETTINGS} | _record_settings(p), "epochs": p["epochs"],
             "max_steps": p["max_steps"], "planned_steps": run["planned_steps"],
             "snapshot_epochs": p["snapshot_epochs"], "steps_per_epoch": run["steps_per_epoch"],
             "text_sha256": run["text_sha256"], "data_path": str(run["data_file"]),
@@ -116,8 +121,9 @@ def _facts(run):
 
 
 def _differences(status, facts):
-    differ = [f"{k}={status['settings'].get(k)!r} there, {v!r} now"
-              for k, v in facts["settings"].items() if status["settings"].get(k) != v]
+    there, now = _with_stream_mode(status["settings"]), _with_stream_mode(facts["settings"])
+    differ = [f"{k}={there.get(k)!r} there, {now.get(k)!r} now"
+              for k in list(now) + [k for k in there if k not in now] if there.get(k) != now.get(k)]
     if status.get("heldout_sha256") != facts["heldout_sha256"]:
         differ.append("held-out text: another one there than now")
     if status["text_sha256"] != facts["text_sha256"]:
@@ -220,7 +226,10 @@ def _train_in(run, folder, action, progress, label):
         state = train.train(
             run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
             on_event=reporter, heldout_text=heldout["text"] if heldout else None,
-            snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS})
+            snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS},
+            record_mode=None if not run.get("records") else {
+                "boundary": run["records"]["boundary"], "settings": _record_settings(p),
+                "facts": run["records"]["facts"]})
     finally:
         reporter.close()
     for k in p["snapshot_epochs"]:
@@ -284,3 +293,42 @@ def load_finished(run_dir):
     rundir.require_finished(run_dir)
     return runs.read_summary(run_dir)
 
+
+
+# ----------------------------------------------------------- record mode (lib.records)
+
+def _record_settings(p):
+    """The record settings that are part of a record-mode run's identity (none in stream mode)."""
+    return {k: p[k] for k in checks.RECORD_MODE} if p.get("records") else {}
+
+
+def _with_stream_mode(settings):
+    """Settings with records=False made explicit (a stream run's settings do not name it)."""
+    return dict(settings) if "records" in settings else dict(settings, records=False)
+
+
+def _records_suffix(settings):
+    """'_records', then _len<n> and _field<name> where they are not the defaults ('' in stream mode)."""
+    if not settings.get("records"):
+        return ""
+    suffix = "_records"
+    if settings.get("max_record_len", records.DEFAULT_MAX_LEN) != records.DEFAULT_MAX_LEN:
+        suffix += f"_len{settings['max_record_len']}"
+    if settings.get("record_field", records.DEFAULT_FIELD) != records.DEFAULT_FIELD:
+        suffix += f"_field{settings['record_field']}"
+    return suffix
+
+
+def _plan_records(p, data_file):
+    """plan() for record mode: read the records file, join the records, count the updates."""
+    prepared = records.prepare_run(data_file, p["record_field"], p["max_record_len"],
+                                   p["keep_carriage_returns"], p["val_fraction"], p["seq_length"],
+                                   p["epochs"], p["max_steps"])
+    text = prepared["text"]
+    out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
+    if p["snapshot_epochs"]:
+        raise checks.ParameterError("snapshot_epochs is not available in record mode (records=True)")
+    return {"parameters": p, "data_file": data_file, "text": text, "converted": prepared["converted"],
+            "vocab": corpus.build_vocab(text), "out": out, "text_sha256": train.text_sha256(text),
+            "records": prepared, "planned_steps": prepared["planned_steps"], "heldout": None,
+            "steps_per_epoch": prepared["planned_steps"] // p["epochs"]}

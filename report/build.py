@@ -42,7 +42,7 @@ def pdf_tools_missing():
     return [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
 
 
-def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=()):
+def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None):
     """Execute the report notebook (which loads and checks every run file, once) and convert it."""
     build_dir = out_dir / "build"
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,8 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=()):
         str(REPORT_DIR / "report.ipynb"), str(executed), cwd=str(paths.REPO_ROOT),
         parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
                     "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
-                    "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command},
+                    "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command,
+                    "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None},
         progress_bar=False)
 
     built = [convert(executed, "html", "charrnn_html", build_dir)]
@@ -74,6 +75,7 @@ def main(argv=None):
     parser.add_argument("--gradcheck", help="folder with gradcheck.json (default: make report's)")
     parser.add_argument("--out-dir", default=str(REPORT_DIR), help="where report.pdf/.html go")
     parser.add_argument("--command", default="make report", help="the command named in the report")
+    parser.add_argument("--records", help="a record-mode run for the bonus section (none: the section says so)")
     args = parser.parse_args(argv)
     try:
         if args.runs:
@@ -82,8 +84,9 @@ def main(argv=None):
                 parser.error("--runs needs --gradcheck")
         else:
             runs_, seed_runs, gradcheck = report.discover_runs(paths.RUNS_DIR / "report")
+        records_run = args.records or report.discover_records(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
-              [Path(r) for r in seed_runs])
+              [Path(r) for r in seed_runs], Path(records_run) if records_run else None)
     except report.ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
