@@ -377,20 +377,49 @@ def spread_text(seeds):
         text += (f"Every seed improved, and by more than the seed-to-seed spread: on this evidence the longer "
                  f"training helps, whichever the initialisation.")
     elif gain_low > 0:
-        text += (f"Every seed improved, but by less than the seed-to-seed spread: the gain is consistent "
-                 f"within a seed, yet a single run of each length could rank them either way.")
+        text += (f"Every seed improved, and by similar amounts, so for a given initialisation the longer "
+                 f"training helps; but the gain is smaller than the seed-to-seed spread, so a single "
+                 f"{short}-epoch run and a single {long_}-epoch run of different seeds could rank either way.")
     else:
         text += (f"Not every seed improved: {n} seeds cannot show that the longer training helps.")
     held = {e: [(run["by_epochs"][e].get("heldout") or {}).get("best_bpc") for run in seeds] for e in (short, long_)}
     if all(v is not None for v in held[short] + held[long_]):
-        hs, hl = _stats(held[short]), _stats(held[long_])
-        better = sum(b < a for a, b in zip(held[short], held[long_]))
-        text += (f" On the held-out play the best models reach {hs[0]:.4f} ± {hs[1]:.4f} bits per character "
-                 f"after {short} epochs and {hl[0]:.4f} ± {hl[1]:.4f} after {long_} (mean ± standard "
-                 f"deviation); {better} of {n} seeds did better on it after {long_} epochs. With {n} draws these "
-                 f"are rough estimates: the standard error of a mean is its standard deviation divided by "
-                 f"√{n}.")
+        text += " " + _held_out_spread(seeds, held, short, long_)
     return text
+
+
+def held_out_outliers(values):
+    """Indices of values far from the others: more than 10 median absolute deviations (and 0.5) off the median."""
+    median = float(np.median(values))
+    mad = float(np.median(np.abs(np.asarray(values) - median)))
+    return [i for i, v in enumerate(values) if abs(v - median) > max(10 * mad, 0.5)]
+
+
+def _held_out_spread(seeds, held, short, long_):
+    n = len(seeds)
+    far = held_out_outliers(held[long_])
+    usual = [i for i in range(n) if i not in far]
+    hs, hl = _stats([held[short][i] for i in usual]), _stats([held[long_][i] for i in usual])
+    which = "the best models" if not far else f"the best models of the other {len(usual)} seeds"
+    text = (f"On the held-out play {which} reach {hs[0]:.4f} ± {hs[1]:.4f} bits per character after {short} "
+            f"epochs and {hl[0]:.4f} ± {hl[1]:.4f} after {long_} (mean ± standard deviation); "
+            f"{sum(held[long_][i] < held[short][i] for i in usual)} of {len(usual)} did better on it after "
+            f"{long_} epochs.")
+    for i in far:
+        run = seeds[i]
+        summary = run["by_epochs"][long_]
+        evals = [(step, v) for step, v in zip(run["history"]["step"], run["history"]["val_bpc"]) if not math.isnan(v)]
+        jump = next(((a, b) for a, b in zip(evals, evals[1:]) if b[1] > 2 * a[1]), None)
+        text += (f" Seed {run['seed']} is the exception: its best model scores {held[long_][i]:.2f} bits per "
+                 f"character on the held-out play, against {min(held[long_][j] for j in usual):.2f}–"
+                 f"{max(held[long_][j] for j in usual):.2f} for the others, although its best smooth loss on "
+                 f"the training text ({summary['best_smooth_loss']:.2f}) is ordinary.")
+        if jump:
+            text += (f" In its training the held-out figure went from {jump[0][1]:.2f} at update {jump[0][0]:,} to "
+                     f"{jump[1][1]:.2f} at update {jump[1][0]:,} and stayed high: one initialisation gave a "
+                     f"network that reads text it never saw far worse than the loss it trained on suggests.")
+    return text + (f" With {n} draws these are rough estimates: the standard error of a mean is its standard "
+                   f"deviation divided by √{len(usual)}.")
 
 
 def how_obtained(seeds):
