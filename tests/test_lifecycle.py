@@ -207,7 +207,7 @@ def test_two_processes_racing_for_one_folder(text_file, tmp_path, attempt):
 
 def test_racing_notebooks(text_file, tmp_path):
     # About 5 s of training: longer than two kernels' start-up times can differ.
-    common = [("data_path", text_file), ("out_dir", tmp_path / "run"), ("m", 20), ("max_steps", 40000),
+    common = [("data_path", text_file), ("out_dir", tmp_path / "run"), ("m", 20), ("epochs", 100), ("max_steps", 40000),
               ("log_every", 100), ("synth_every", 10000), ("checkpoint_every", 5000)]
     cmd = [sys.executable, "-m", "papermill", "--log-level", "ERROR", str(NOTEBOOKS / "train.ipynb")]
     args = [a for name, value in common for a in ("-p", name, str(value))]
