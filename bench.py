@@ -259,11 +259,11 @@ def peak_memory_mb():
 SAMPLE_MEMORY_PROBE = """
 import resource, sys, tempfile
 import numpy as np
-from lib import rnn, sample, train
+from lib import checkpoint, rnn, sample
 folder = tempfile.mkdtemp()
 vocab = [chr(c) for c in range(33, 33 + {K})]
 params = rnn.init_params(len(vocab), {M}, 0.3, np.random.default_rng(1))
-train.save_model(folder + "/best.npz", params, vocab, {{"step": 0}})
+checkpoint.save_model(folder + "/best.npz", params, vocab, {{"step": 0}})
 sys.stdout = open("/dev/null", "w")
 status = sample.run([folder, "--length", "{n}", "--out", "/dev/null"])
 sys.stderr.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))

@@ -5,7 +5,8 @@ the progress goes as one plain line at least every ``every`` seconds to the
 kernel's terminal: ``sys.stderr.fileno()``, which ipykernel keeps pointing at
 the stream it was started with (the notebook records none of it). A live
 Jupyter front end gets the tqdm bar instead. Both time themselves
-(``seconds``), so the cost of showing progress can be reported.
+(``seconds``, CPU time, as the training loop is timed), so the cost of showing
+progress can be reported.
 """
 
 import os
@@ -61,15 +62,15 @@ class LineProgress:
                 f"smooth loss {smooth}{held}, {1e6 * rate:.0f} us/update, {_clock(left)} left")
 
     def __call__(self, event):
-        tick = time.perf_counter()
+        now, tick = time.perf_counter(), time.process_time()
         if event["kind"] == "log":
             self.smooth_loss = event["smooth_loss"]
-            if tick - self.last_time >= self.every:
-                self._write(self._line(event["step"], tick))
-                self.last_time, self.last_step = tick, event["step"]
+            if now - self.last_time >= self.every:
+                self._write(self._line(event["step"], now))
+                self.last_time, self.last_step = now, event["step"]
         elif event["kind"] == "eval":
             self.val_bpc = event["val_bpc"]
-        self.seconds += time.perf_counter() - tick
+        self.seconds += time.process_time() - tick
 
     def close(self):
         self._write(f"{self.label}: done, {_clock(time.perf_counter() - self.start_time)} here")
@@ -86,7 +87,7 @@ class BarProgress:
         self.seconds = 0.0
 
     def __call__(self, event):
-        tick = time.perf_counter()
+        tick = time.process_time()
         kind = event["kind"]
         if kind == "log":
             self.bar.set_postfix(smooth_loss=f"{event['smooth_loss']:.2f}", epoch=event["epoch"],
@@ -98,7 +99,7 @@ class BarProgress:
             self.bar.write(f"--- step {event['step']}, smooth loss {label} ---\n{event['text']}\n")
         elif kind == "eval":
             self.bar.write(f"step {event['step']}: held-out {event['val_bpc']:.3f} bits/char")
-        self.seconds += time.perf_counter() - tick
+        self.seconds += time.process_time() - tick
 
     def close(self):
         self.bar.close()

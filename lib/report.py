@@ -164,7 +164,7 @@ def run_facts_table(report_runs):
     row("vocabulary size K", lambda s: str(s["K"]))
     row("updates per epoch", lambda s: f"{s['steps_per_epoch']:,}")
     row("updates", lambda s: f"{s['steps']:,}")
-    row("µs per update", lambda s: f"{s['us_per_step']:.0f}")
+    row("µs per update (CPU time)", lambda s: f"{s['us_per_step']:.0f}")
     row("wall time", lambda s: _minutes(s["wall_seconds"]))
     row("best step", lambda s: f"{s['best_step']:,}")
     row("best smooth loss", lambda s: f"{s['best_smooth_loss']:.3f}")

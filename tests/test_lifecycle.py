@@ -421,3 +421,45 @@ def test_heldout_text_is_evaluated_and_named(text_file, tmp_path, monkeypatch):
     with pytest.raises(rundir.RunFolderError, match="held-out text"):
         training_run.execute(training_run.plan(**params(text_file, tmp_path / "run", max_steps=120,
                                                         eval_every=40)), progress=None)
+
+
+def test_live_jupyter_front_end_gets_the_bar_not_terminal_lines(text_file, tmp_path):
+    """A front end that can answer input (Jupyter Lab, Notebook) sends allow_stdin=True: the bar is drawn."""
+    from jupyter_client.manager import start_new_kernel
+
+    kernel, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        code = (f"from lib import training_run\n"
+                f"run = training_run.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / 'run')!r}, "
+                f"m=5, max_steps=200, log_every=10)\n"
+                f"result = training_run.execute(run)\n"
+                f"print(result['action'], result['summary']['steps'])")
+        messages = []
+        reply = client.execute_interactive(code, allow_stdin=True, output_hook=messages.append, timeout=120)
+        assert reply["content"]["status"] == "ok"
+        shown = [m["content"] for m in messages if m["msg_type"] in ("display_data", "stream")]
+        assert any("application/vnd.jupyter.widget-view+json" in c.get("data", {}) for c in shown)
+        assert any(c.get("text", "").strip() == "new 200" for c in shown)
+    finally:
+        client.stop_channels()
+        kernel.shutdown_kernel(now=True)
+
+
+def test_make_stage_is_all_or_nothing_and_quiet(text_file, tmp_path):
+    """lib.stage: the executed notebook appears only on success; the kernel's log lines stay out."""
+    runs_root = tmp_path / "runs"
+    executed = runs_root / "gc" / "gradient_check.ipynb"
+    cmd = [sys.executable, "-m", "lib.stage", "--failures-dir", str(runs_root / ".failed"),
+           str(NOTEBOOKS / "gradient_check.ipynb"), str(executed), "-p", "data_path", str(text_file),
+           "-p", "out_dir", str(runs_root / "gc"), "-p", "m_values", "[3]"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert executed.is_file() and "Kernel is running over TCP" not in done.stderr
+    before = executed.read_bytes()
+    # A huge central-difference step makes the check fail.
+    failed = subprocess.run(cmd + ["-p", "h", "0.5"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert failed.returncode == 1
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: gc (gradient_check.ipynb): AssertionError: gradient check failed")
+    assert executed.read_bytes() == before  # the record of the kept result is not replaced
+    assert (runs_root / ".failed" / "gc.gradient_check").read_text().strip() == last
