@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from . import gradcheck, rundir, runs
 from .runs import ArtifactError  # noqa: F401 (the report notebook uses it)
@@ -340,6 +341,8 @@ def spread_figure(seeds, ax):
     ax.plot(steps, curves[0], color="C3", lw=0.8, label=f"seed {seeds[0]['seed']}")
     ax.set_xlabel("update step")
     ax.set_ylabel("smooth loss")
+    if steps and steps[-1] >= 10_000:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
     ax.set_ylim(top=float(np.percentile(curves, 99.5)))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
