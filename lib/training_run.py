@@ -282,7 +282,7 @@ def report_line(result):
         verb = {"new": "trained", "continue": "continued", "retrained": "retrained"}[result["action"]]
         lines.append(f"{verb} {out}: updates {result['trained_from']:,} to {s['steps']:,}, "
                      f"{s['us_per_step']:.0f} us per update; progress display "
-                     f"{100 * result['progress_share']:.2f}% of training time")
+                     f"{100 * result['progress_share']:.2g}% of training time")
     lines.append(f"best smooth loss {s['best_smooth_loss']:.3f} at step {s['best_step']:,}; "
                  f"final {s['final_smooth_loss']:.3f}")
     return "\n".join(lines)
