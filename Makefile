@@ -35,10 +35,8 @@ $(error DATA: no such file: $(strip $(DATA)))
 endif
 endif
 DATA_PARAM := $(if $(strip $(DATA)),-p data_path $(abspath $(strip $(DATA))),)
-# One BLAS thread per process: the model's matrices are small, and two runs share the two cores.
-export OPENBLAS_NUM_THREADS := 1
-export OMP_NUM_THREADS := 1
-export MKL_NUM_THREADS := 1
+# One BLAS thread per process (the model's matrices are small, and two runs share the two
+# cores): importing lib sets it with threadpoolctl, unless OPENBLAS_NUM_THREADS & co. say otherwise.
 
 comma := ,
 empty :=

@@ -3,10 +3,15 @@
 Every matrix here is small (100 x 100 at most), where a multithreaded BLAS spends
 more time waking threads than computing: the complex-step gradient check runs
 about six times slower with two OpenBLAS threads than with one. So, unless the
-user chose otherwise, ask for one thread before numpy is first imported.
+user chose a thread count (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or
+MKL_NUM_THREADS), importing lib limits BLAS to one thread with threadpoolctl,
+which works whenever lib is imported, before or after numpy (measured: the same
+speed as setting the variables before numpy loads).
 """
 
 import os
 
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+if not any(os.environ.get(name) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")

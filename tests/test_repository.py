@@ -1,6 +1,7 @@
 """The repository itself: clean notebooks, environments that agree."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -130,3 +131,16 @@ def test_venv_holds_exactly_the_lock():
     differ = sorted(f"{n} {installed[n]} != {locked[n]}" for n in set(locked) & set(installed)
                     if installed[n] != locked[n])
     assert not (missing or extra or differ), f"missing {missing}, not in the lock {extra}, versions {differ}"
+
+
+def test_importing_lib_limits_blas_to_one_thread_unless_the_user_chose():
+    script = ("import numpy, lib\nfrom threadpoolctl import threadpool_info\n"
+              "print(max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))")
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    clean = {k: v for k, v in os.environ.items() if k not in names}
+    # numpy imported first: the limit still applies (no variable needs setting before numpy loads).
+    one = subprocess.run([sys.executable, "-c", script], env=clean, capture_output=True, text=True, check=True)
+    assert one.stdout.strip() == "1"
+    chosen = subprocess.run([sys.executable, "-c", script], env=dict(clean, OPENBLAS_NUM_THREADS="2"),
+                            capture_output=True, text=True, check=True)
+    assert chosen.stdout.strip() == str(min(2, os.cpu_count()))
