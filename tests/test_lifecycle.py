@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import reference
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
@@ -388,17 +389,6 @@ def rnn_names():
     return ("b", "c", "U", "W", "V")
 
 
-def independent_bits_per_char(params, data):
-    """Cross-entropy in bits of data[1:] given data[:-1], one character at a time from h = 0."""
-    h = np.zeros(params["W"].shape[0])
-    total = 0.0
-    for x, y in zip(data[:-1], data[1:]):
-        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
-        o = params["V"] @ h + params["c"]
-        total += np.log(np.sum(np.exp(o - o.max()))) + o.max() - o[y]
-    return total / (len(data) - 1) / np.log(2)
-
-
 def test_heldout_text_is_evaluated_and_named(text_file, tmp_path, monkeypatch):
     from lib import shakespeare
 
@@ -413,7 +403,7 @@ def test_heldout_text_is_evaluated_and_named(text_file, tmp_path, monkeypatch):
     evaluated = [s for s, v in zip(history["step"], history["val_bpc"]) if not np.isnan(v)]
     assert evaluated == [40, 80, 120]
     params_, vocab, _ = checkpoint.load_model(tmp_path / "run" / "best.npz")
-    expected = independent_bits_per_char(params_, corpus.encode(held.read_text(), vocab))
+    expected = reference.bits_per_char(params_, corpus.encode(held.read_text(), vocab))
     assert summary["heldout"]["name"] == "comedies/toy"
     assert summary["heldout"]["best_bpc"] == pytest.approx(expected, rel=1e-10)
     # Another held-out text makes it another run.

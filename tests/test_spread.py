@@ -1,11 +1,10 @@
 """The report's spread over initialisations: its numbers recomputed from the runs' own files."""
 
-import math
 import re
 import statistics
 
-import numpy as np
 import pytest
+import reference
 from toy_corpus import learnable_text
 
 from lib import checkpoint, corpus, report, runs, shakespeare, training_run
@@ -51,7 +50,7 @@ def test_spread_table_equals_numbers_recomputed_from_history_and_models(seed_run
             step = history["step"][history["smooth_loss"].index(best)]
             assert row[2 * column] == f"{best:.3f} ({step:,})"
             params, vocab, _ = checkpoint.load_model(folder / "best.npz")
-            bpc = heldout_bits(params, corpus.encode(held.read_text(), vocab))
+            bpc = reference.bits_per_char(params, corpus.encode(held.read_text(), vocab))
             assert row[2 * column + 1] == f"{bpc:.4f}"
             per_length[epochs].append((best, bpc))
     for column, epochs in enumerate((1, 3)):
@@ -59,16 +58,6 @@ def test_spread_table_equals_numbers_recomputed_from_history_and_models(seed_run
         assert cells["mean"][2 * column] == f"{statistics.mean(losses):.3f}"
         assert cells["standard deviation"][2 * column] == f"{statistics.stdev(losses):.3f}"
         assert cells["range"][2 * column] == f"{min(losses):.3f} – {max(losses):.3f}"
-
-
-def heldout_bits(params, data):
-    h = np.zeros(params["W"].shape[0])
-    total = 0.0
-    for x, y in zip(data[:-1], data[1:]):
-        h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
-        o = params["V"] @ h + params["c"]
-        total += math.log(np.exp(o - o.max()).sum()) + o.max() - o[y]
-    return total / (len(data) - 1) / math.log(2)
 
 
 def test_spread_text_states_only_what_the_numbers_say(seed_runs):
