@@ -377,8 +377,8 @@ def spread_text(seeds):
             f"standard deviation of {_stats(best[short])[1]:.3f} at {short} epochs and "
             f"{_stats(best[long_])[1]:.3f} at {long_}. ")
     if gain_low > 0 and gain_mean > spread:
-        text += (f"Every seed improved, and by more than the seed-to-seed spread: on this evidence the longer "
-                 f"training helps, whichever the initialisation.")
+        text += ("Every seed improved, and by more than the seed-to-seed spread: on this evidence the longer "
+                 "training helps, whichever the initialisation.")
     elif gain_low > 0:
         text += (f"Every seed improved, and by similar amounts, so for a given initialisation the longer "
                  f"training helps; but the gain is smaller than the seed-to-seed spread, so a single "

@@ -8,7 +8,7 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text as make_learnable_text
 
-from lib import checkpoint, paths, runs, train
+from lib import checkpoint, paths, runs
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 STEPS = 300

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import checkpoint, explore, jupyter, paths, rnn, sample, sampling, train, training_run
+from lib import checkpoint, explore, jupyter, paths, rnn, sample, sampling, training_run
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
