@@ -17,6 +17,7 @@ _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS
 
 if not any(os.environ.get(name) for name in _THREAD_VARIABLES):
     try:
+        import numpy  # noqa: F401  (threadpoolctl limits the BLAS libraries already loaded, so load it)
         from threadpoolctl import threadpool_limits
     except ImportError:
         for _name in _THREAD_VARIABLES:
