@@ -216,25 +216,17 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
     while remaining > 0:
         size = min(int(block), remaining)
         out = np.empty(size, dtype=np.int64)
-        if argmax:
-            for t in range(size):
-                dot(W, h, out=a)
-                add(a, U_cols[x], out=a)
-                add(a, b, out=a)
-                tanh(a, out=h)
-                dot(V, h, out=o)
-                add(o, c, out=o)
+        uniforms = None if argmax else rng.random(size).tolist()
+        for t in range(size):
+            dot(W, h, out=a)
+            add(a, U_cols[x], out=a)
+            add(a, b, out=a)
+            tanh(a, out=h)
+            dot(V, h, out=o)
+            add(o, c, out=o)
+            if argmax:
                 x = int(argmax_(o))
-                out[t] = x
-        else:
-            uniforms = rng.random(size).tolist()
-            for t in range(size):
-                dot(W, h, out=a)
-                add(a, U_cols[x], out=a)
-                add(a, b, out=a)
-                tanh(a, out=h)
-                dot(V, h, out=o)
-                add(o, c, out=o)
+            else:
                 if scale:                                  # dividing by 1.0 changes nothing
                     divide(o, temperature, out=o)
                 subtract(o, o.max(), out=o)
@@ -243,7 +235,7 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
                 x = int(searchsorted(cum, uniforms[t] * cum[last], side="right"))
                 if x > last:
                     x = last
-                out[t] = x
+            out[t] = x
         remaining -= size
         yield out
 
