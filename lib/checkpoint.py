@@ -129,12 +129,13 @@ def _check_shapes(path, params, K, m):
                                   f"expected {shape} for K={K}, m={m}")
 
 
-def load_state(path, vocab, text_hash, settings):
+def load_state(path, vocab, text_hash, settings=None):
     """Read a checkpoint and check that it belongs to this text and these settings.
 
     Args:
         vocab: list of characters; text_hash: sha256 of the training text;
-        settings: dict of the run settings (every key must match the checkpoint's).
+        settings: dict of the run settings (every key must match the checkpoint's);
+            None takes the checkpoint's own (a snapshot read back by the run that wrote it).
     Raises:
         CheckpointError: unreadable, or its vocabulary, text, shapes or
             settings differ from the ones given (the message says which).
@@ -157,6 +158,7 @@ def load_state(path, vocab, text_hash, settings):
         raise CheckpointError(
             f"checkpoint {path} was trained on a different text ({meta['n_chars']} characters, "
             f"sha256 {meta['text_sha256'][:12]}...) than the one given")
+    settings = meta["settings"] if settings is None else settings
     differ = [f"{k}={meta['settings'].get(k)!r} there, {v!r} now"
               for k, v in settings.items() if meta["settings"].get(k) != v]
     if differ:

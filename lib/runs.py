@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import shakespeare
 from .atomic import atomic_write
+from .rnn import PARAM_NAMES
 
 GRADCHECK_KEYS = ("central_max_rel", "central_norm_rel", "complex_max_rel", "complex_norm_rel")
 HISTORY_COLUMNS = ("step", "epoch", "loss", "smooth_loss", "val_bpc")
@@ -169,7 +170,7 @@ def read_gradcheck(out_dir):
     if not isinstance(results, dict) or not results:
         raise ArtifactError(f"malformed run file {path}: expected an object keyed by m")
     for m, table in results.items():
-        for name in ("b", "c", "U", "W", "V"):
+        for name in PARAM_NAMES:
             row = table.get(name) if isinstance(table, dict) else None
             if not isinstance(row, dict) or any(not isinstance(row.get(k), (int, float)) for k in GRADCHECK_KEYS):
                 raise ArtifactError(f"malformed run file {path}: m={m}, parameter {name} "

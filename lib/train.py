@@ -248,19 +248,19 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
     walk = _epoch_walk(train_data, seq_length, seed, vocab, boundary)
     starts, lengths, resets = walk(state["epoch"])
-    if boundary is None:
-        total_steps = planned_steps(len(text), val_fraction, seq_length, epochs, max_steps)
-    else:
-        total_steps = len(starts) * epochs if max_steps is None else min(len(starts) * epochs, max_steps)
+    # Every epoch has the same number of chunks (records: the same records, reordered).
+    total_steps = len(starts) * epochs if max_steps is None else min(len(starts) * epochs, max_steps)
+    if boundary is not None:
         state["records"] = dict(record_mode["facts"], boundary=boundary)
     state["total_steps"] = total_steps
 
     # All parameters live in one flat buffer so the update is a handful of numpy calls.
-    flats = _into_flat_buffers(state, rnn.param_shapes(len(vocab), m))
+    shapes = rnn.param_shapes(len(vocab), m)
+    flats = _into_flat_buffers(state, shapes)
     theta, M, best_flat = flats["params"], flats["M"], flats["best_params"]
     grad_flat, work = np.empty_like(theta), np.empty_like(theta)
     params, h_prev = state["params"], state["h_prev"]
-    grads = flat_views(grad_flat, rnn.param_shapes(len(vocab), m))
+    grads = flat_views(grad_flat, shapes)
     state["steps_per_epoch"] = len(starts)
     session_start = time.perf_counter()
     wall_before, loop_before = state["wall_seconds"], state["loop_seconds"]

@@ -185,36 +185,34 @@ def execute(run, progress="auto", progress_label=None):
         if p["retrain"] and rundir.folder_state(out)[0] != "new":
             aside = rundir.aside_folder(out)
             with rundir.claim(aside):
-                action, status = _decide_aside(aside, facts)
-                result = _train_in(run, aside, action, progress, progress_label)
+                result = _train_in(run, aside, _decide_aside(aside, facts), progress, progress_label, facts)
                 rundir.swap_in(aside, out)
             action = "retrained"
         else:
-            action, status = decide(out, facts)
+            action = decide(out, facts)[0]
             if action == "reuse":
                 result = {"summary": runs.read_summary(out)}
             else:
-                result = _train_in(run, out, action, progress, progress_label)
+                result = _train_in(run, out, action, progress, progress_label, facts)
     result.update(action=action, out=out, took_over=took_over)
     return result
 
 
 def _decide_aside(aside, facts):
-    """A retrain continues its own interrupted build; anything else in the aside folder is cleared."""
+    """"continue" a retrain's own interrupted build, else "new" with the aside folder cleared."""
     try:
-        action, status = decide(aside, facts)
+        action = decide(aside, facts)[0]
     except rundir.RunFolderError:
-        action, status = "new", None
+        action = "new"
     if action != "continue":
         rundir.clear(aside)
         action = "new"
-    return action, status
+    return action
 
 
-def _train_in(run, folder, action, progress, label):
+def _train_in(run, folder, action, progress, label, facts):
     """Train (afresh or continued) in a claimed folder and write every run file; returns the result."""
     p = run["parameters"]
-    facts = _facts(run)
     if action == "new":
         rundir.remove_run_files(folder)
     status = rundir.write_status(folder, "running", step=_checkpoint_step(folder) or 0, **facts)
@@ -244,10 +242,9 @@ def _finish(run, folder, state, epochs, facts):
     """Write a finished state's run files, loss figure and status; returns the summary."""
     heldout = None
     if run["heldout"]:
-        best = {n: state["best_params"][n] for n in state["best_params"]}
         data = corpus.encode(run["heldout"]["text"], run["vocab"])
         heldout = {"name": run["heldout"]["name"], "chars": len(run["heldout"]["text"]),
-                   "best_bpc": train.bits_per_char(best, data)}
+                   "best_bpc": train.bits_per_char(state["best_params"], data)}
     summary = runs.write_training_run(folder, state, epochs, run["data_file"], heldout)
     plots.save_loss_figure(runs.read_history(folder), summary, folder)
     rundir.write_status(folder, "finished", step=state["step"], **facts)
@@ -261,8 +258,7 @@ def _finish_snapshot(run, folder, epochs):
         return
     snapshot = dict(run, parameters=dict(run["parameters"], epochs=epochs, max_steps=None, snapshot_epochs=[]))
     snapshot["planned_steps"] = epochs * run["steps_per_epoch"]
-    state = checkpoint.load_state(folder / checkpoint.LAST_CHECKPOINT, run["vocab"], run["text_sha256"],
-                                  checkpoint.load(folder / checkpoint.LAST_CHECKPOINT)[1]["settings"])
+    state = checkpoint.load_state(folder / checkpoint.LAST_CHECKPOINT, run["vocab"], run["text_sha256"])
     state["steps_per_epoch"] = run["steps_per_epoch"]
     state["timing"] = {"us_per_step": 1e6 * state["loop_seconds"] / state["step"]}
     _finish(snapshot, folder, state, epochs, _facts(snapshot))
@@ -286,13 +282,6 @@ def report_line(result):
     lines.append(f"best smooth loss {s['best_smooth_loss']:.3f} at step {s['best_step']:,}; "
                  f"final {s['final_smooth_loss']:.3f}")
     return "\n".join(lines)
-
-
-def load_finished(run_dir):
-    """The run files of a finished run (or RunFolderError saying why it is not one)."""
-    rundir.require_finished(run_dir)
-    return runs.read_summary(run_dir)
-
 
 
 # ----------------------------------------------------------- record mode (lib.records)
