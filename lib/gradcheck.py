@@ -34,11 +34,12 @@ def _perturbed_losses(params, x, y, h0, name, dtype, deltas):
     h0 = np.asarray(h0, dtype=dtype)
     flat = work[name].reshape(-1)
     out = np.empty((flat.size, len(deltas)), dtype=dtype)
+    arrays = rnn.workspace(len(x), *params["U"].shape, dtype=dtype)
     for i in range(flat.size):
         original = flat[i]
         for j, delta in enumerate(deltas):
             flat[i] = original + delta
-            out[i, j] = rnn.loss(work, x, y, h0)[0]
+            out[i, j] = rnn.loss(work, x, y, h0, arrays)[0]
         flat[i] = original
     return out.reshape(params[name].shape + (len(deltas),))
 

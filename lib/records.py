@@ -285,10 +285,12 @@ def steps_per_epoch(pairs, seq_length):
 def heldout_bits(params, data, boundary_index):
     """Bits per character over each record of data (B r B r ... B): characters and closing boundary, h = 0 each."""
     starts, pairs = layout(data, boundary_index)
-    h0 = np.zeros(params["W"].shape[0])
+    m, K = params["U"].shape
+    h0 = np.zeros(m)
+    work = rnn.workspace(int(pairs.max()) if len(pairs) else 1, m, K)
     total = 0.0
     for s, n in zip(starts, pairs):
-        total += rnn.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0)[0]
+        total += rnn.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]
     return float(total / (pairs.sum() * math.log(2)))
 
 

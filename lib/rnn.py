@@ -42,7 +42,31 @@ def init_params(K, m, sigma=0.01, rng=None):
     }
 
 
-def forward(params, x, h0):
+def workspace(n, m, K, dtype=float):
+    """Arrays for ``forward`` and ``backward`` on sequences of up to n characters.
+
+    A training loop makes one and passes it to every ``loss_and_grads`` call, so an
+    update allocates nothing; without one, each call makes its own. Shapes:
+    H (n + 1, m), A_in (n, m), P (n, K), dO (n, K), dH (n, m), dtanh (n, m),
+    dA (n, m), a and back (m,), onehot (n, K) of zeros; ``<name>_rows`` are lists of
+    their row views, made once (making them costs as much as a timestep).
+    """
+    work = {"H": np.empty((n + 1, m), dtype), "A_in": np.empty((n, m), dtype), "P": np.empty((n, K), dtype),
+            "dO": np.empty((n, K), dtype), "dH": np.empty((n, m), dtype), "dtanh": np.empty((n, m), dtype),
+            "dA": np.empty((n, m), dtype), "a": np.empty(m, dtype), "back": np.empty(m, dtype),
+            "onehot": np.zeros((n, K)), "ones_n": np.ones(n), "ones_K": np.ones(K), "t": np.arange(n),
+            "n": n, "dtype": np.dtype(dtype)}
+    for name in ("H", "A_in", "dH", "dtanh", "dA"):
+        work[name + "_rows"] = list(work[name])
+    return work
+
+
+def _fits(work, n, m, K, dtype):
+    return work is not None and work["n"] >= n and work["H"].shape[1] == m and work["P"].shape[1] == K \
+        and work["dtype"] == dtype
+
+
+def forward(params, x, h0, work=None):
     """Run the recurrence over a sequence and return what backward needs.
 
     Works in any floating or complex dtype that the parameters carry (the
@@ -51,35 +75,40 @@ def forward(params, x, h0):
     Args:
         params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
         x: (n,) int input indices.  h0: (m,) hidden state before x[0].
+        work: a ``workspace`` to compute in (the returned arrays are its views,
+            overwritten by the next call); None: fresh arrays.
     Returns:
         H: (n + 1, m) hidden states, H[0] = h0 and H[t + 1] = h_t.
         P: (n, K) softmax probabilities p_t.
     """
-    W = params["W"]
+    W, U = params["W"], params["U"]
     n = len(x)
+    m, K = U.shape
+    dtype = np.result_type(U, params["b"], W, h0)
+    if not _fits(work, n, m, K, dtype):
+        work = workspace(n, m, K, dtype)
+    H, A_in, P = work["H"][:n + 1], work["A_in"][:n], work["P"][:n]
     # Batch the input projection for the whole chunk; only W h_{t-1} is sequential.
-    A_in = params["U"].T[x]                                # (n, m): column x_t of U, per row
+    np.take(U.T, x, axis=0, out=A_in)                     # row t: column x_t of U
     A_in += params["b"]
-    dtype = np.result_type(A_in, W, h0)
-    H = np.empty((n + 1, W.shape[0]), dtype=dtype)
     H[0] = h0
-    a = np.empty(W.shape[0], dtype=dtype)
-    # The loop is ~60% of a training step: bind the ufuncs and pre-split the rows
-    # so each iteration is three numpy calls and nothing else.
+    a = work["a"]
+    # The loop is the bulk of a training step: each iteration is three numpy calls on
+    # row views made in advance, and nothing else.
     dot, add, tanh = np.dot, np.add, np.tanh
-    h_rows, a_rows = list(H), list(A_in)
+    h_rows, a_rows = work["H_rows"], work["A_in_rows"]
     for t in range(n):
         dot(W, h_rows[t], out=a)
         add(a, a_rows[t], out=a)
         tanh(a, out=h_rows[t + 1])
-    P = H[1:] @ params["V"].T                              # (n, K) logits, then probabilities
+    np.dot(H[1:], params["V"].T, out=P)                   # (n, K) logits, then probabilities
     P += params["c"]
     # Shifting by the real part of the row maximum keeps exp() in range and
     # leaves the imaginary part of a complex step untouched.
     P -= P.real.max(axis=1, keepdims=True)
     np.exp(P, out=P)
     # Row sums as a product with a ones vector: one BLAS call, cheaper than sum(axis=1).
-    P /= (P @ np.ones(P.shape[1]))[:, None]
+    P /= (P @ work["ones_K"])[:, None]
     return H, P
 
 
@@ -88,20 +117,21 @@ def sequence_loss(P, y):
     return -np.sum(np.log(P[np.arange(len(y)), y]))
 
 
-def loss(params, x, y, h0):
+def loss(params, x, y, h0, work=None):
     """Forward pass only: (loss, h_last) for inputs x (n,), targets y (n,), h0 (m,)."""
-    H, P = forward(params, x, h0)
-    return sequence_loss(P, y), H[-1]
+    H, P = forward(params, x, h0, work)
+    return sequence_loss(P, y), H[-1].copy()
 
 
-def backward(params, x, y, H, P, grads=None):
+def backward(params, x, y, H, P, grads=None, work=None):
     """Exact gradients of the sequence loss by backpropagation through time.
 
     Args:
         params: dict as in ``forward``.  x, y: (n,) int arrays.
-        H: (n + 1, m) and P: (n, K) from ``forward``.
+        H: (n + 1, m) and P: (n, K) from ``forward`` (left unchanged).
         grads: optional dict of preallocated arrays with the parameters' shapes
             to write into (the training loop passes views of one flat buffer).
+        work: a ``workspace`` for the intermediate arrays (None: fresh ones).
     Returns:
         dict of gradients with the same keys and shapes as params.
     """
@@ -109,18 +139,24 @@ def backward(params, x, y, H, P, grads=None):
         grads = {k: np.empty_like(v) for k, v in params.items()}
     W, V = params["W"], params["V"]
     n = len(x)
-    dO = P.copy()                                          # (n, K): p_t - onehot(y_t)
-    dO[np.arange(n), y] -= 1.0
-    ones = np.ones(n)                                      # column sums as products, as above
+    m, K = params["U"].shape
+    dtype = np.result_type(H, P)
+    if not _fits(work, n, m, K, dtype):                  # (H and P may be views of work: only
+        work = workspace(n, m, K, dtype)                  # its other arrays are written here)
+    t_index, ones = work["t"][:n], work["ones_n"][:n]
+    dO = work["dO"][:n]                                   # (n, K): p_t - onehot(y_t)
+    dO[...] = P
+    dO[t_index, y] -= 1.0
     np.dot(dO.T, H[1:], out=grads["V"])
-    np.dot(ones, dO, out=grads["c"])
-    dH = dO @ V                                            # (n, m): from the outputs
-    dtanh = 1.0 - H[1:] ** 2                               # (n, m)
-    dA = np.empty_like(dH)                                 # (n, m): dL/da_t
+    np.dot(ones, dO, out=grads["c"])                      # column sums as products, as in forward
+    dH, dtanh, dA = work["dH"][:n], work["dtanh"][:n], work["dA"][:n]
+    np.dot(dO, V, out=dH)                                 # (n, m): from the outputs
+    np.square(H[1:], out=dtanh)
+    np.subtract(1.0, dtanh, out=dtanh)                    # (n, m): tanh' = 1 - h_t^2
     WT = W.T
-    back = np.empty(W.shape[0], dtype=dH.dtype)
+    back = work["back"]
     dot, add, multiply = np.dot, np.add, np.multiply
-    da_rows, dh_rows, dtanh_rows = list(dA), list(dH), list(dtanh)
+    da_rows, dh_rows, dtanh_rows = work["dA_rows"], work["dH_rows"], work["dtanh_rows"]
     multiply(dh_rows[n - 1], dtanh_rows[n - 1], out=da_rows[n - 1])
     for t in range(n - 2, -1, -1):
         dot(WT, da_rows[t + 1], out=back)                  # W^T da_{t+1}
@@ -128,15 +164,16 @@ def backward(params, x, y, H, P, grads=None):
         multiply(back, dtanh_rows[t], out=da_rows[t])
     np.dot(dA.T, H[:-1], out=grads["W"])
     np.dot(ones, dA, out=grads["b"])
-    # dU[:, x_t] += da_t for every t, repeated characters summed: one bincount over
-    # the flat index of each (i, x_t) pair, several times faster than np.add.at here.
-    m, K = grads["U"].shape
-    flat_index = (np.arange(m)[:, None] * K + x).ravel()
-    grads["U"][...] = np.bincount(flat_index, weights=dA.T.ravel(), minlength=m * K).reshape(m, K)
+    # dU[:, x_t] += da_t for every t, repeated characters summed: a product with the
+    # (n, K) one-hot matrix of x, cheaper here than np.add.at or a bincount.
+    onehot = work["onehot"][:n]
+    onehot[t_index, x] = 1.0
+    np.dot(dA.T, onehot, out=grads["U"])
+    onehot[t_index, x] = 0.0                              # all zeros again for the next call
     return grads
 
 
-def loss_and_grads(params, x, y, h0, grads=None):
+def loss_and_grads(params, x, y, h0, grads=None, work=None):
     """Loss, exact (unclipped) gradients and the last hidden state of one sequence.
 
     Args:
@@ -144,13 +181,14 @@ def loss_and_grads(params, x, y, h0, grads=None):
         x: (n,) int input indices.  y: (n,) int target indices (x shifted by one).
         h0: (m,) hidden state before x[0].
         grads: optional dict of preallocated output arrays (see ``backward``).
+        work: optional ``workspace`` (see ``forward``); the training loop passes one.
     Returns:
         (loss, grads, h_last): a float, a dict shaped like params, an (m,) array.
     """
     x = np.asarray(x)
     y = np.asarray(y)
-    H, P = forward(params, x, h0)
-    grads = backward(params, x, y, H, P, grads)
+    H, P = forward(params, x, h0, work)
+    grads = backward(params, x, y, H, P, grads, work)
     return float(sequence_loss(P, y)), grads, H[-1].copy()
 
 

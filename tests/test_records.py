@@ -129,8 +129,8 @@ def test_hidden_state_is_zero_at_each_record_start_and_carried_within(records_fi
     calls = []
     real = rnn.loss_and_grads
 
-    def spy(params, x, y, h0, grads=None):
-        loss, grads, h_last = real(params, x, y, h0, grads)
+    def spy(params, x, y, h0, grads=None, work=None):
+        loss, grads, h_last = real(params, x, y, h0, grads, work)
         calls.append((x.copy(), np.array(h0), h_last.copy()))
         return loss, grads, h_last
 

@@ -52,10 +52,10 @@ def pip_pins():
     return pins
 
 
-def lock_entries():
-    """requirements.lock: {name: (version, number of sha256 hashes)}."""
+def lock_entries(lock="requirements.lock"):
+    """A pip-compile lock: {name: (version, number of sha256 hashes)}."""
     entries, current = {}, None
-    for line in (paths.REPO_ROOT / "requirements.lock").read_text().splitlines():
+    for line in (paths.REPO_ROOT / lock).read_text().splitlines():
         pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s;\\]+)", line)
         if pin:
             current = _name(pin.group(1))
@@ -88,6 +88,16 @@ def test_lock_holds_every_top_level_pin_with_hashes():
         assert lock[name][0] == version, f"{name}: requirements.txt pins {version}, the lock {lock[name][0]}"
     unhashed = [name for name, (_, hashes) in lock.items() if hashes == 0]
     assert not unhashed, f"locked without a sha256 hash: {unhashed}"
+
+
+def test_the_installer_is_locked_at_the_makefiles_version():
+    """make install gets uv from requirements-uv.lock: one pin, the Makefile's UV_VERSION,
+    with a hash for each of its files (pip refuses it otherwise)."""
+    makefile = (paths.REPO_ROOT / "Makefile").read_text()
+    version = re.search(r"^UV_VERSION := (\S+)$", makefile, re.M).group(1)
+    entries = lock_entries("requirements-uv.lock")
+    assert list(entries) == ["uv"] and entries["uv"][0] == version
+    assert entries["uv"][1] >= 2
 
 
 def test_conda_environment_names_the_locks_versions():

@@ -41,6 +41,22 @@ def test_adagrad_step_against_hand_computation():
     assert np.all(np.isfinite(theta))
 
 
+@pytest.mark.parametrize("clip", [5.0, 0.1, 1 / 3, 1e-3])
+def test_adagrad_clips_one_ulp_beyond_the_bound(clip):
+    """The step clips only when some gradient passes the bound, judged by the largest square:
+    one ulp beyond it must still be caught, for bounds whose square is inexact too."""
+    above = np.nextafter(clip, np.inf)
+    grad = np.array([above, -above, clip, -clip, 0.0, clip / 2])
+    theta, M = np.zeros(6), np.zeros(6)
+    train.adagrad_step(theta, grad, M, 0.1, clip=clip)
+    assert grad.tolist() == [clip, -clip, clip, -clip, 0.0, clip / 2]
+    assert M.tolist() == [g * g for g in grad.tolist()]
+    inside = np.array([np.nextafter(clip, 0.0), -clip, 0.0])
+    kept = inside.copy()
+    train.adagrad_step(np.zeros(3), inside, np.zeros(3), 0.1, clip=clip)
+    assert inside.tolist() == kept.tolist()  # nothing passed the bound: nothing changed
+
+
 def test_adagrad_zero_gradient_is_finite_and_still():
     theta, M = np.array([1.5, -2.0]), np.zeros(2)
     train.adagrad_step(theta, np.zeros(2), M, 0.1)  # 0 / sqrt(0 + eps) = 0, no NaN
