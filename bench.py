@@ -99,8 +99,7 @@ class LibState:
 
     def __init__(self, params):
         shapes = rnn.param_shapes(K, M)
-        size = sum(int(np.prod(s)) for s in shapes.values())
-        self.theta, self.grad, self.mem, self.work = (np.zeros(size) for _ in range(4))
+        self.theta, self.grad, self.mem, self.work = (train.flat_buffer(shapes) for _ in range(4))
         self.params = train.flat_views(self.theta, shapes)
         self.grads = train.flat_views(self.grad, shapes)
         for name in rnn.PARAM_NAMES:

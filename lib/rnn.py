@@ -16,6 +16,17 @@ column ``U[:, x_t]``.
 import numpy as np
 
 PARAM_NAMES = ("b", "c", "U", "W", "V")
+# Arrays the training loop computes in start on a cache line: BLAS runs its aligned loads.
+ALIGN_BYTES = 64
+
+
+def aligned_zeros(shape, dtype=float):
+    """np.zeros(shape, dtype) whose first element lies on an ALIGN_BYTES boundary."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    raw = np.zeros(size * dtype.itemsize + ALIGN_BYTES, dtype=np.uint8)
+    skip = -raw.ctypes.data % ALIGN_BYTES
+    return raw[skip:skip + size * dtype.itemsize].view(dtype).reshape(shape)
 
 
 def param_shapes(K, m):
@@ -51,11 +62,11 @@ def workspace(n, m, K, dtype=float):
     dA (n, m), a and back (m,), onehot (n, K) of zeros; ``<name>_rows`` are lists of
     their row views, made once (making them costs as much as a timestep).
     """
-    work = {"H": np.empty((n + 1, m), dtype), "A_in": np.empty((n, m), dtype), "P": np.empty((n, K), dtype),
-            "dO": np.empty((n, K), dtype), "dH": np.empty((n, m), dtype), "dtanh": np.empty((n, m), dtype),
-            "dA": np.empty((n, m), dtype), "a": np.empty(m, dtype), "back": np.empty(m, dtype),
-            "onehot": np.zeros((n, K)), "ones_n": np.ones(n), "ones_K": np.ones(K), "t": np.arange(n),
-            "n": n, "dtype": np.dtype(dtype)}
+    z = aligned_zeros
+    work = {"H": z((n + 1, m), dtype), "A_in": z((n, m), dtype), "P": z((n, K), dtype), "dO": z((n, K), dtype),
+            "dH": z((n, m), dtype), "dtanh": z((n, m), dtype), "dA": z((n, m), dtype), "a": z(m, dtype),
+            "back": z(m, dtype), "onehot": z((n, K)), "ones_n": np.ones(n), "ones_K": np.ones(K),
+            "t": np.arange(n), "n": n, "dtype": np.dtype(dtype)}
     for name in ("H", "A_in", "dH", "dtanh", "dA"):
         work[name + "_rows"] = list(work[name])
     return work
@@ -84,13 +95,12 @@ def forward(params, x, h0, work=None):
     W, U = params["W"], params["U"]
     n = len(x)
     m, K = U.shape
-    dtype = np.result_type(U, params["b"], W, h0)
+    dtype = np.result_type(h0, *(params[k] for k in PARAM_NAMES))
     if not _fits(work, n, m, K, dtype):
         work = workspace(n, m, K, dtype)
     H, A_in, P = work["H"][:n + 1], work["A_in"][:n], work["P"][:n]
     # Batch the input projection for the whole chunk; only W h_{t-1} is sequential.
-    np.take(U.T, x, axis=0, out=A_in)                     # row t: column x_t of U
-    A_in += params["b"]
+    np.add(U.T[x], params["b"], out=A_in)                 # row t: column x_t of U, plus b
     H[0] = h0
     a = work["a"]
     # The loop is the bulk of a training step: each iteration is three numpy calls on

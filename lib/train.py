@@ -86,14 +86,32 @@ def adagrad_step(theta, grad, M, eta, work=None, clip=GRAD_CLIP, eps=ADAGRAD_EPS
     theta -= work
 
 
-def flat_views(flat, shapes):
-    """Dict of views into the 1-D array flat, one per (name, shape), in order."""
-    views, start = {}, 0
+def flat_layout(shapes):
+    """Where each (name, shape) lies in a flat buffer: ({name: first index}, buffer length).
+
+    In order, each starting on a 64-byte boundary (the zeros between them are padding):
+    BLAS loads aligned rows faster, W h takes ~1.55 us against ~1.9 at an 8-byte offset here.
+    """
+    per_line = rnn.ALIGN_BYTES // 8
+    starts, at = {}, 0
     for name, shape in shapes.items():
-        size = int(np.prod(shape))
-        views[name] = flat[start:start + size].reshape(shape)
-        start += size
-    return views
+        starts[name] = at
+        at += -(-int(np.prod(shape)) // per_line) * per_line
+    return starts, at
+
+
+def flat_buffer(shapes):
+    """A flat float64 buffer of zeros for ``flat_views``, itself on a 64-byte boundary."""
+    return rnn.aligned_zeros(flat_layout(shapes)[1])
+
+
+def flat_views(flat, shapes):
+    """Dict of views into the 1-D array flat (made by flat_buffer), one per (name, shape)."""
+    starts, size = flat_layout(shapes)
+    if flat.shape != (size,):
+        raise ValueError(f"a flat buffer for these shapes has {size} elements, got shape {flat.shape}")
+    return {name: flat[starts[name]:starts[name] + int(np.prod(shape))].reshape(shape)
+            for name, shape in shapes.items()}
 
 
 def bits_per_char(params, data, chunk=4096):
@@ -147,10 +165,9 @@ def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng
 
 def _into_flat_buffers(state, shapes):
     """Move params, M and best_params into flat buffers; the state keeps views into them."""
-    size = sum(int(np.prod(s)) for s in shapes.values())
     flats = {}
     for key in ("params", "M", "best_params"):
-        flats[key] = np.empty(size)
+        flats[key] = flat_buffer(shapes)
         views = flat_views(flats[key], shapes)
         for name in rnn.PARAM_NAMES:
             views[name][...] = state[key][name]
@@ -264,7 +281,7 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     shapes = rnn.param_shapes(len(vocab), m)
     flats = _into_flat_buffers(state, shapes)
     theta, M, best_flat = flats["params"], flats["M"], flats["best_params"]
-    grad_flat, work = np.empty_like(theta), np.empty_like(theta)
+    grad_flat, work = flat_buffer(shapes), flat_buffer(shapes)  # the padding's gradient stays 0
     params, h_prev = state["params"], state["h_prev"]
     grads = flat_views(grad_flat, shapes)
     step_arrays = rnn.workspace(seq_length, m, len(vocab))     # every chunk is at most seq_length long

@@ -26,16 +26,24 @@ REPORT_DIR = Path(__file__).resolve().parent
 TEMPLATES = REPORT_DIR / "templates"
 
 
-def convert(notebook, fmt, template, build_dir):
-    """nbconvert notebook to fmt ('html' or 'pdf') in build_dir; returns the output path."""
-    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", fmt, "--no-input",
-           f"--TemplateExporter.extra_template_basedirs={TEMPLATES}", "--template", template,
-           "--output-dir", str(build_dir), str(notebook)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise RuntimeError(f"nbconvert --to {fmt} failed:\n{tail}")
-    return build_dir / f"{notebook.stem}.{fmt}"
+def convert(notebook, formats, build_dir):
+    """nbconvert notebook to each of {fmt: template} in build_dir, all at once (one process
+    each: the PDF's XeLaTeX runs while the HTML is written); returns the output paths."""
+    running = {}
+    for fmt, template in formats.items():
+        cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", fmt, "--no-input",
+               f"--TemplateExporter.extra_template_basedirs={TEMPLATES}", "--template", template,
+               "--output-dir", str(build_dir), str(notebook)]
+        running[fmt] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    failed = []
+    for fmt, process in running.items():
+        stderr = process.communicate()[1]
+        if process.returncode != 0:
+            tail = "\n".join(stderr.strip().splitlines()[-15:])
+            failed.append(f"nbconvert --to {fmt} failed:\n{tail}")
+    if failed:
+        raise RuntimeError("\n".join(failed))
+    return [build_dir / f"{notebook.stem}.{fmt}" for fmt in formats]
 
 
 def pdf_tools_missing():
@@ -55,13 +63,14 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
                     "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None},
         progress_bar=False)
 
-    built = [convert(executed, "html", "charrnn_html", build_dir)]
+    formats = {"html": "charrnn_html"}
     missing = pdf_tools_missing()
     if missing:
         print(f"warning: no PDF: {', '.join(missing)} not found; run `bash report/install_tex.sh` "
               f"(or `make tex`) to install them", file=sys.stderr)
     else:
-        built.append(convert(executed, "pdf", "charrnn", build_dir))
+        formats["pdf"] = "charrnn"
+    built = convert(executed, formats, build_dir)
     for path in built:
         os.replace(path, out_dir / f"report{path.suffix}")
         print(f"wrote {out_dir / ('report' + path.suffix)}")

@@ -148,7 +148,8 @@ def test_preallocated_grads_give_same_numbers(english_text):
 
     # Views of one flat buffer, as the training loop uses, filled with garbage first.
     shapes = rnn.param_shapes(len(vocab), m)
-    flat = np.full(sum(int(np.prod(s)) for s in shapes.values()), np.nan)
+    flat = train.flat_buffer(shapes)
+    flat[:] = np.nan
     views = train.flat_views(flat, shapes)
     loss_b, returned, h_b = rnn.loss_and_grads(params, x, y, h0, grads=views)
     assert returned is views
@@ -165,6 +166,41 @@ def test_preallocated_grads_give_same_numbers(english_text):
     assert loss_c == loss_a
     for name in rnn.PARAM_NAMES:
         assert dirty[name].tobytes() == fresh[name].tobytes(), name
+
+
+def test_a_shared_workspace_gives_the_same_numbers_call_after_call(english_text):
+    """The training loop passes one workspace to every call: the numbers must equal fresh
+    calls' bit for bit, for shorter sequences than it was made for too (record mode), and
+    nothing of an earlier call may leak into a later one."""
+    m = 6
+    vocab, data, _, params = _setup(english_text, m, n=200, sigma=0.3, seed=3)
+    work = rnn.workspace(25, m, len(vocab))
+    h = np.zeros(m)
+    for start, n in ((0, 25), (25, 7), (32, 25), (57, 1), (58, 25), (90, 13)):
+        x, y = data[start:start + n], data[start + 1:start + n + 1]
+        loss_f, fresh, h_f = rnn.loss_and_grads(params, x, y, h)
+        loss_w, shared, h_w = rnn.loss_and_grads(params, x, y, h, work=work)
+        assert loss_w == loss_f and h_w.tobytes() == h_f.tobytes()
+        for name in rnn.PARAM_NAMES:
+            assert shared[name].tobytes() == fresh[name].tobytes(), (name, start, n)
+        assert not np.shares_memory(h_w, work["H"])  # the caller keeps h across calls
+        assert not work["onehot"].any()               # left all zeros for the next call
+        h = h_w
+    # A workspace too short or of another dtype is not used, and nothing fails.
+    x, y = data[:40], data[1:41]
+    assert rnn.loss(params, x, y, h, work)[0] == rnn.loss(params, x, y, h)[0]
+    cparams = {k: v.astype(complex) for k, v in params.items()}
+    assert rnn.loss(cparams, x[:5], y[:5], h, work)[0] == rnn.loss(cparams, x[:5], y[:5], h)[0]
+
+
+def test_backward_leaves_the_forward_arrays_alone(english_text):
+    m = 5
+    vocab, x, y, params = _setup(english_text, m, sigma=0.3, seed=4)
+    work = rnn.workspace(len(x), m, len(vocab))
+    H, P = rnn.forward(params, x, np.zeros(m), work)
+    H_before, P_before = H.copy(), P.copy()
+    rnn.backward(params, x, y, H, P, work=work)
+    assert H.tobytes() == H_before.tobytes() and P.tobytes() == P_before.tobytes()
 
 
 def test_repeated_inputs_accumulate_in_U():

@@ -71,15 +71,22 @@ def test_adagrad_first_step_moves_by_eta():
 
 def test_flat_views_cover_buffer_in_order():
     shapes = rnn.param_shapes(3, 2)
-    flat = np.arange(2 + 3 + 6 + 4 + 6, dtype=float)
+    flat = train.flat_buffer(shapes)
+    flat[:] = np.arange(flat.size)
     views = train.flat_views(flat, shapes)
     assert list(views) == list(shapes)
+    # In order, each on a 64-byte boundary (8 float64s): b at 0, c at 8, U at 16, W at 24, V at 32.
     assert views["b"].tolist() == [0, 1]
-    assert views["c"].tolist() == [2, 3, 4]
-    assert views["U"].tolist() == [[5, 6, 7], [8, 9, 10]]
-    assert views["V"].shape == (3, 2) and views["V"][-1, -1] == flat[-1]
+    assert views["c"].tolist() == [8, 9, 10]
+    assert views["U"].tolist() == [[16, 17, 18], [19, 20, 21]]
+    assert views["V"].shape == (3, 2) and views["V"].ravel().tolist() == list(range(32, 38))
+    assert flat.size == 40
+    for name, view in views.items():
+        assert np.shares_memory(view, flat) and view.ctypes.data % 64 == 0, name
     views["W"][...] = -1
-    assert flat[11:15].tolist() == [-1] * 4
+    assert flat[24:28].tolist() == [-1] * 4
+    with pytest.raises(ValueError, match="40 elements"):
+        train.flat_views(np.zeros(21), shapes)
 
 
 # ------------------------------------------------ the epoch walk and h reset
