@@ -58,9 +58,6 @@ RUN_FILES := $(GRADCHECK) $(foreach r,$(SEED_RUNS),$(r)/summary.json) \
 CORPUS_OK := $(RUNS)/.settings/corpus-ok
 # A stage runs its notebook all or nothing, with a one-line error (lib/stage.py).
 STAGE := $(PY) -m lib.stage --failures-dir $(RUNS)/.failed
-# The stages run side by side; all but the course seed's training run at a lower priority,
-# so that it ends first and its text evolution and passages are made while the others train.
-BACKGROUND := nice -n 5
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
 TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/training_run.py
 
@@ -141,13 +138,13 @@ $(CORPUS_OK): $(CORPUS) lib/corpus.py | $(INSTALLED)
 	@touch $@
 
 $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
-	$(BACKGROUND) $(STAGE) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
+	$(STAGE) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
 
 # retrain=True: the new run is built beside the folder and swapped in only when it has
 # finished, so a failed or interrupted rerun leaves the previous result whole (and the
 # next make continues the interrupted build from its last checkpoint).
 $(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
-	$(if $(filter $*,$(COURSE_SEED)),,$(BACKGROUND)) $(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
 
 # The shorter runs are written by the longest one's training.
 $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summary.json: $(RUNS)/seed%/train_$(LONGEST)ep/summary.json ; @test -f $$@))
@@ -205,7 +202,7 @@ $(SPEECHES): $(DEFAULT_CORPUS) lib/records.py | $(INSTALLED)
 	$(PY) -m lib.records speeches $(DEFAULT_CORPUS) $@
 
 $(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) lib/records.py $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
-	$(BACKGROUND) $(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
 
 runs: $(RECORDS_RUN)/summary.json
 report/report.pdf report/report.html: $(RECORDS_RUN)/summary.json lib/records.py lib/records_report.py

@@ -53,6 +53,12 @@ def init_params(K, m, sigma=0.01, rng=None):
     }
 
 
+def _aligned_copy(array):
+    out = aligned_zeros(np.shape(array))
+    out[...] = array
+    return out
+
+
 def workspace(n, m, K, dtype=float):
     """Arrays for ``forward`` and ``backward`` on sequences of up to n characters.
 
@@ -240,7 +246,8 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
     _check_sampling_args(n, temperature)
     if isinstance(block, bool) or int(block) != block or block < 1:
         raise ValueError(f"block must be a positive integer, got {block!r}")
-    b, c, U, W, V = (np.asarray(params[k], dtype=float) for k in PARAM_NAMES)
+    b, c, U = (np.asarray(params[k], dtype=float) for k in ("b", "c", "U"))
+    W, V = (_aligned_copy(params[k]) for k in ("W", "V"))  # (a model file's arrays may not be)
     m, K = U.shape
     h = np.array(h0, dtype=float)
     x = int(x0)
@@ -249,12 +256,13 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
         for t in prime[:-1]:
             h = np.tanh(W @ h + U[:, t] + b)
         x = int(prime[-1])
+    h = _aligned_copy(h)
     # The same arithmetic as the one-character-at-a-time formulation, written with out=
     # so that each step allocates nothing: a = (W h + U[:, x]) + b, h = tanh(a),
     # o = (V h + c) / T, p = exp(o - max o), then the index whose cumulative sum passes
     # u * sum p (see softmax_sample).
     U_cols = list(np.ascontiguousarray(U.T))               # U[:, x] as a contiguous row
-    a, o, cum = np.empty(m), np.empty(K), np.empty(K)
+    a, o, cum = aligned_zeros(m), aligned_zeros(K), np.empty(K)
     dot, add, tanh, exp, subtract, divide = np.dot, np.add, np.tanh, np.exp, np.subtract, np.divide
     cumsum, searchsorted, argmax_ = np.cumsum, np.searchsorted, np.argmax
     temperature = float(temperature)
