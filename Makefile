@@ -163,11 +163,12 @@ report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTA
 	$(MAKE) --no-print-directory tex || true
 	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN)
 
-# All stages at once: on two cores five runs share them and finish together after 2.5 runs'
-# time, where two at a time takes three rounds (the last one alone); measured here, the
-# updates per second in all are the same for 2, 3 and 5 processes on 2 cores. Output is
-# unbuffered, so that progress lines show as they come (each names its run). A failure
-# ends the output with each failed stage's one-line cause.
+# All stages at once: on two cores five runs share them and end together after 2.5 runs'
+# time, where two at a time takes three rounds, the last one alone on a core. Measured here,
+# 2 and 5 training processes on 2 cores make the same updates per second in all, within this
+# machine's noise (it swings by a quarter from one minute to the next). Output is unbuffered,
+# so that progress lines show as they come (each names its run). A failure ends the output
+# with each failed stage's one-line cause.
 JOBS ?= 8
 report:
 	@rm -rf $(RUNS)/.failed

@@ -34,7 +34,7 @@ def _perturbed_losses(params, x, y, h0, name, dtype, deltas):
     h0 = np.asarray(h0, dtype=dtype)
     flat = work[name].reshape(-1)
     out = np.empty((flat.size, len(deltas)), dtype=dtype)
-    arrays = rnn.workspace(len(x), *params["U"].shape, dtype=dtype)
+    arrays = rnn.workspace(len(x), *params["U"].shape, dtype=dtype, backward=False)
     for i in range(flat.size):
         original = flat[i]
         for j, delta in enumerate(deltas):

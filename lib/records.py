@@ -287,7 +287,7 @@ def heldout_bits(params, data, boundary_index):
     starts, pairs = layout(data, boundary_index)
     m, K = params["U"].shape
     h0 = np.zeros(m)
-    work = rnn.workspace(int(pairs.max()) if len(pairs) else 1, m, K)
+    work = rnn.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
     total = 0.0
     for s, n in zip(starts, pairs):
         total += rnn.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]

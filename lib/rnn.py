@@ -59,28 +59,32 @@ def _aligned_copy(array):
     return out
 
 
-def workspace(n, m, K, dtype=float):
+def workspace(n, m, K, dtype=float, backward=True):
     """Arrays for ``forward`` and ``backward`` on sequences of up to n characters.
 
     A training loop makes one and passes it to every ``loss_and_grads`` call, so an
     update allocates nothing; without one, each call makes its own. Shapes:
-    H (n + 1, m), A_in (n, m), P (n, K), dO (n, K), dH (n, m), dtanh (n, m),
-    dA (n, m), a and back (m,), onehot (n, K) of zeros; ``<name>_rows`` are lists of
-    their row views, made once (making them costs as much as a timestep).
+    H (n + 1, m), A_in (n, m), P (n, K), a (m,), and unless backward=False (a loss
+    alone, as an evaluation needs) dO (n, K), dH (n, m), dtanh (n, m), dA (n, m),
+    back (m,), onehot (n, K) of zeros; ``<name>_rows`` are lists of their row views,
+    made once (making them costs as much as a timestep).
     """
     z = aligned_zeros
-    work = {"H": z((n + 1, m), dtype), "A_in": z((n, m), dtype), "P": z((n, K), dtype), "dO": z((n, K), dtype),
-            "dH": z((n, m), dtype), "dtanh": z((n, m), dtype), "dA": z((n, m), dtype), "a": z(m, dtype),
-            "back": z(m, dtype), "onehot": z((n, K)), "ones_n": np.ones(n), "ones_K": np.ones(K),
-            "t": np.arange(n), "n": n, "dtype": np.dtype(dtype)}
-    for name in ("H", "A_in", "dH", "dtanh", "dA"):
+    work = {"H": z((n + 1, m), dtype), "A_in": z((n, m), dtype), "P": z((n, K), dtype), "a": z(m, dtype),
+            "ones_n": np.ones(n), "ones_K": np.ones(K), "t": np.arange(n), "n": n, "dtype": np.dtype(dtype)}
+    rows = ["H", "A_in"]
+    if backward:
+        work.update(dO=z((n, K), dtype), dH=z((n, m), dtype), dtanh=z((n, m), dtype), dA=z((n, m), dtype),
+                    back=z(m, dtype), onehot=z((n, K)))
+        rows += ["dH", "dtanh", "dA"]
+    for name in rows:
         work[name + "_rows"] = list(work[name])
     return work
 
 
-def _fits(work, n, m, K, dtype):
+def _fits(work, n, m, K, dtype, backward=False):
     return work is not None and work["n"] >= n and work["H"].shape[1] == m and work["P"].shape[1] == K \
-        and work["dtype"] == dtype
+        and work["dtype"] == dtype and (not backward or "dO" in work)
 
 
 def forward(params, x, h0, work=None):
@@ -103,7 +107,7 @@ def forward(params, x, h0, work=None):
     m, K = U.shape
     dtype = np.result_type(h0, *(params[k] for k in PARAM_NAMES))
     if not _fits(work, n, m, K, dtype):
-        work = workspace(n, m, K, dtype)
+        work = workspace(n, m, K, dtype, backward=False)
     H, A_in, P = work["H"][:n + 1], work["A_in"][:n], work["P"][:n]
     # Batch the input projection for the whole chunk; only W h_{t-1} is sequential.
     np.add(U.T[x], params["b"], out=A_in)                 # row t: column x_t of U, plus b
@@ -157,7 +161,7 @@ def backward(params, x, y, H, P, grads=None, work=None):
     n = len(x)
     m, K = params["U"].shape
     dtype = np.result_type(H, P)
-    if not _fits(work, n, m, K, dtype):                  # (H and P may be views of work: only
+    if not _fits(work, n, m, K, dtype, backward=True):   # (H and P may be views of work: only
         work = workspace(n, m, K, dtype)                  # its other arrays are written here)
     t_index, ones = work["t"][:n], work["ones_n"][:n]
     dO = work["dO"][:n]                                   # (n, K): p_t - onehot(y_t)

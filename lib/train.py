@@ -118,7 +118,7 @@ def bits_per_char(params, data, chunk=4096):
     """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from h = 0."""
     m, K = params["U"].shape
     h = np.zeros(m)
-    work = rnn.workspace(min(chunk, max(1, len(data) - 1)), m, K)
+    work = rnn.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
     total = 0.0
     for start in range(0, len(data) - 1, chunk):
         x = data[start:start + chunk]

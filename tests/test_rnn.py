@@ -191,6 +191,14 @@ def test_a_shared_workspace_gives_the_same_numbers_call_after_call(english_text)
     assert rnn.loss(params, x, y, h, work)[0] == rnn.loss(params, x, y, h)[0]
     cparams = {k: v.astype(complex) for k, v in params.items()}
     assert rnn.loss(cparams, x[:5], y[:5], h, work)[0] == rnn.loss(cparams, x[:5], y[:5], h)[0]
+    # A forward-only workspace (evaluations) serves a loss; given to backward, it is not used.
+    lean = rnn.workspace(25, m, len(vocab), backward=False)
+    assert "dA" not in lean
+    x, y = data[:25], data[1:26]
+    assert rnn.loss(params, x, y, h, lean)[0] == rnn.loss(params, x, y, h)[0]
+    loss_l, grads_l, _ = rnn.loss_and_grads(params, x, y, h, work=lean)
+    loss_f, fresh, _ = rnn.loss_and_grads(params, x, y, h)
+    assert loss_l == loss_f and all(grads_l[k].tobytes() == fresh[k].tobytes() for k in rnn.PARAM_NAMES)
 
 
 def test_backward_leaves_the_forward_arrays_alone(english_text):
