@@ -102,14 +102,15 @@ class LibState:
         self.theta, self.grad, self.mem, self.work = (train.flat_buffer(shapes) for _ in range(4))
         self.params = train.flat_views(self.theta, shapes)
         self.grads = train.flat_views(self.grad, shapes)
+        self.arrays = rnn.workspace(SEQ, M, K)  # as train() keeps one for all its updates
         for name in rnn.PARAM_NAMES:
             self.params[name][...] = params[name]
 
     def loss_and_grads(self, x, y, h):
-        return rnn.loss_and_grads(self.params, x, y, h, self.grads)
+        return rnn.loss_and_grads(self.params, x, y, h, self.grads, self.arrays)
 
     def step(self, x, y, h):
-        loss, _, h = rnn.loss_and_grads(self.params, x, y, h, self.grads)
+        loss, _, h = rnn.loss_and_grads(self.params, x, y, h, self.grads, self.arrays)
         train.adagrad_step(self.theta, self.grad, self.mem, ETA, self.work)
         return loss, h
 
@@ -142,20 +143,26 @@ def verify(params, data):
 
 # -------------------------------------------------------------------- timing
 
-def time_loop(run_one, data):
-    """Median over REPS of the mean time per call of run_one(x, y) over ITERS chunks, in us."""
+def time_loops(runs, data):
+    """{name: median over REPS of the mean time per call of run(x, y) over ITERS chunks, in us}.
+
+    The runs take turns, one rep each, so that a change in the machine's load (it drifts over
+    minutes here) falls on all of them alike and their ratios hold.
+    """
     n_chunks = (len(data) - 1) // SEQ
     chunks = [(data[i * SEQ:(i + 1) * SEQ], data[i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(n_chunks)]
-    for x, y in chunks[:20]:  # warm-up
-        run_one(x, y)
-    per_call = []
+    for run in runs.values():
+        for x, y in chunks[:20]:  # warm-up
+            run(x, y)
+    per_call = {name: [] for name in runs}
     for rep in range(REPS):
-        start = time.perf_counter()
-        for i in range(ITERS):
-            x, y = chunks[(rep * ITERS + i) % n_chunks]
-            run_one(x, y)
-        per_call.append((time.perf_counter() - start) / ITERS * 1e6)
-    return statistics.median(per_call)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            for i in range(ITERS):
+                x, y = chunks[(rep * ITERS + i) % n_chunks]
+                run(x, y)
+            per_call[name].append((time.perf_counter() - start) / ITERS * 1e6)
+    return {name: statistics.median(times) for name, times in per_call.items()}
 
 
 def main():
@@ -169,27 +176,23 @@ def main():
     print(f"naive reference agrees with lib: |loss diff| {loss_diff:.1e}, max |grad diff| {grad_diff:.1e}")
 
     lib = LibState(params)
-    h0 = np.zeros(M)
-    lib_lg = time_loop(lambda x, y: lib.loss_and_grads(x, y, h0), data)
+    h0, P = np.zeros(M), to_columns(params)
+    h0_col = np.zeros((M, 1))
+    lg = time_loops({"lib": lambda x, y: lib.loss_and_grads(x, y, h0),
+                     "naive": lambda x, y: naive_loss_and_grads(P, x, y, h0_col)}, data)
+    lib_lg, naive_lg = lg["lib"], lg["naive"]
 
-    lib = LibState(params)
-    h = {"lib": np.zeros(M)}
+    lib, P = LibState(params), to_columns(params)
+    mem = {k: np.zeros_like(v) for k, v in P.items()}
+    h = {"lib": np.zeros(M), "naive": np.zeros((M, 1))}
 
     def lib_step(x, y):
         _, h["lib"] = lib.step(x, y, h["lib"])
-    lib_full = time_loop(lib_step, data)
-
-    P = to_columns(params)
-    h0 = np.zeros((M, 1))
-    naive_lg = time_loop(lambda x, y: naive_loss_and_grads(P, x, y, h0), data)
-
-    P = to_columns(params)
-    mem = {k: np.zeros_like(v) for k, v in P.items()}
-    h["naive"] = np.zeros((M, 1))
 
     def naive_full(x, y):
         _, h["naive"] = naive_step(P, mem, x, y, h["naive"])
-    naive_full_us = time_loop(naive_full, data)
+    full = time_loops({"lib": lib_step, "naive": naive_full}, data)
+    lib_full, naive_full_us = full["lib"], full["naive"]
 
     print(f"{'':26s}{'lib us':>10s}{'naive us':>11s}{'naive/lib':>11s}")
     print(f"{'loss_and_grads':26s}{lib_lg:10.1f}{naive_lg:11.1f}{naive_lg / lib_lg:10.2f}x")

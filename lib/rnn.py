@@ -13,6 +13,8 @@ one-hot in the math, but no one-hot matrix is ever built: ``U x_t`` is the
 column ``U[:, x_t]``.
 """
 
+import math
+
 import numpy as np
 
 PARAM_NAMES = ("b", "c", "U", "W", "V")
@@ -22,11 +24,10 @@ ALIGN_BYTES = 64
 
 def aligned_zeros(shape, dtype=float):
     """np.zeros(shape, dtype) whose first element lies on an ALIGN_BYTES boundary."""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape))
-    raw = np.zeros(size * dtype.itemsize + ALIGN_BYTES, dtype=np.uint8)
+    nbytes = math.prod(np.atleast_1d(shape).tolist()) * np.dtype(dtype).itemsize
+    raw = np.zeros(nbytes + ALIGN_BYTES, dtype=np.uint8)
     skip = -raw.ctypes.data % ALIGN_BYTES
-    return raw[skip:skip + size * dtype.itemsize].view(dtype).reshape(shape)
+    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
 
 
 def param_shapes(K, m):
@@ -59,7 +60,7 @@ def _aligned_copy(array):
     return out
 
 
-def workspace(n, m, K, dtype=float, backward=True):
+def workspace(n, m, K, dtype=float, backward=True, aligned=True):
     """Arrays for ``forward`` and ``backward`` on sequences of up to n characters.
 
     A training loop makes one and passes it to every ``loss_and_grads`` call, so an
@@ -67,9 +68,10 @@ def workspace(n, m, K, dtype=float, backward=True):
     H (n + 1, m), A_in (n, m), P (n, K), a (m,), and unless backward=False (a loss
     alone, as an evaluation needs) dO (n, K), dH (n, m), dtanh (n, m), dA (n, m),
     back (m,), onehot (n, K) of zeros; ``<name>_rows`` are lists of their row views,
-    made once (making them costs as much as a timestep).
+    made once (making them costs as much as a timestep). aligned=False: plain arrays,
+    quicker to make, for a single call.
     """
-    z = aligned_zeros
+    z = aligned_zeros if aligned else np.zeros
     work = {"H": z((n + 1, m), dtype), "A_in": z((n, m), dtype), "P": z((n, K), dtype), "a": z(m, dtype),
             "ones_n": np.ones(n), "ones_K": np.ones(K), "t": np.arange(n), "n": n, "dtype": np.dtype(dtype)}
     rows = ["H", "A_in"]
@@ -107,7 +109,7 @@ def forward(params, x, h0, work=None):
     m, K = U.shape
     dtype = np.result_type(h0, *(params[k] for k in PARAM_NAMES))
     if not _fits(work, n, m, K, dtype):
-        work = workspace(n, m, K, dtype, backward=False)
+        work = workspace(n, m, K, dtype, backward=False, aligned=False)
     H, A_in, P = work["H"][:n + 1], work["A_in"][:n], work["P"][:n]
     # Batch the input projection for the whole chunk; only W h_{t-1} is sequential.
     np.add(U.T[x], params["b"], out=A_in)                 # row t: column x_t of U, plus b
@@ -162,7 +164,7 @@ def backward(params, x, y, H, P, grads=None, work=None):
     m, K = params["U"].shape
     dtype = np.result_type(H, P)
     if not _fits(work, n, m, K, dtype, backward=True):   # (H and P may be views of work: only
-        work = workspace(n, m, K, dtype)                  # its other arrays are written here)
+        work = workspace(n, m, K, dtype, aligned=False)   # its other arrays are written here)
     t_index, ones = work["t"][:n], work["ones_n"][:n]
     dO = work["dO"][:n]                                   # (n, K): p_t - onehot(y_t)
     dO[...] = P
@@ -207,6 +209,8 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None):
     """
     x = np.asarray(x)
     y = np.asarray(y)
+    if work is None:                                      # one set of arrays for both passes
+        work = workspace(len(x), *params["U"].shape, np.result_type(h0, *params.values()), aligned=False)
     H, P = forward(params, x, h0, work)
     grads = backward(params, x, y, H, P, grads, work)
     return float(sequence_loss(P, y)), grads, H[-1].copy()

@@ -65,7 +65,7 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
                     "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
                     "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command,
                     "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None},
-        progress_bar=False)
+        progress_bar=False, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # as lib/stage.py
 
     formats = {"html": "charrnn_html"}
     missing = pdf_tools_missing()
