@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 PARAM_NAMES = ("b", "c", "U", "W", "V")
-# Arrays the training loop computes in start on a cache line: BLAS runs its aligned loads.
+# The arrays the training loop computes in start on a cache line, where BLAS runs aligned loads.
 ALIGN_BYTES = 64
 
 
@@ -210,7 +210,8 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None):
     x = np.asarray(x)
     y = np.asarray(y)
     if work is None:                                      # one set of arrays for both passes
-        work = workspace(len(x), *params["U"].shape, np.result_type(h0, *params.values()), aligned=False)
+        dtype = np.result_type(h0, *(params[k] for k in PARAM_NAMES))
+        work = workspace(len(x), *params["U"].shape, dtype, aligned=False)
     H, P = forward(params, x, h0, work)
     grads = backward(params, x, y, H, P, grads, work)
     return float(sequence_loss(P, y)), grads, H[-1].copy()
