@@ -391,6 +391,22 @@ def spread_text(seeds):
     return text
 
 
+def held_out_course(evals):
+    """How a run's held-out readings [(step, bits per char), ...] went, in words ('' when there are none):
+    the first reading that more than doubled the one before, or else the first and the last reading."""
+    if not evals:
+        return ""
+    jump = next(((a, b) for a, b in zip(evals, evals[1:]) if b[1] > 2 * a[1]), None)
+    if jump:
+        (before_step, before), (after_step, after) = jump
+        stayed = min(v for step, v in evals if step >= after_step) > 2 * before
+        return (f"went from {before:.2f} at update {before_step:,} to {after:.2f} at update {after_step:,}"
+                + (" and stayed high" if stayed else ""))
+    (first_step, first), (last_step, last) = evals[0], evals[-1]
+    return (f"read {first:.2f} at the first reading (update {first_step:,}) and {last:.2f} at the last "
+            f"(update {last_step:,})")
+
+
 def held_out_outliers(values):
     """Indices of values far from the others: more than 10 median absolute deviations (and 0.5) off the median."""
     median = float(np.median(values))
@@ -412,15 +428,14 @@ def _held_out_spread(seeds, held, short, long_):
         run = seeds[i]
         summary = run["by_epochs"][long_]
         evals = [(step, v) for step, v in zip(run["history"]["step"], run["history"]["val_bpc"]) if not math.isnan(v)]
-        jump = next(((a, b) for a, b in zip(evals, evals[1:]) if b[1] > 2 * a[1]), None)
         text += (f" Seed {run['seed']} is the exception: its best model scores {held[long_][i]:.2f} bits per "
                  f"character on the held-out play, against {min(held[long_][j] for j in usual):.2f}–"
                  f"{max(held[long_][j] for j in usual):.2f} for the others, although its best smooth loss on "
                  f"the training text ({summary['best_smooth_loss']:.2f}) is ordinary.")
-        if jump:
-            text += (f" In its training the held-out figure went from {jump[0][1]:.2f} at update {jump[0][0]:,} to "
-                     f"{jump[1][1]:.2f} at update {jump[1][0]:,} and stayed high: one initialisation gave a "
-                     f"network that reads text it never saw far worse than the loss it trained on suggests.")
+        course = held_out_course(evals)
+        if course:
+            text += (f" In its training the held-out figure {course}: one initialisation gave a network that "
+                     f"reads text it never saw far worse than the loss it trained on suggests.")
     return text + (f" With {n} draws these are rough estimates: the standard error of a mean is its standard "
                    f"deviation divided by √{len(usual)}.")
 

@@ -71,3 +71,19 @@ def test_spread_text_states_only_what_the_numbers_say(seed_runs):
     else:
         assert "Every seed improved" in text
     assert "one seed" in report.spread_text(seeds[:1])
+
+
+def test_an_outlying_seed_is_named_and_its_held_out_course_told_at_any_reading_interval():
+    assert report.held_out_outliers([3.0, 3.1, 2.9, 3.05, 12.5]) == [4]
+    assert report.held_out_outliers([3.0, 3.1, 2.9, 3.05, 3.2]) == []
+    # Read every 10,000 updates: the jump between two readings is told.
+    fine = [(10_000, 3.4), (20_000, 3.29), (30_000, 10.23), (40_000, 11.0), (50_000, 12.1)]
+    assert report.held_out_course(fine) == "went from 3.29 at update 20,000 to 10.23 at update 30,000 and stayed high"
+    # A jump that did not last is not said to have stayed.
+    back = [(10_000, 3.4), (20_000, 7.5), (30_000, 3.3)]
+    assert report.held_out_course(back) == "went from 3.40 at update 10,000 to 7.50 at update 20,000"
+    # Read every 40,000: already high at the first reading, so the first and last are told.
+    coarse = [(40_000, 10.8), (80_000, 11.2), (440_000, 12.45)]
+    assert report.held_out_course(coarse) == ("read 10.80 at the first reading (update 40,000) and 12.45 at "
+                                              "the last (update 440,000)")
+    assert report.held_out_course([]) == ""
