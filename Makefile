@@ -88,7 +88,7 @@ UV := build/uv/bin/uv
 $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 	python3 -m venv --clear $(VENV)
 	@rm -rf build/uv
-	@if python3 -m pip install -qq --disable-pip-version-check --root-user-action=ignore --no-compile --require-hashes \
+	@if python3 -m pip install -qq --disable-pip-version-check --root-user-action=ignore --no-compile --only-binary=:all: --require-hashes \
 			--target build/uv -r requirements-uv.lock; then \
 		echo "$(UV) pip install --compile-bytecode --require-hashes -r requirements.lock"; \
 		$(UV) pip install --quiet --python $(VENV)/bin/python --compile-bytecode --require-hashes -r requirements.lock \
