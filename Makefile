@@ -80,7 +80,7 @@ install: $(INSTALLED)
 
 # Exactly the lock: a clean venv (--clear drops packages an older lock brought), every
 # package at its locked version and checked against its sha256, then the project itself.
-# uv installs it: it fetches in parallel and compiles on every core, 12 s where pip takes
+# uv installs it: it fetches in parallel and compiles on every core, ~15 s where pip takes
 # about 60 s here. uv itself comes from its own hashed lock into build/uv; where that fails
 # (no uv wheel for the machine, say), pip installs the same lock.
 UV_VERSION := 0.13.9
