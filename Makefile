@@ -164,9 +164,10 @@ report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTA
 	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN)
 
 # All stages at once: on two cores five runs share them and end together after 2.5 runs'
-# time, where two at a time takes three rounds, the last one alone on a core. Measured here,
-# 2 and 5 training processes on 2 cores make the same updates per second in all, within this
-# machine's noise (it swings by a quarter from one minute to the next). Output is unbuffered,
+# time, where two at a time takes three rounds, the last one alone on a core. Measured here on
+# five shortened runs: all at once 39-41 s, in rounds of two 43-44 s (sharing a core costs each
+# run ~10%, less than the idle core of the last round; the machine swings by a quarter from
+# one minute to the next, so repeat before trusting smaller gaps). Output is unbuffered,
 # so that progress lines show as they come (each names its run). A failure ends the output
 # with each failed stage's one-line cause.
 JOBS ?= 8

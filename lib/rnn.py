@@ -84,6 +84,11 @@ def workspace(n, m, K, dtype=float, backward=True, aligned=True):
     return work
 
 
+def _dtype(params, h0):
+    """The dtype a pass computes in: complex when a complex step is anywhere."""
+    return np.result_type(h0, *(params[k] for k in PARAM_NAMES))
+
+
 def _fits(work, n, m, K, dtype, backward=False):
     return work is not None and work["n"] >= n and work["H"].shape[1] == m and work["P"].shape[1] == K \
         and work["dtype"] == dtype and (not backward or "dO" in work)
@@ -107,7 +112,7 @@ def forward(params, x, h0, work=None):
     W, U = params["W"], params["U"]
     n = len(x)
     m, K = U.shape
-    dtype = np.result_type(h0, *(params[k] for k in PARAM_NAMES))
+    dtype = _dtype(params, h0)
     if not _fits(work, n, m, K, dtype):
         work = workspace(n, m, K, dtype, backward=False, aligned=False)
     H, A_in, P = work["H"][:n + 1], work["A_in"][:n], work["P"][:n]
@@ -210,8 +215,7 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None):
     x = np.asarray(x)
     y = np.asarray(y)
     if work is None:                                      # one set of arrays for both passes
-        dtype = np.result_type(h0, *(params[k] for k in PARAM_NAMES))
-        work = workspace(len(x), *params["U"].shape, dtype, aligned=False)
+        work = workspace(len(x), *params["U"].shape, _dtype(params, h0), aligned=False)
     H, P = forward(params, x, h0, work)
     grads = backward(params, x, y, H, P, grads, work)
     return float(sequence_loss(P, y)), grads, H[-1].copy()
