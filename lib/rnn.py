@@ -121,14 +121,15 @@ def forward(params, x, h0, work=None):
     H[0] = h0
     a = work["a"]
     # The loop is the bulk of a training step: each iteration is three numpy calls on
-    # row views made in advance, and nothing else.
-    dot, add, tanh = np.dot, np.add, np.tanh
+    # row views made in advance, and nothing else. The bound method W.dot skips np.dot's
+    # dispatch layer (~0.2 us a call, the same product).
+    W_dot, add, tanh = W.dot, np.add, np.tanh
     h_rows, a_rows = work["H_rows"], work["A_in_rows"]
     for t in range(n):
-        dot(W, h_rows[t], out=a)
+        W_dot(h_rows[t], out=a)
         add(a, a_rows[t], out=a)
         tanh(a, out=h_rows[t + 1])
-    np.dot(H[1:], params["V"].T, out=P)                   # (n, K) logits, then probabilities
+    H[1:].dot(params["V"].T, out=P)                       # (n, K) logits, then probabilities
     P += params["c"]
     # Shifting by the real part of the row maximum keeps exp() in range and
     # leaves the imaginary part of a complex step untouched.
@@ -141,7 +142,7 @@ def forward(params, x, h0, work=None):
 
 def sequence_loss(P, y):
     """Cross-entropy -sum_t log P[t, y_t] of (n, K) probabilities against (n,) targets."""
-    return -np.sum(np.log(P[np.arange(len(y)), y]))
+    return -np.add.reduce(np.log(P[np.arange(len(y)), y]))
 
 
 def loss(params, x, y, h0, work=None):
@@ -174,28 +175,27 @@ def backward(params, x, y, H, P, grads=None, work=None):
     dO = work["dO"][:n]                                   # (n, K): p_t - onehot(y_t)
     dO[...] = P
     dO[t_index, y] -= 1.0
-    np.dot(dO.T, H[1:], out=grads["V"])
-    np.dot(ones, dO, out=grads["c"])                      # column sums as products, as in forward
+    dO.T.dot(H[1:], out=grads["V"])
+    ones.dot(dO, out=grads["c"])                          # column sums as products, as in forward
     dH, dtanh, dA = work["dH"][:n], work["dtanh"][:n], work["dA"][:n]
-    np.dot(dO, V, out=dH)                                 # (n, m): from the outputs
+    dO.dot(V, out=dH)                                     # (n, m): from the outputs
     np.square(H[1:], out=dtanh)
     np.subtract(1.0, dtanh, out=dtanh)                    # (n, m): tanh' = 1 - h_t^2
-    WT = W.T
     back = work["back"]
-    dot, add, multiply = np.dot, np.add, np.multiply
+    WT_dot, add, multiply = W.T.dot, np.add, np.multiply
     da_rows, dh_rows, dtanh_rows = work["dA_rows"], work["dH_rows"], work["dtanh_rows"]
     multiply(dh_rows[n - 1], dtanh_rows[n - 1], out=da_rows[n - 1])
     for t in range(n - 2, -1, -1):
-        dot(WT, da_rows[t + 1], out=back)                  # W^T da_{t+1}
+        WT_dot(da_rows[t + 1], out=back)                   # W^T da_{t+1}
         add(back, dh_rows[t], out=back)
         multiply(back, dtanh_rows[t], out=da_rows[t])
-    np.dot(dA.T, H[:-1], out=grads["W"])
-    np.dot(ones, dA, out=grads["b"])
+    dA.T.dot(H[:-1], out=grads["W"])
+    ones.dot(dA, out=grads["b"])
     # dU[:, x_t] += da_t for every t, repeated characters summed: a product with the
     # (n, K) one-hot matrix of x, cheaper here than np.add.at or a bincount.
     onehot = work["onehot"][:n]
     onehot[t_index, x] = 1.0
-    np.dot(dA.T, onehot, out=grads["U"])
+    dA.T.dot(onehot, out=grads["U"])
     onehot[t_index, x] = 0.0                              # all zeros again for the next call
     return grads
 
@@ -276,7 +276,7 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
     # u * sum p (see softmax_sample).
     U_cols = list(np.ascontiguousarray(U.T))               # U[:, x] as a contiguous row
     a, o, cum = aligned_zeros(m), aligned_zeros(K), np.empty(K)
-    dot, add, tanh, exp, subtract, divide = np.dot, np.add, np.tanh, np.exp, np.subtract, np.divide
+    W_dot, V_dot, add, tanh, exp, subtract, divide = W.dot, V.dot, np.add, np.tanh, np.exp, np.subtract, np.divide
     cumsum, searchsorted, argmax_ = np.cumsum, np.searchsorted, np.argmax
     temperature = float(temperature)
     scale = temperature != 1.0
@@ -287,11 +287,11 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
         out = np.empty(size, dtype=np.int64)
         uniforms = None if argmax else rng.random(size).tolist()
         for t in range(size):
-            dot(W, h, out=a)
+            W_dot(h, out=a)
             add(a, U_cols[x], out=a)
             add(a, b, out=a)
             tanh(a, out=h)
-            dot(V, h, out=o)
+            V_dot(h, out=o)
             add(o, c, out=o)
             if argmax:
                 x = int(argmax_(o))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from . import nbexec
+
 
 def _value(text):
     # papermill's -p reads its value as YAML would (numbers, booleans, None).
@@ -24,6 +26,7 @@ def _value(text):
 
 
 def run_stage(notebook, executed, parameters, failures_dir):
+    nbexec.skip_iri_grammar()
     import papermill
 
     executed = Path(executed)
@@ -36,10 +39,7 @@ def run_stage(notebook, executed, parameters, failures_dir):
     failure_file = Path(failures_dir) / f"{flat}.{executed.stem}"
     failure_file.unlink(missing_ok=True)
     try:
-        # The kernel's own log lines (a warning that it listens on TCP, an "error" for the
-        # interrupt that ends it) are noise between make's lines; cell errors still come through.
-        papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters, progress_bar=False,
-                                   cwd=os.getcwd(), extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        nbexec.execute(notebook, tmp, parameters, cwd=os.getcwd())
     except papermill.PapermillExecutionError as err:
         line = f"error: {label} ({Path(notebook).name}): {err.ename}: {err.evalue}".splitlines()[0]
     except Exception as err:  # a kernel that died, a notebook that cannot be read

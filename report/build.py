@@ -18,9 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import papermill
-
-from lib import paths, report
+from lib import nbexec, paths, report
 
 REPORT_DIR = Path(__file__).resolve().parent
 TEMPLATES = REPORT_DIR / "templates"
@@ -31,7 +29,7 @@ def convert(notebook, formats, build_dir):
     each: the PDF's XeLaTeX runs while the HTML is written); returns the output paths."""
     running = {}
     for fmt, template in formats.items():
-        cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", fmt, "--no-input",
+        cmd = [sys.executable, "-m", "lib.nbexec", "nbconvert", "--to", fmt, "--no-input",
                f"--TemplateExporter.extra_template_basedirs={TEMPLATES}", "--template", template,
                "--output-dir", str(build_dir), str(notebook)]
         if fmt == "pdf":
@@ -59,13 +57,12 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
     build_dir = out_dir / "build"
     build_dir.mkdir(parents=True, exist_ok=True)
     executed = build_dir / "report.ipynb"
-    papermill.execute_notebook(
-        str(REPORT_DIR / "report.ipynb"), str(executed), cwd=str(paths.REPO_ROOT),
+    nbexec.execute(
+        REPORT_DIR / "report.ipynb", executed, cwd=paths.REPO_ROOT,
         parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
                     "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
                     "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command,
-                    "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None},
-        progress_bar=False, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # as lib/stage.py
+                    "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None})
 
     formats = {"html": "charrnn_html"}
     missing = pdf_tools_missing()
@@ -81,6 +78,9 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
 
 
 def main(argv=None):
+    nbexec.skip_iri_grammar()
+    import papermill  # (after the line above: see lib/nbexec.py)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", help="the course's training-run folders (default: make report's)")
     parser.add_argument("--seed-runs", nargs="*", default=None,

@@ -1,0 +1,59 @@
+"""lib.nbexec: how make's stages and report/build.py run and convert notebooks."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from lib import nbexec
+
+
+def _write_notebook(path, *sources):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def test_the_kernel_talks_over_socket_files_in_a_folder_of_its_own(tmp_path):
+    """No TCP ports, so stages starting together cannot draw the same one; the folder goes afterwards."""
+    notebook = _write_notebook(tmp_path / "probe.ipynb", "import json\nfrom ipykernel import get_connection_info\n"
+                               "info = get_connection_info(unpack=True)\n"
+                               "print(json.dumps({'transport': info['transport'], 'ip': info['ip']}))")
+    executed = tmp_path / "out" / "probe.ipynb"
+    executed.parent.mkdir()
+    nbexec.execute(notebook, executed, {}, cwd=tmp_path)
+    info = json.loads(nbformat.read(str(executed), as_version=4).cells[0].outputs[0]["text"])
+    assert info["transport"] == "ipc"
+    socket_dir = Path(info["ip"]).parent
+    assert socket_dir.name.startswith("kernel-") and socket_dir != tmp_path
+    assert not socket_dir.exists()                     # removed with its socket files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "probe.ipynb"]
+
+
+def _modules_after_import(skip):
+    code = ("import sys\nfrom lib import nbexec\n" + ("nbexec.skip_iri_grammar()\n" if skip else "")
+            + "import papermill, nbconvert\nprint(sorted(m for m in ('jsonschema', 'rfc3987_syntax', 'lark') "
+            "if sys.modules.get(m) is not None))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_papermill_and_nbconvert_load_without_the_iri_grammar():
+    # The premise: without the skip, importing them builds the grammar (lark, rfc3987_syntax).
+    assert _modules_after_import(skip=False) == "['jsonschema', 'lark', 'rfc3987_syntax']"
+    assert _modules_after_import(skip=True) == "['jsonschema']"
+
+
+def test_nbconvert_through_nbexec(tmp_path):
+    notebook = _write_notebook(tmp_path / "tiny.ipynb", "answer_to_everything = 42")
+    done = subprocess.run([sys.executable, "-m", "lib.nbexec", "nbconvert", "--to", "html", str(notebook)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "answer_to_everything" in (tmp_path / "tiny.html").read_text(encoding="utf-8")
+    usage = subprocess.run([sys.executable, "-m", "lib.nbexec"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage: python -m lib.nbexec nbconvert")
