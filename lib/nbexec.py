@@ -32,9 +32,9 @@ def skip_iri_grammar():
 def execute(notebook, executed, parameters, cwd):
     """papermill.execute_notebook(notebook -> executed) with ``parameters``, run in cwd.
 
-    The kernel's own log lines (a warning when it listens on TCP, an "error" for the
-    interrupt that ends it) are noise in make's output; cell errors still come through
-    as papermill.PapermillExecutionError."""
+    The kernel logs only critical lines (it would log an "error" for the interrupt that
+    ends it, noise in make's output); cell errors still come through as
+    papermill.PapermillExecutionError."""
     skip_iri_grammar()
     import papermill
     from traitlets.config import Config
