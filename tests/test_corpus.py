@@ -90,6 +90,19 @@ def test_encode_names_every_missing_character(english_text):
     assert {"Q", "z", "#", "9"} <= listed
 
 
+def test_encode_matches_a_per_character_lookup_beyond_ascii():
+    text = "Café naïve — ünïcode 𝄞 and a lone \udcff surrogate\n" * 3
+    vocab = sorted(set(text), reverse=True)  # any order: the index is the position in vocab
+    expected = [vocab.index(ch) for ch in text]
+    assert corpus.encode(text, vocab).tolist() == expected
+    # Past the largest code point of the vocabulary, below it, and below the smallest.
+    for stranger in ("\U0001F600", "\u00e8", "\t"):
+        with pytest.raises(corpus.CorpusError, match="outside the vocabulary"):
+            corpus.encode("Caf" + stranger, vocab)
+    with pytest.raises(corpus.CorpusError, match="outside the vocabulary: 'a'"):
+        corpus.encode("a", [])
+
+
 def test_split_train_val():
     assert corpus.split_train_val(1000, 0.0, 25) == 1000
     assert corpus.split_train_val(1000, 0.1, 25) == 900
