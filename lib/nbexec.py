@@ -8,6 +8,8 @@ Two things differ from calling papermill and ``jupyter nbconvert`` plainly:
   Stages that start together sometimes drew the same port; the kernel that lost
   hung, and the stage failed a minute later with "Kernel didn't respond in 60
   seconds" (measured: 1 start in 80, eight stages at once on a busy machine).
+  The folder goes when the stage ends; one left by a stage killed with SIGKILL
+  is removed by the next stage that starts.
 * ``rfc3987_syntax`` is not imported. nbformat, which papermill and nbconvert load,
   imports jsonschema, whose format checkers load that module when it is installed
   (jupyter-events brings it in); it builds parsers for the IRI grammar as it loads,
@@ -17,16 +19,44 @@ Two things differ from calling papermill and ``jupyter nbconvert`` plainly:
     python -m lib.nbexec nbconvert ARGS...    # jupyter nbconvert ARGS..., the same way
 """
 
+import os
+import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 SLOW_MODULE = "rfc3987_syntax"
+SOCKET_DIR_PREFIX = "kernel-"
 
 
 def skip_iri_grammar():
     """Make ``import rfc3987_syntax`` fail at once. Call before papermill, nbformat or
     nbconvert is imported; afterwards (or where it is already loaded) it changes nothing."""
     sys.modules.setdefault(SLOW_MODULE, None)
+
+
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_orphaned_socket_dirs(parent=None):
+    """Remove the socket folders of stages that were killed outright (SIGKILL skips the clean-up).
+
+    A folder is named kernel-<pid of its stage>-<random>; one whose process is gone is removed.
+    Returns the folders removed."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(SOCKET_DIR_PREFIX + "*-*"):
+        pid = folder.name[len(SOCKET_DIR_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and folder.is_dir() and not folder.is_symlink() and not _process_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def execute(notebook, executed, parameters, cwd):
@@ -39,7 +69,8 @@ def execute(notebook, executed, parameters, cwd):
     import papermill
     from traitlets.config import Config
 
-    with tempfile.TemporaryDirectory(prefix="kernel-") as socket_dir:
+    remove_orphaned_socket_dirs()
+    with tempfile.TemporaryDirectory(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-") as socket_dir:
         # Socket files are named <ip>-<n>; the folder is this kernel's alone.
         sockets = Config({"KernelManager": {"transport": "ipc", "ip": f"{socket_dir}/kernel"}})
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(cwd),

@@ -1,6 +1,7 @@
 """lib.nbexec: how make's stages and report/build.py run and convert notebooks."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,18 @@ def test_nbconvert_through_nbexec(tmp_path):
     assert "answer_to_everything" in (tmp_path / "tiny.html").read_text(encoding="utf-8")
     usage = subprocess.run([sys.executable, "-m", "lib.nbexec"], capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and usage.stderr.startswith("usage: python -m lib.nbexec nbconvert")
+
+
+def test_a_killed_stages_socket_folder_is_removed_by_the_next_stage(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                        # a pid that no longer runs
+    orphan = tmp_path / f"kernel-{gone.pid}-abc123"
+    orphan.mkdir()
+    (orphan / "kernel-1").write_text("")                # where a socket file would be
+    alive = tmp_path / f"kernel-{os.getpid()}-def456"  # a stage still running
+    alive.mkdir()
+    others = [tmp_path / "kernel-notapid-x", tmp_path / "kernels-1-x", tmp_path / "kernel-1"]
+    for other in others:
+        other.mkdir()
+    assert nbexec.remove_orphaned_socket_dirs(tmp_path) == [orphan]
+    assert not orphan.exists() and alive.is_dir() and all(other.is_dir() for other in others)
