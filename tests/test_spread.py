@@ -87,3 +87,43 @@ def test_an_outlying_seed_is_named_and_its_held_out_course_told_at_any_reading_i
     assert report.held_out_course(coarse) == ("read 10.80 at the first reading (update 40,000) and 12.45 at "
                                               "the last (update 440,000)")
     assert report.held_out_course([]) == ""
+
+
+def test_an_outlier_is_read_again_from_the_held_out_texts_second_character(seed_runs, monkeypatch):
+    seeds, held = seed_runs
+    monkeypatch.setattr(shakespeare, "heldout_path", lambda data_path: held)
+    # Seed 1's figure made far from the others: only it is read again, by the loader's rule.
+    far = [dict(run, by_epochs={k: dict(s) for k, s in run["by_epochs"].items()}) for run in seeds]
+    far[1]["by_epochs"][3]["heldout"] = dict(far[1]["by_epochs"][3]["heldout"], best_bpc=12.5)
+    report._read_outliers_again(far)
+    assert [("heldout_second_start" in run) for run in far] == [False, True, False]
+    params, vocab, _ = checkpoint.load_model(seeds[1]["dir"] / "best.npz")
+    expected = reference.bits_per_char(params, corpus.encode(held.read_text(), vocab)[1:])
+    assert far[1]["heldout_second_start"] == pytest.approx(expected, rel=1e-12)
+    # Another held-out text than the one the run was measured on is refused, by name.
+    other = held.parent / "other_held.txt"
+    other.write_text(held.read_text() + "more", encoding="utf-8")
+    monkeypatch.setattr(shakespeare, "heldout_path", lambda data_path: other)
+    with pytest.raises(report.ArtifactError, match="other_held.txt is not the held-out text"):
+        report.held_out_from_second_character(seeds[1])
+
+
+def _seed(seed, bpc, second=None):
+    summary = {"best_smooth_loss": 40.0 + seed, "best_step": 100, "heldout": {"best_bpc": bpc}}
+    run = {"seed": seed, "by_epochs": {5: dict(summary), 10: dict(summary)},
+           "history": {"step": [40_000, 80_000], "val_bpc": [bpc - 2, bpc]}}
+    if second is not None:
+        run["heldout_second_start"] = second
+    return run
+
+
+def test_the_outliers_second_reading_decides_what_the_text_concludes():
+    usual = [_seed(s, bpc) for s, bpc in enumerate([2.91, 3.0, 3.09, 2.94])]
+    in_line = report.spread_text(usual + [_seed(4, 12.53, second=3.01)])
+    assert "Seed 4 is the exception" in in_line
+    assert "second character instead of its first, the same model scores 3.01, in line with the others" in in_line
+    assert "far worse than the loss it trained on suggests" not in in_line
+    still_far = report.spread_text(usual + [_seed(4, 12.53, second=11.9)])
+    assert "scores 11.90, still far from the others: where the reading starts does not explain it" in still_far
+    unread = report.spread_text(usual + [_seed(4, 12.53)])  # seeds not loaded by load_report_inputs
+    assert "second character" not in unread and "far worse than the loss it trained on suggests" in unread
