@@ -88,16 +88,19 @@ def main(argv=None):
     parser.add_argument("--gradcheck", help="folder with gradcheck.json (default: make report's)")
     parser.add_argument("--out-dir", default=str(REPORT_DIR), help="where report.pdf/.html go")
     parser.add_argument("--command", default="make report", help="the command named in the report")
-    parser.add_argument("--records", help="a record-mode run for the bonus section (none: the section says so)")
+    parser.add_argument("--records", help="a record-mode run for the bonus section (with --runs, default: none, "
+                                          "and the section says so)")
     args = parser.parse_args(argv)
     try:
+        # Given runs come with only what is given beside them; none given: make report's, all of them.
         if args.runs:
             runs_, seed_runs, gradcheck = args.runs, args.seed_runs or [], args.gradcheck
+            records_run = args.records
             if not gradcheck:
                 parser.error("--runs needs --gradcheck")
         else:
             runs_, seed_runs, gradcheck = report.discover_runs(paths.RUNS_DIR / "report")
-        records_run = args.records or report.discover_records(paths.RUNS_DIR / "report")
+            records_run = args.records or report.discover_records(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
               [Path(r) for r in seed_runs], Path(records_run) if records_run else None)
     except report.ArtifactError as err:

@@ -1,5 +1,6 @@
 """The report built from tiny runs on a corpus with non-ASCII text, read back from the PDF."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -200,3 +201,25 @@ def test_bad_run_file_is_named_and_leaves_the_report_alone(built, tmp_path, dama
     assert str(victim) in result.stderr
     assert (out / "report.html").read_text(encoding="utf-8") == "previous report"
     assert not (out / "report.pdf").exists()
+
+
+def _build_command():
+    spec = importlib.util.spec_from_file_location("report_build_command", BUILD)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_given_runs_bring_no_bonus_run_unless_it_is_given_too(monkeypatch, tmp_path):
+    """A report of one's own runs does not pick up make report's bonus run from runs/report."""
+    command = _build_command()
+    calls = []
+    monkeypatch.setattr(command, "build", lambda *args: calls.append(args))
+    monkeypatch.setattr(command.report, "discover_records", lambda root: tmp_path / "make_reports_records")
+    monkeypatch.setattr(command.report, "discover_runs", lambda root: (["r5", "r10"], ["s0", "s1"], "gc"))
+    assert command.main(["--runs", "a", "--gradcheck", "g", "--out-dir", str(tmp_path)]) == 0
+    assert calls[-1][-1] is None
+    assert command.main(["--runs", "a", "--gradcheck", "g", "--records", "mine", "--out-dir", str(tmp_path)]) == 0
+    assert str(calls[-1][-1]) == "mine"
+    assert command.main(["--out-dir", str(tmp_path)]) == 0            # nothing given: make report's, all of it
+    assert calls[-1][-1] == tmp_path / "make_reports_records" and [str(s) for s in calls[-1][4]] == ["s0", "s1"]
