@@ -34,7 +34,7 @@ def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
         twin.plot(*zip(*val), color="C3", marker=".", lw=1, label="held-out bits/char")
         twin.set_ylabel("held-out bits per character", color="C3")
         lines = ax.get_lines()[:1] + twin.get_lines()
-        ax.legend(lines, [l.get_label() for l in lines], loc="upper right", fontsize=8)
+        ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return ax

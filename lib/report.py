@@ -394,7 +394,8 @@ def spread_text(seeds):
                 f"spread over initialisations to measure (make report trains SEEDS, five by default).")
     lengths = sorted(seeds[0]["by_epochs"])
     if len(lengths) < 2:
-        return (f"Over {n} seeds the best smooth loss is {_stats([r['by_epochs'][lengths[0]]['best_smooth_loss'] for r in seeds])[0]:.3f} "
+        mean = _stats([r["by_epochs"][lengths[0]]["best_smooth_loss"] for r in seeds])[0]
+        return (f"Over {n} seeds the best smooth loss is {mean:.3f} "
                 f"on average; with a single run length there is no comparison of lengths to make.")
     short, long_ = lengths[0], lengths[-1]
     best = {e: [run["by_epochs"][e]["best_smooth_loss"] for run in seeds] for e in (short, long_)}

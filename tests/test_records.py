@@ -69,7 +69,8 @@ def test_records_are_cut_and_the_boundary_is_new():
 @pytest.mark.parametrize("name, content, field, message", [
     ("a.json", '[{"text": "hi"}, {"body": "x"}]', "text",
      "a.json: record 2 (line 1) has no field 'text' (record_field='text'; its fields: 'body')"),
-    ("a.json", '[\n"fine",\n{"text": 3}\n]', "text", "a.json: record 2 (line 3): field 'text' is a number, not a string"),
+    ("a.json", '[\n"fine",\n{"text": 3}\n]', "text",
+     "a.json: record 2 (line 3): field 'text' is a number, not a string"),
     ("a.json", '["x", 5]', "text", "a.json: record 2 (line 1) is a number, expected a string or an object"),
     ("a.json", '{"text": "x"}', "text", "a.json: expected a JSON array of strings or of objects, got an object"),
     ("a.json", '[\n"a",\n"b"\n"c"\n]', "text", "a.json: invalid JSON at line 4, column 1 (Expecting ',' delimiter)"),
@@ -220,7 +221,8 @@ def test_held_out_bits_equal_an_independent_computation(records_file, tmp_path):
     bigram = -sum(math.log2((counts.get(p, 0) + 1) / (follow.get(p[0], 0) + K)) for p in test_pairs) / len(test_pairs)
     data = corpus.encode(run["text"], vocab)
     split = records.split_text(run["text"], "\x1e", 0.25)
-    assert records.bigram_bits(data[:split], data[split - 1:], vocab.index("\x1e"), K) == pytest.approx(bigram, rel=1e-12)
+    bits = records.bigram_bits(data[:split], data[split - 1:], vocab.index("\x1e"), K)
+    assert bits == pytest.approx(bigram, rel=1e-12)
 
 
 # ----------------------------------------------------------------- sampling
