@@ -79,9 +79,13 @@ def held_out_from_second_character(run):
         ArtifactError: the held-out text is missing or is not the one the run was measured on.
     """
     summary = run["by_epochs"][max(run["by_epochs"])]
-    path = shakespeare.heldout_path(summary["data_path"])
-    if path is None or not Path(path).is_file():
-        raise ArtifactError(f"{run['dir']}: the held-out text of {summary['data_path']} is missing: make corpus")
+    try:
+        path = shakespeare.heldout_path(summary["data_path"])
+    except shakespeare.PrepareError as err:
+        raise ArtifactError(str(err)) from None
+    if path is None:
+        raise ArtifactError(f"{run['dir']}: the held-out text of {summary['data_path']} is not there to read "
+                            f"again (make corpus remakes the default corpus's)")
     text = corpus.read_text(path)
     if train.text_sha256(text) != summary.get("heldout_sha256"):
         raise ArtifactError(f"{path} is not the held-out text that {run['dir']} was measured on "

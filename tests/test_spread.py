@@ -127,3 +127,16 @@ def test_the_outliers_second_reading_decides_what_the_text_concludes():
     assert "scores 11.90, still far from the others: where the reading starts does not explain it" in still_far
     unread = report.spread_text(usual + [_seed(4, 12.53)])  # seeds not loaded by load_report_inputs
     assert "second character" not in unread and "far worse than the loss it trained on suggests" in unread
+
+
+def test_a_held_out_text_that_is_gone_or_changed_is_named_in_one_line(seed_runs, monkeypatch, tmp_path):
+    seeds, held = seed_runs
+    monkeypatch.setattr(shakespeare, "heldout_path", lambda data_path: None)
+    with pytest.raises(report.ArtifactError, match="is not there to read again"):
+        report.held_out_from_second_character(seeds[0])
+
+    def changed(data_path):
+        raise shakespeare.PrepareError(f"held-out text {tmp_path / 'heldout.txt'} is missing or changed")
+    monkeypatch.setattr(shakespeare, "heldout_path", changed)
+    with pytest.raises(report.ArtifactError, match="heldout.txt is missing or changed"):
+        report.held_out_from_second_character(seeds[0])
