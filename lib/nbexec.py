@@ -21,6 +21,7 @@ Two things differ from calling papermill and ``jupyter nbconvert`` plainly:
 
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -48,12 +49,17 @@ def _process_exists(pid):
 def remove_orphaned_socket_dirs(parent=None):
     """Remove the socket folders of stages that were killed outright (SIGKILL skips the clean-up).
 
-    A folder is named kernel-<pid of its stage>-<random>; one whose process is gone is removed.
-    Returns the folders removed."""
+    A folder is named kernel-<pid of its stage>-<random>; one of this user's whose process is gone
+    is removed. Returns the folders removed."""
     removed = []
     for folder in Path(parent or tempfile.gettempdir()).glob(SOCKET_DIR_PREFIX + "*-*"):
         pid = folder.name[len(SOCKET_DIR_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and folder.is_dir() and not folder.is_symlink() and not _process_exists(int(pid)):
+        try:
+            info = folder.lstat()  # (a folder that its own stage removes meanwhile is passed over)
+        except OSError:
+            continue
+        if pid.isdigit() and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() \
+                and not _process_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

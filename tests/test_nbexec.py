@@ -73,3 +73,26 @@ def test_a_killed_stages_socket_folder_is_removed_by_the_next_stage(tmp_path):
         other.mkdir()
     assert nbexec.remove_orphaned_socket_dirs(tmp_path) == [orphan]
     assert not orphan.exists() and alive.is_dir() and all(other.is_dir() for other in others)
+
+
+def test_socket_folders_of_others_or_that_vanish_are_passed_over(tmp_path, monkeypatch):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    link = tmp_path / f"kernel-{gone.pid}-link"
+    link.symlink_to(tmp_path)                          # not a folder of its own: kept
+    vanishing = tmp_path / f"kernel-{gone.pid}-vanish"
+    vanishing.mkdir()
+    real_lstat = Path.lstat
+
+    def lstat_after_its_stage_removed_it(path):
+        if path == vanishing:
+            path.rmdir()
+        return real_lstat(path)
+    monkeypatch.setattr(Path, "lstat", lstat_after_its_stage_removed_it)
+    assert nbexec.remove_orphaned_socket_dirs(tmp_path) == []
+    assert link.is_symlink() and tmp_path.is_dir()
+    someone_else = os.getuid() + 1
+    monkeypatch.setattr(nbexec.os, "getuid", lambda: someone_else)     # another user's folder: kept
+    theirs = tmp_path / f"kernel-{gone.pid}-theirs"
+    theirs.mkdir()
+    assert nbexec.remove_orphaned_socket_dirs(tmp_path) == [] and theirs.is_dir()
