@@ -65,11 +65,6 @@ def build_vocab(text):
     return sorted(set(text))
 
 
-def char_to_index(vocab):
-    """Mapping from character to its index in vocab."""
-    return {ch: i for i, ch in enumerate(vocab)}
-
-
 def encode(text, vocab, what="text"):
     """Indices (n,) int64 of text's characters in vocab.
 

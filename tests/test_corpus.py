@@ -75,7 +75,7 @@ def test_vocab_encode_decode(english_text):
     assert data.dtype == np.int64 and data.shape == (len(english_text),)
     assert data.min() == 0 and data.max() == len(vocab) - 1
     assert corpus.decode(data, vocab) == english_text
-    assert corpus.char_to_index(vocab)[vocab[5]] == 5
+    assert corpus.encode(vocab[5], vocab).tolist() == [5]
     assert len(corpus.encode("", vocab)) == 0
 
 
