@@ -71,6 +71,10 @@ def _load_seed_run(run_dir):
             "history": runs.read_history(run_dir)}
 
 
+def _longest_summary(run):
+    return run["by_epochs"][max(run["by_epochs"])]
+
+
 def held_out_from_second_character(run):
     """The best model of a seed's longest run, read on the held-out text from its second character
     (the held-out figure proper starts at the first): bits per character.
@@ -78,7 +82,7 @@ def held_out_from_second_character(run):
     Raises:
         ArtifactError: the held-out text is missing or is not the one the run was measured on.
     """
-    summary = run["by_epochs"][max(run["by_epochs"])]
+    summary = _longest_summary(run)
     try:
         path = shakespeare.heldout_path(summary["data_path"])
     except shakespeare.PrepareError as err:
@@ -97,7 +101,7 @@ def held_out_from_second_character(run):
 def _read_outliers_again(seeds):
     """For each seed whose held-out figure is far from the others' (``held_out_outliers``), the same
     model read from the held-out text's second character, as run["heldout_second_start"]."""
-    held = [(run["by_epochs"][max(run["by_epochs"])].get("heldout") or {}).get("best_bpc") for run in seeds]
+    held = [(_longest_summary(run).get("heldout") or {}).get("best_bpc") for run in seeds]
     if len(seeds) < 2 or any(value is None for value in held):
         return
     for i in held_out_outliers(held):
