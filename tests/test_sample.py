@@ -243,7 +243,7 @@ def test_prime_characters_outside_the_vocabulary_are_listed(run_dir, model):
 
 
 def test_prime_file_problems(run_dir, tmp_path):
-    assert "no such file" in bad(cli(run_dir, "--prime-file", tmp_path / "absent.txt"))
+    assert "not found" in bad(cli(run_dir, "--prime-file", tmp_path / "absent.txt"))
     odd = tmp_path / "odd.txt"
     odd.write_text("the X", encoding="utf-8")
     assert "--prime-file" in bad(cli(run_dir, "--prime-file", odd)) and "'X'" in bad(cli(run_dir, "--prime-file", odd))
