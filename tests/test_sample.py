@@ -325,8 +325,10 @@ def test_widget_cell_headless_prints_one_line_and_leaves_no_widgets(run_dir, tmp
     assert "".join(last["outputs"][0]["text"]).strip() == explore.HEADLESS_MESSAGE
     assert "widgets" not in nb["metadata"]  # nbclient would store widget state there
     assert "application/vnd.jupyter.widget" not in out_nb.read_text(encoding="utf-8")
-    # The notebook's recorded passage is still written, by its own cell.
-    assert json.loads((tmp_path / "passage.json").read_text())["passage_len"] == 100
+    # The notebook's recorded passage is still written, by its own cell, and is the command's --seed 0.
+    passage = json.loads((tmp_path / "passage.json").read_text(encoding="utf-8"))
+    assert passage["passage_len"] == 100 and passage["seed"] == 0
+    assert passage["passage"] == text_of(cli(run_dir, "-n", 100, "--seed", 0))
 
 
 # ----------------------------------------------------- record-mode models (issue 17, case 4)
