@@ -44,8 +44,11 @@ def load(path):
         CheckpointError: the file is missing, truncated, corrupt, or lacks metadata.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}", "no such file")
+    if not path.is_file():  # np.load would wait on a pipe for ever, or read a device without end
+        raise CheckpointError(f"checkpoint {path} is not a regular file (a folder, device or pipe)",
+                              "not a regular file: a folder, device or pipe")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):

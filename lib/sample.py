@@ -117,7 +117,10 @@ def _run_state(folder):
 
 
 def _progress(status):
-    return f"at step {status.get('step', 0):,} of {status.get('planned_steps', 0):,}"
+    def count(key):
+        value = status.get(key)
+        return f"{value:,}" if isinstance(value, int) else "?"
+    return f"at step {count('step')} of {count('planned_steps')}"
 
 
 def resolve_model(model, which=None):
