@@ -12,14 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rnn
+from . import checks, rnn
 from .atomic import atomic_write
 
 META_KEY = "__meta__"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or does not fit the run."""
+    """A checkpoint that is missing, unreadable, or does not fit the run.
+
+    ``reason`` is what is wrong without the file's name ("corrupt or truncated (...)"),
+    for a caller that words the message its own way.
+    """
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 def save(path, arrays, meta):
@@ -36,8 +44,11 @@ def load(path):
         CheckpointError: the file is missing, truncated, corrupt, or lacks metadata.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}", "no such file")
+    if not path.is_file():  # np.load would wait on a pipe for ever, or read a device without end
+        raise CheckpointError(f"checkpoint {path} is not a regular file (a folder, device or pipe)",
+                              "not a regular file: a folder, device or pipe")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -47,15 +58,19 @@ def load(path):
     # zipfile raises NotImplementedError for a damaged header's version or compression fields.
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError) as err:
         reason = "not an .npz archive" if "pickled" in str(err) else str(err)
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({reason})") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({reason})",
+                              f"corrupt or truncated: {reason}") from None
     if META_KEY not in arrays:
-        raise CheckpointError(f"checkpoint {path} has no metadata: not written by this project")
+        raise CheckpointError(f"checkpoint {path} has no metadata: not written by this project",
+                              "no metadata: not written by this project")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
     except ValueError as err:
-        raise CheckpointError(f"checkpoint {path} has corrupt metadata ({err})") from None
+        raise CheckpointError(f"checkpoint {path} has corrupt metadata ({err})",
+                              f"corrupt metadata: {err}") from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"checkpoint {path} has corrupt metadata (not a JSON object)")
+        raise CheckpointError(f"checkpoint {path} has corrupt metadata (not a JSON object)",
+                              "corrupt metadata: not a JSON object")
     return arrays, meta
 
 
@@ -107,19 +122,106 @@ def save_model(path, params, vocab, meta):
 
 
 def load_model(path):
-    """Read a model file (or the current parameters of a checkpoint).
+    """Read a model file (or the current parameters of a checkpoint), checked for use.
+
+    Every entry point that samples reads models here, so a file that would sample
+    garbage is refused once for all of them: metadata of the wrong kind, parameters
+    that are not numbers, of the wrong shapes, non-finite, or so large that the
+    forward pass or the logits divided by the smallest temperature allowed
+    (``checks.MIN_TEMPERATURE``) would overflow.
 
     Returns:
-        (params, vocab, meta): dict of arrays, list of characters, dict.
+        (params, vocab, meta): dict of float64 arrays, list of characters, dict.
+    Raises:
+        CheckpointError: one line, "not a model file: FILE (what is wrong)" or
+            "not a usable model: FILE has ...".
     """
-    arrays, meta = load(path)
-    require(path, meta, arrays, meta_keys=("kind", "vocab"))
-    prefix = "param_" if meta["kind"] == "checkpoint" else ""
-    require(path, meta, arrays, array_keys=[prefix + n for n in rnn.PARAM_NAMES])
-    params = {n: arrays[prefix + n] for n in rnn.PARAM_NAMES}
-    vocab = list(meta["vocab"])
-    _check_shapes(path, params, len(vocab), params["W"].shape[0])
-    return params, vocab, meta
+    path = Path(path)
+    try:
+        arrays, meta = load(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"not a model file: {path} ({err.reason})") from None
+
+    def refuse(reason):
+        raise CheckpointError(f"not a model file: {path} ({reason})")
+
+    kind = meta.get("kind")
+    if kind not in ("model", "checkpoint"):
+        refuse("metadata lacks 'kind'" if kind is None else f"its kind is {kind!r}, not 'model' or 'checkpoint'")
+    vocab = meta.get("vocab")
+    if not isinstance(vocab, str) or not vocab:
+        refuse("metadata lacks 'vocab'" if vocab is None else
+               f"its vocab is {checks.describe(vocab)}, expected a non-empty string of the model's characters")
+    if len(set(vocab)) != len(vocab):
+        refuse("its vocab repeats characters")
+    prefix = "param_" if kind == "checkpoint" else ""
+    params = {}
+    for name in rnn.PARAM_NAMES:
+        array = arrays.get(prefix + name)
+        if array is None:
+            refuse(f"array {prefix + name!r} missing")
+        if array.dtype.kind not in "iuf":
+            refuse(f"parameter {name} is stored as {_dtype_words(array.dtype)}, not real numbers")
+        params[name] = np.asarray(array, dtype=np.float64)
+    if params["W"].ndim != 2:
+        refuse(f"W has shape {params['W'].shape}, expected (m, m)")
+    K, m = len(vocab), params["W"].shape[0]
+    for name, shape in rnn.param_shapes(K, m).items():
+        if params[name].shape != shape:
+            refuse(f"{name} has shape {params[name].shape}, expected {shape} for K={K}, m={m}")
+    _check_record_meta(meta, vocab, refuse)
+    # What the sampling command and best_model.ipynb print of the metadata.
+    for key, kinds, wanted in (("step", int, "a non-negative integer"), ("smooth_loss", (int, float), "a number")):
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds) or
+                                  key == "step" and value < 0):
+            refuse(f"its {key} is {value!r}, expected {wanted}")
+    _check_usable(path, params)
+    return params, list(vocab), meta
+
+
+def _dtype_words(dtype):
+    return {"U": "strings", "S": "bytes", "b": "booleans", "c": "complex numbers"}.get(dtype.kind, str(dtype))
+
+
+def _check_record_meta(meta, vocab, refuse):
+    """A record-mode model's metadata (lib.records): a boundary in the vocabulary and a record cap."""
+    flag = meta.get("records", False)
+    if flag is False:
+        return
+    if flag is not True:
+        refuse(f"its records is {flag!r}, expected true or false")
+    boundary, cap = meta.get("boundary"), meta.get("max_record_len")
+    if not (isinstance(boundary, str) and len(boundary) == 1 and boundary in vocab):
+        refuse(f"records: true, but its boundary {boundary!r} is not one character of its vocab")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        refuse(f"records: true, but its max_record_len is {cap!r}, not a positive integer")
+
+
+# How large a logit divided by the smallest temperature, or a hidden pre-activation, may
+# become: far below float64's largest number (1.8e308), so that differences of two stay finite.
+LARGEST_SAFE = 1e300
+
+
+def _check_usable(path, params):
+    """Raise CheckpointError when sampling from params could meet nan or inf.
+
+    With |h| <= 1 (tanh), a pre-activation W h + U[:, x] + b is at most
+    max_i (|b_i| + max_x |U_ix| + sum_j |W_ij|) in size and a logit V h + c at most
+    max_k (|c_k| + sum_j |V_kj|): when both bounds, the second divided by the smallest
+    temperature, stay below LARGEST_SAFE, every step of a draw is finite.
+    """
+    bad = [name for name in rnn.PARAM_NAMES if not np.isfinite(params[name]).all()]
+    if bad:
+        raise CheckpointError(f"not a usable model: {path} has non-finite parameters (nan or inf in "
+                              f"{', '.join(bad)})")
+    with np.errstate(over="ignore"):
+        hidden = (np.abs(params["b"]) + np.abs(params["U"]).max(axis=1, initial=0.0)
+                  + np.abs(params["W"]).sum(axis=1)).max(initial=0.0)
+        logit = (np.abs(params["c"]) + np.abs(params["V"]).sum(axis=1)).max(initial=0.0)
+    if not (hidden < LARGEST_SAFE and logit / checks.MIN_TEMPERATURE < LARGEST_SAFE):
+        raise CheckpointError(f"not a usable model: {path} has parameters too large to compute with "
+                              f"(a pre-activation could reach {hidden:.3g}, a logit {logit:.3g})")
 
 
 def _check_shapes(path, params, K, m):

@@ -24,17 +24,33 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# The smallest sampling temperature. Sampling divides the logits by it, and a small enough
+# divisor turns finite logits into inf and the draw into garbage (inf - inf is nan). The
+# model loader (lib.checkpoint.load_model) refuses parameters whose largest possible logit,
+# divided by this, would not stay far from overflow, so every temperature this check lets
+# through computes finite probabilities. Far above the bound the draw is already the most
+# likely character almost every time (a logit gap of 0.01 becomes e^10), which --argmax gives.
+MIN_TEMPERATURE = 1e-3
+
 # Each rule: (test on the value, its plain form, what the allowed values are called).
 _RULES = {
     "positive_int": (lambda v: _is_int(v) and v > 0, int, "a positive integer"),
     "non_negative_int": (lambda v: _is_int(v) and v >= 0, int, "a non-negative integer"),
     "positive_number": (lambda v: _is_number(v) and v > 0, float, "a positive finite number"),
+    "temperature": (lambda v: _is_number(v) and v >= MIN_TEMPERATURE, float,
+                    f"a finite number of at least {MIN_TEMPERATURE:g}"),
     "fraction": (lambda v: _is_number(v) and 0 <= v < 1, float, "a number in [0, 1)"),
     "bool": (lambda v: isinstance(v, bool) or type(v).__name__ == "bool_", bool, "True or False"),
     "text": (lambda v: isinstance(v, str), str, "a string"),
     "path": (lambda v: isinstance(v, str) and v.strip() != "" or hasattr(v, "__fspath__"), str,
              "a file or folder path"),
 }
+
+
+def describe(value):
+    """What a value read from JSON is called in messages ('a number', 'an array', 'null')."""
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 def allowed(kind):
@@ -46,8 +62,8 @@ def check(name, value, kind, optional=False, choices=None, empty=False):
     """The value in plain form, or ParameterError naming ``name`` and the allowed values.
 
     Args:
-        kind: one of positive_int, non_negative_int, positive_number, fraction,
-            bool, text, path; or "list of <kind>" for a list of such values (a
+        kind: one of positive_int, non_negative_int, positive_number, temperature,
+            fraction, bool, text, path; or "list of <kind>" for a list of such values (a
             single value is taken as a one-element list; the list may not be empty).
         optional: None is allowed (and returned as None).
         choices: the value must also be one of these.
@@ -107,8 +123,8 @@ NOTEBOOKS = {
     "text_evolution": {"run_dir": _OPTIONAL_PATH, "every": "positive_int", "up_to": "positive_int",
                        "out_dir": _OPTIONAL_PATH},
     "best_model": {"run_dir": _OPTIONAL_PATH, "passage_len": "positive_int", "seed": "non_negative_int",
-                   "temperatures": "list of positive_number", "sweep_len": "positive_int",
-                   "prime": "text", "out_dir": _OPTIONAL_PATH},
+                   "temperatures": "list of temperature", "sweep_len": "positive_int",
+                   "prime": "text", "n_records": "positive_int", "out_dir": _OPTIONAL_PATH},
 }
 
 

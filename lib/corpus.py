@@ -22,41 +22,53 @@ def normalize_newlines(text):
     return text.replace("\r\n", "\n").replace("\r", "\n"), converted
 
 
-def read(path, keep_carriage_returns=False):
+def read(path, keep_carriage_returns=False, what="data", max_chars=None):
     """Read a UTF-8 text file, with one clear error for each way it can be unusable.
 
     A Windows (\\r\\n) or old Mac (\\r) line ending becomes \\n, so that a copy of a
     book saved on Windows gives the same vocabulary and losses as its Unix twin;
-    keep_carriage_returns=True trains on the bytes as they are.
+    keep_carriage_returns=True trains on the bytes as they are. Only a regular file is
+    opened: a device (/dev/zero) or a pipe could be endless or block forever.
+
+    Args:
+        what: what the file is, for the messages ("data": "data file not found: ...").
+        max_chars: refuse a text of more characters (read no more than could hold them).
 
     Returns:
         (text, converted): the text, and how many line endings were converted.
 
     Raises:
-        CorpusError: the file is missing, not a file, empty, or not UTF-8
+        CorpusError: the file is missing, not a regular file, empty, too long, or not UTF-8
             (the message gives the byte offset, line and column of the bad byte).
     """
     path = Path(path)
     if not path.exists():
-        raise CorpusError(f"data file not found: {path}")
+        raise CorpusError(f"{what} file not found: {path}")
     if not path.is_file():
-        raise CorpusError(f"data path is not a file: {path}")
-    raw = path.read_bytes()
+        raise CorpusError(f"{what} path is not a file: {path} (a folder, device or pipe is not read)")
+    too_long = f"{what} file has more than {max_chars:,} characters: {path}" if max_chars is not None else ""
+    with open(path, "rb") as f:
+        # A UTF-8 character is at most 4 bytes: reading one byte more than 4 * max_chars tells.
+        raw = f.read() if max_chars is None else f.read(4 * max_chars + 1)
+    if max_chars is not None and len(raw) > 4 * max_chars:
+        raise CorpusError(too_long)
     if not raw:
-        raise CorpusError(f"data file is empty: {path}")
+        raise CorpusError(f"{what} file is empty: {path}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise CorpusError(
-            f"data file is not UTF-8: {path}: byte 0x{raw[err.start]:02x} at offset {err.start} "
+            f"{what} file is not UTF-8: {path}: byte 0x{raw[err.start]:02x} at offset {err.start} "
             f"(line {line}, byte column {column}) cannot be decoded ({err.reason})"
         ) from None
+    if max_chars is not None and len(text) - text.startswith("\ufeff") > max_chars:
+        raise CorpusError(too_long)
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark is not part of the book
     if not text:
-        raise CorpusError(f"data file is empty (only a byte-order mark): {path}")
+        raise CorpusError(f"{what} file is empty (only a byte-order mark): {path}")
     return (text, 0) if keep_carriage_returns else normalize_newlines(text)
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus, rnn
+from . import checks, corpus, rnn
 
 DEFAULT_FIELD = "text"
 DEFAULT_MAX_LEN = 140
@@ -65,11 +65,6 @@ def file_format(path):
     return "lines"
 
 
-def _kind(value):
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
-
-
 def _record_text(value, field, path, where):
     """The text of one JSON record (a string, or an object's field), or RecordsError naming it."""
     if isinstance(value, str):
@@ -80,9 +75,9 @@ def _record_text(value, field, path, where):
                                f"its fields: {', '.join(map(repr, list(value)[:8])) or 'none'})")
         text = value[field]
         if not isinstance(text, str):
-            raise RecordsError(f"{path}: {where}: field {field!r} is {_kind(text)}, not a string")
+            raise RecordsError(f"{path}: {where}: field {field!r} is {checks.describe(text)}, not a string")
         return text
-    raise RecordsError(f"{path}: {where} is {_kind(value)}, expected a string or an object "
+    raise RecordsError(f"{path}: {where} is {checks.describe(value)}, expected a string or an object "
                        f"with a string field {field!r}")
 
 
@@ -103,7 +98,8 @@ def parse_records(text, fmt, path="records", record_field=DEFAULT_FIELD):
             try:
                 value = json.loads(line)
             except ValueError as err:
-                raise RecordsError(f"{path}: line {number} is not valid JSON ({_reason(err)})") from None
+                # The decoder saw the line alone: its own line is 1, its column is the line's.
+                raise RecordsError(f"{path}: line {number} is not valid JSON ({_reason(err, number)})") from None
             out.append(_record_text(value, record_field, path, f"line {number}"))
         return out
     if fmt != "json":
@@ -111,10 +107,9 @@ def parse_records(text, fmt, path="records", record_field=DEFAULT_FIELD):
     try:
         value = json.loads(text)
     except ValueError as err:
-        raise RecordsError(f"{path}: invalid JSON at line {getattr(err, 'lineno', '?')}, column "
-                           f"{getattr(err, 'colno', '?')} ({_reason(err)})") from None
+        raise RecordsError(f"{path}: invalid JSON ({_reason(err)})") from None
     if not isinstance(value, list):
-        raise RecordsError(f"{path}: expected a JSON array of strings or of objects, got {_kind(value)}")
+        raise RecordsError(f"{path}: expected a JSON array of strings or of objects, got {checks.describe(value)}")
     # Each element's line, for the message, found only when an element is bad.
     out = []
     for i, item in enumerate(value):
@@ -128,8 +123,11 @@ def parse_records(text, fmt, path="records", record_field=DEFAULT_FIELD):
     return out
 
 
-def _reason(err):
-    return getattr(err, "msg", None) or str(err)
+def _reason(err, line=None):
+    """A JSON error's whole message with its place: "Unterminated string starting at: line 2, column 9"."""
+    if not hasattr(err, "msg"):
+        return str(err)
+    return f"{err.msg}: line {err.lineno if line is None else line}, column {err.colno}"
 
 
 def _element_line(text, index):
@@ -234,11 +232,16 @@ def held_out_count(n_records, val_fraction):
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
         raise RecordsError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
     n_val = int(round(n_records * val_fraction))
+    if val_fraction > 0 and n_records < 2:
+        # No fraction can work: one record cannot be both trained on and held out.
+        raise RecordsError(f"val_fraction={val_fraction} needs at least 2 records (one to train on, one to "
+                           f"hold out), and there is {n_records}: add records, or use val_fraction 0")
     if n_val >= n_records:
-        raise RecordsError(f"val_fraction={val_fraction} holds out all {n_records:,} records: none left to train on")
+        raise RecordsError(f"val_fraction={val_fraction} holds out all {n_records:,} records: none left to "
+                           f"train on; use at most {(n_records - 1) / n_records:.3g}, or 0")
     if val_fraction > 0 and n_val == 0:
-        raise RecordsError(f"val_fraction={val_fraction} holds out no record of {n_records:,}: "
-                           f"use a larger val_fraction, or 0")
+        raise RecordsError(f"val_fraction={val_fraction} holds out no record of {n_records:,}: use at least "
+                           f"{1 / n_records:.3g} (one record), or 0")
     return n_val
 
 
@@ -309,15 +312,26 @@ def bigram_bits(train_data, val_data, boundary_index, K):
 
 # ----------------------------------------------------------------- sampling
 
-def sample_records(params, vocab, boundary, count, seed, max_len=DEFAULT_MAX_LEN, temperature=1.0):
-    """count records drawn whole: each from h = 0 with the boundary as first input, ending at the
-    boundary (not included) or after max_len characters. One Generator seeded by seed draws them all.
+def sample_records(params, vocab, boundary, count, seed, max_len=DEFAULT_MAX_LEN, temperature=1.0,
+                   prime="", argmax=False):
+    """count records drawn whole (see ``iter_records``), as a list of strings."""
+    return list(iter_records(params, vocab, boundary, count, seed, max_len, temperature, prime, argmax))
+
+
+def iter_records(params, vocab, boundary, count, seed, max_len=DEFAULT_MAX_LEN, temperature=1.0,
+                 prime="", argmax=False):
+    """count records drawn whole, as an iterator (its arguments are checked at once): each from
+    h = 0 with the boundary as first input, then the prime's characters, ending at the boundary
+    (not included) or at max_len characters, the prime included. One Generator seeded by seed
+    draws them all, one uniform number per character.
 
     Args:
         params: model parameters; vocab: its characters in index order (a list or str);
-        boundary: the record boundary (the model file's ``boundary``).
+        boundary: the record boundary (the model file's ``boundary``);
+        prime: the start of every record (it may not hold the boundary);
+        argmax: always take the most likely character (the seed is then not used).
     Returns:
-        A list of count strings.
+        An iterator of count strings, each starting with the prime.
     """
     vocab = list(vocab)
     if boundary not in vocab:
@@ -326,24 +340,41 @@ def sample_records(params, vocab, boundary, count, seed, max_len=DEFAULT_MAX_LEN
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (name == "max_len"):
             raise RecordsError(f"{name} must be a {'positive' if name == 'max_len' else 'non-negative'} "
                                f"integer, got {value!r}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not (math.isfinite(temperature) and temperature > 0):
-        raise RecordsError(f"temperature must be a positive number, got {temperature!r}")
-    b, c, U, W, V = (params[k] for k in rnn.PARAM_NAMES)
+    temperature = checks.check("temperature", temperature, "temperature")
+    if boundary in prime:
+        raise RecordsError("the prime holds the record boundary: a record cannot contain it")
+    if len(prime) > max_len:
+        raise RecordsError(f"the prime has {len(prime):,} characters, more than the {max_len:,} a record "
+                           f"may have")
     stop = vocab.index(boundary)
+    # The inputs before the first draw: the opening boundary, then the prime.
+    fed = [stop] + corpus.encode(prime, vocab, what="prime").tolist()
+    return _draw_records(params, vocab, stop, fed, int(count), seed, max_len, temperature, len(prime), argmax)
+
+
+def _draw_records(params, vocab, stop, fed, count, seed, max_len, temperature, n_prime, argmax):
+    """iter_records' draws, once its arguments are checked."""
+    b, c, U, W, V = (params[k] for k in rnn.PARAM_NAMES)
+    # All inputs but the last only move the hidden state, which every record then starts from.
+    primed = np.zeros(W.shape[0])
+    for x in fed[:-1]:
+        primed = np.tanh(W @ primed + U[:, x] + b)
+    first = fed[-1]
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(int(count)):
-        h, x, drawn = np.zeros(W.shape[0]), stop, []
-        while len(drawn) < max_len:
+    for _ in range(count):
+        h, x, drawn = primed, first, []
+        while n_prime + len(drawn) < max_len:
             h = np.tanh(W @ h + U[:, x] + b)
-            o = (V @ h + c) / temperature
-            x = rnn.softmax_sample(np.exp(o - o.max()), rng.random())
+            o = V @ h + c
+            if argmax:
+                x = int(np.argmax(o))
+            else:
+                o = o / temperature
+                x = rnn.softmax_sample(np.exp(o - o.max()), rng.random())
             if x == stop:
                 break
             drawn.append(x)
-        out.append("".join(vocab[i] for i in drawn))
-    return out
+        yield "".join(vocab[i] for i in fed[1:] + drawn)
 
 
 def is_record_model(meta):

@@ -1,8 +1,18 @@
-"""Text from a trained model: characters in, characters out."""
+"""Text from a trained model: characters in, characters out.
+
+The sampling command (``lib.sample``), ``best_model.ipynb`` and its sampler
+(``lib.explore``) all draw through here, so a prime, a temperature or a record
+model is handled the same way by each.
+"""
 
 import numpy as np
 
-from . import corpus, rnn
+from . import checks, corpus, records, rnn
+
+# The longest prime accepted. A prime only sets the hidden state, which forgets its start
+# within a few hundred characters, so a longer one costs time (it is fed one character
+# at a time) and memory, and changes nothing.
+MAX_PRIME_CHARS = 100_000
 
 
 def start_char(vocab):
@@ -13,20 +23,45 @@ def start_char(vocab):
     return vocab[0]
 
 
+def check_prime(prime, vocab, what="prime"):
+    """Raise corpus.CorpusError (one line naming ``what``) for a prime too long or with unknown characters."""
+    if len(prime) > MAX_PRIME_CHARS:
+        raise corpus.CorpusError(f"{what} has {len(prime):,} characters, more than the {MAX_PRIME_CHARS:,} "
+                                 f"a prime may have")
+    unknown = sorted(set(prime) - set(vocab))
+    if unknown:
+        listed = ", ".join(repr(ch) for ch in unknown)
+        raise corpus.CorpusError(f"{what} has {len(unknown)} character(s) outside the model's vocabulary: "
+                                 f"{listed}")
+
+
+def read_prime(path, vocab):
+    """A prime's text from a UTF-8 file, checked like a corpus (a regular file, not endless) and by check_prime.
+
+    Line endings become \\n unless the model knows \\r (a prime saved on Windows then fits
+    a model trained on the usual text).
+    """
+    text, _ = corpus.read(path, keep_carriage_returns="\r" in vocab, what="prime", max_chars=MAX_PRIME_CHARS)
+    check_prime(text, vocab, f"prime file {path}")
+    return text
+
+
 def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=None):
     """Sample n characters from h = 0 with a Generator seeded by seed.
 
     Args:
         params: model parameters; vocab: list of characters (index order).
-        temperature: > 0; 1.0 is plain sampling.
+        temperature: at least checks.MIN_TEMPERATURE; 1.0 is plain sampling.
         prime: text fed through the network first; the sample continues it.
         first_char: the first input when prime is empty (default ``start_char``).
     Returns:
         The sampled string (without the prime).
     Raises:
-        corpus.CorpusError: prime or first_char has characters outside vocab.
-        ValueError: temperature <= 0.
+        corpus.CorpusError: prime or first_char has characters outside vocab, or prime is too long.
+        checks.ParameterError: temperature is not a temperature.
     """
+    temperature = checks.check("temperature", temperature, "temperature")
+    check_prime(prime, vocab)
     prime_ids = corpus.encode(prime, vocab, what="prime (priming text)") if prime else None
     first = corpus.encode(first_char if first_char is not None else start_char(vocab), vocab,
                           what="first_char")
@@ -36,3 +71,21 @@ def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=No
     drawn = rnn.synthesize(params, h0, first[0], n, np.random.default_rng(seed),
                            temperature=temperature, prime=prime_ids)
     return corpus.decode(drawn, vocab)
+
+
+def record_lines(params, vocab, meta, count, seed, temperature=1.0, prime="", max_len=None, argmax=False):
+    """count records of a record-mode model (lib.records), each as one printable line.
+
+    The records are lib.records.iter_records' (one Generator seeded by seed draws them in
+    turn, so seed 0 gives the records the train notebook and the report show), each of
+    at most max_len characters (default: the model's max_record_len), starting with the
+    prime; a newline inside a record is shown as a visible symbol (records.visible).
+    Everything is checked before this returns; the records are drawn as the iterator runs.
+    """
+    temperature = checks.check("temperature", temperature, "temperature")
+    check_prime(prime, vocab)
+    boundary = meta["boundary"]
+    drawn = records.iter_records(params, vocab, boundary, count, seed,
+                                 meta["max_record_len"] if max_len is None else max_len, temperature, prime,
+                                 argmax)
+    return (records.visible(record, boundary, vocab) for record in drawn)

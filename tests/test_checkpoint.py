@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lib import checkpoint, corpus, rnn, train
+from lib import checkpoint, checks, corpus, rnn, sampling, train
 
 WORKER = Path(__file__).with_name("_train_worker.py")
 
@@ -406,3 +407,59 @@ def test_checkpoint_with_wrong_array_shape(english_text, tmp_path):
     checkpoint.save(out / "last.npz", arrays, meta)
     with pytest.raises(checkpoint.CheckpointError, match="V has shape"):
         _bad_resume(english_text, out)
+
+
+# ------------------------------------------------------------ model files read for sampling (issue 17)
+
+def _small_model(tmp_path, K=4, m=3, **meta):
+    params = rnn.init_params(K, m, 0.5, np.random.default_rng(0))
+    path = tmp_path / "model.npz"
+    checkpoint.save_model(path, params, list("abcd"[:K]), dict({"step": 5, "smooth_loss": 1.5}, **meta))
+    return path, params
+
+
+def test_load_model_gives_the_saved_model_bitwise(tmp_path):
+    path, params = _small_model(tmp_path)
+    loaded, vocab, meta = checkpoint.load_model(path)
+    assert vocab == list("abcd") and meta["step"] == 5
+    for name in rnn.PARAM_NAMES:
+        assert loaded[name].dtype == np.float64 and loaded[name].tobytes() == params[name].tobytes()
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda a, m: m.update(vocab=7), "its vocab is a number"),
+    (lambda a, m: m.update(vocab=list("abcd")), "its vocab is an array"),
+    (lambda a, m: a.update(V=a["V"].astype(str)), "parameter V is stored as strings"),
+    (lambda a, m: a.update(b=a["b"].astype(complex)), "parameter b is stored as complex numbers"),
+    (lambda a, m: a.update(U=a["U"][:, :2]), "U has shape (3, 2), expected (3, 4) for K=4, m=3"),
+    (lambda a, m: m.update(records=True, boundary="ab", max_record_len=10), "its boundary 'ab' is not one"),
+    (lambda a, m: m.update(records=True, boundary="a", max_record_len=0), "its max_record_len is 0"),
+    (lambda a, m: m.update(smooth_loss="low"), "its smooth_loss is 'low', expected a number"),
+])
+def test_load_model_refuses_wrong_metadata_in_one_line(tmp_path, change, reason):
+    path, _ = _small_model(tmp_path)
+    arrays, meta = checkpoint.load(path)
+    change(arrays, meta)
+    checkpoint.save(path, arrays, meta)
+    with pytest.raises(checkpoint.CheckpointError) as info:
+        checkpoint.load_model(path)
+    message = str(info.value)
+    assert message.startswith(f"not a model file: {path} (") and reason in message and "\n" not in message
+
+
+def test_load_model_refuses_what_would_overflow(tmp_path):
+    path, params = _small_model(tmp_path)
+    arrays, meta = checkpoint.load(path)
+    arrays["W"] = arrays["W"] * 1e301   # finite, but W h overflows
+    checkpoint.save(path, arrays, meta)
+    with pytest.raises(checkpoint.CheckpointError, match="not a usable model: .* too large to compute with"):
+        checkpoint.load_model(path)
+    # The largest logit a temperature of MIN_TEMPERATURE still keeps far from overflow passes.
+    arrays["W"] = params["W"]
+    arrays["c"] = np.array([1e296, 0.0, 0.0, 0.0])
+    checkpoint.save(path, arrays, meta)
+    loaded, vocab, _ = checkpoint.load_model(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # an overflow would warn
+        text = sampling.sample_text(loaded, vocab, 50, 0, checks.MIN_TEMPERATURE)
+    assert text == "a" * 50  # the huge logit wins every draw

@@ -260,7 +260,7 @@ def test_every_notebook_parameter_is_checked(tmp_path):
     ("gradient_check.ipynb", ("seq_length", 0), "seq_length must be a positive integer, got 0"),
     ("gradient_check.ipynb", ("h", 0), "h must be a positive finite number, got 0"),
     ("text_evolution.ipynb", ("every", 0), "every must be a positive integer, got 0"),
-    ("best_model.ipynb", ("temperatures", -1), "temperatures must be a positive finite number or a "
+    ("best_model.ipynb", ("temperatures", -1), "temperatures must be a finite number of at least 0.001 or a "
                                                "non-empty list of them, got -1"),
 ])
 def test_bad_parameter_is_one_line_before_any_work(notebook, setting, message, text_file, tmp_path):

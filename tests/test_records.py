@@ -73,8 +73,13 @@ def test_records_are_cut_and_the_boundary_is_new():
      "a.json: record 2 (line 3): field 'text' is a number, not a string"),
     ("a.json", '["x", 5]', "text", "a.json: record 2 (line 1) is a number, expected a string or an object"),
     ("a.json", '{"text": "x"}', "text", "a.json: expected a JSON array of strings or of objects, got an object"),
-    ("a.json", '[\n"a",\n"b"\n"c"\n]', "text", "a.json: invalid JSON at line 4, column 1 (Expecting ',' delimiter)"),
-    ("a.jsonl", '{"text": "a"}\n{"text": "b"\n', "text", "a.jsonl: line 2 is not valid JSON (Expecting ',' delimiter)"),
+    ("a.json", '[\n"a",\n"b"\n"c"\n]', "text", "a.json: invalid JSON (Expecting ',' delimiter: line 4, column 1)"),
+    ("a.jsonl", '{"text": "a"}\n{"text": "b"\n', "text",
+     "a.jsonl: line 2 is not valid JSON (Expecting ',' delimiter: line 2, column 13)"),
+    # the decoder's whole reason, with where (issue 17, case 13): not just "Unterminated string starting at"
+    ("a.jsonl", '{"text": "a"}\n{"text": "b\n', "text",
+     "a.jsonl: line 2 is not valid JSON (Unterminated string starting at: line 2, column 10)"),
+    ("a.json", '[\n"a",\n  "b', "text", "a.json: invalid JSON (Unterminated string starting at: line 3, column 3)"),
     ("a.jsonl", '{"text": "a"}\n{"title": "b"}\n', "text", "a.jsonl: line 2 has no field 'text'"),
     ("a.jsonl", '{"text": "a"}\n{"text": null}\n', "text", "a.jsonl: line 2: field 'text' is null, not a string"),
     ("a.txt", "\n  \n\n", "text", "a.txt: no non-empty record (3 records, all blank)"),
@@ -94,9 +99,26 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, name, content, field, m
 
 
 def test_val_fraction_must_leave_records_on_both_sides():
-    with pytest.raises(records.RecordsError, match="holds out no record of 5"):
+    with pytest.raises(records.RecordsError, match=r"holds out no record of 5: use at least 0.2 \(one record\), or 0"):
         records.held_out_count(5, 0.05)
     assert records.held_out_count(5, 0.2) == 1 and records.held_out_count(5, 0.0) == 0
+    with pytest.raises(records.RecordsError, match="holds out all 2 records: none left to train on; use at most 0.5"):
+        records.held_out_count(2, 0.9)
+    assert records.held_out_count(2, 0.5) == 1  # the bounds the messages suggest do work
+    assert records.held_out_count(5, 1 / 5) == 1 and records.held_out_count(2, 1 / 2) == 1
+
+
+@pytest.mark.parametrize("val_fraction", [0.5, 0.9])
+def test_one_record_with_a_val_fraction_says_what_would_work(tmp_path, val_fraction):
+    one = tmp_path / "one.txt"
+    one.write_text("a single line\n", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError) as info:
+        training_run.plan(data_path=str(one), out_dir=str(tmp_path / "out"), records=True, val_fraction=val_fraction)
+    message = str(info.value)
+    assert f"val_fraction={val_fraction} needs at least 2 records" in message and "there is 1" in message
+    assert "add records, or use val_fraction 0" in message and "larger" not in message
+    assert not (tmp_path / "out").exists()
+    assert training_run.plan(data_path=str(one), out_dir=None, records=True, val_fraction=0.0)["records"]
 
 
 # ----------------------------------------------------------------- the walk

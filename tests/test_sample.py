@@ -3,6 +3,7 @@
 import hashlib
 import html
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import checkpoint, explore, jupyter, paths, rnn, sample, sampling, training_run
+from lib import (checkpoint, checks, explore, jupyter, paths, records, rnn, rundir, sample, sampling,
+                 training_run)
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
@@ -243,16 +245,27 @@ def test_prime_characters_outside_the_vocabulary_are_listed(run_dir, model):
 
 
 def test_prime_file_problems(run_dir, tmp_path):
-    assert "no such file" in bad(cli(run_dir, "--prime-file", tmp_path / "absent.txt"))
+    assert "not found" in bad(cli(run_dir, "--prime-file", tmp_path / "absent.txt"))
     odd = tmp_path / "odd.txt"
     odd.write_text("the X", encoding="utf-8")
     assert "--prime-file" in bad(cli(run_dir, "--prime-file", odd)) and "'X'" in bad(cli(run_dir, "--prime-file", odd))
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf"])
-def test_temperature_must_be_a_positive_number(run_dir, value):
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", "5e-324", "1e-307", "0.000999"])
+def test_temperature_must_be_a_temperature(run_dir, value):
+    # 5e-324 and 1e-307 pass "positive and finite" but overflow the logits (issue 17, case 7).
     line = bad(cli(run_dir, f"--temperature={value}"))
-    assert "--temperature" in line and "positive finite number" in line and value in line
+    assert "--temperature" in line and "at least 0.001" in line and value in line
+
+
+def test_the_smallest_temperature_samples_cleanly(run_dir, model):
+    params, vocab, _ = model
+    result = cli(run_dir, "-t", checks.MIN_TEMPERATURE, "-n", 300)
+    out = text_of(result)
+    assert len(out) == 300 and set(out) <= set(vocab)
+    assert "Warning" not in result.stderr.decode() and result.stderr.decode().count("\n") == 1
+    # At 0.001 the draw is the most likely character every time here.
+    assert out == text_of(cli(run_dir, "--argmax", "-n", 300))
 
 
 @pytest.mark.parametrize("option", ["--length", "--count"])
@@ -312,5 +325,275 @@ def test_widget_cell_headless_prints_one_line_and_leaves_no_widgets(run_dir, tmp
     assert "".join(last["outputs"][0]["text"]).strip() == explore.HEADLESS_MESSAGE
     assert "widgets" not in nb["metadata"]  # nbclient would store widget state there
     assert "application/vnd.jupyter.widget" not in out_nb.read_text(encoding="utf-8")
-    # The notebook's recorded passage is still written, by its own cell.
-    assert json.loads((tmp_path / "passage.json").read_text())["passage_len"] == 100
+    # The notebook's recorded passage is still written, by its own cell, and is the command's --seed 0.
+    passage = json.loads((tmp_path / "passage.json").read_text(encoding="utf-8"))
+    assert passage["passage_len"] == 100 and passage["seed"] == 0
+    assert passage["passage"] == text_of(cli(run_dir, "-n", 100, "--seed", 0))
+
+
+# ----------------------------------------------------- record-mode models (issue 17, case 4)
+
+NAMES = ("anna", "bob", "carl", "dora", "emil", "fia", "gustav", "hedda", "ivar", "jon")
+
+
+@pytest.fixture(scope="module")
+def record_run(tmp_path_factory):
+    """A tiny record-mode run on lines of names (max_record_len 40, 300 updates)."""
+    out = tmp_path_factory.mktemp("records")
+    names = out.parent / f"{out.name}.txt"
+    rng = np.random.default_rng(5)
+    names.write_text("\n".join(" ".join(rng.choice(NAMES, rng.integers(1, 5))) for _ in range(150)) + "\n",
+                     encoding="utf-8")
+    training_run.execute(training_run.plan(data_path=str(names), out_dir=str(out), records=True, max_record_len=40,
+                                           m=16, max_steps=300, epochs=1, seq_length=10, synth_every=1000,
+                                           checkpoint_every=1000), progress=None)
+    params, vocab, meta = checkpoint.load_model(out / checkpoint.BEST_MODEL)
+    assert records.is_record_model(meta) and meta["max_record_len"] == 40
+    return {"dir": out, "params": params, "vocab": vocab, "meta": meta, "boundary": meta["boundary"]}
+
+
+def expected_records(r, count, seed=0, **options):
+    drawn = records.sample_records(r["params"], r["vocab"], r["boundary"], count, seed,
+                                   options.pop("max_len", r["meta"]["max_record_len"]), **options)
+    return "".join(records.visible(record, r["boundary"], r["vocab"]) + "\n" for record in drawn)
+
+
+def test_a_record_model_prints_records_one_per_line(record_run):
+    result = cli(record_run["dir"], "--count", 30)
+    out = text_of(result)
+    lines = out.split("\n")
+    assert lines[-1] == "" and len(lines) == 31 and "\x1e" not in out
+    assert all(len(line) <= 40 for line in lines)
+    # The records the train notebook and the report draw: one generator seeded 0.
+    assert out == expected_records(record_run, 30)
+    assert "30 record(s) of at most 40 characters" in result.stderr.decode()
+    # a sample's own words, not the stream's 1,000-character lines
+    assert max(map(len, lines)) < 40 and len(set(lines)) > 10
+
+
+def test_record_length_caps_each_record_and_the_prime_starts_it(record_run):
+    capped = text_of(cli(record_run["dir"], "-k", 50, "--length", 6, "--seed", 3))
+    assert capped == expected_records(record_run, 50, 3, max_len=6)
+    assert max(map(len, capped.splitlines())) == 6
+    primed = text_of(cli(record_run["dir"], "-k", 10, "--prime", "anna "))
+    assert primed == expected_records(record_run, 10, prime="anna ")
+    assert all(line.startswith("anna ") for line in primed.splitlines())
+    assert text_of(cli(record_run["dir"], "-k", 3, "--argmax")) == expected_records(record_run, 3, argmax=True)
+    assert "--prime" in bad(cli(record_run["dir"], "--prime", "anna" * 11))  # longer than a record
+    assert "--length" in bad(cli(record_run["dir"], "--length", 0))
+
+
+def test_help_says_what_length_and_count_mean_for_a_record_model():
+    text = " ".join(cli("--help").stdout.decode().split())
+    assert "for a record model, the most characters a record may have" in text
+    assert "for a record model, K records, one per line" in text
+
+
+def test_best_model_notebook_and_sampler_draw_records(record_run, tmp_path):
+    pytest.importorskip("ipywidgets")
+    ok(papermill(paths.REPO_ROOT / "notebooks" / "best_model.ipynb", tmp_path / "b.ipynb", tmp_path,
+                 ("run_dir", record_run["dir"]), ("out_dir", tmp_path), ("n_records", 12),
+                 ("temperatures", 0.8)))
+    passage = json.loads((tmp_path / "passage.json").read_text(encoding="utf-8"))
+    assert passage["passage"] + "\n" == expected_records(record_run, 12)
+    assert passage["sweep"][0]["text"] + "\n" == expected_records(record_run, 12, temperature=0.8)
+    shown = json.loads((tmp_path / "b.ipynb").read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", "")) for c in shown["cells"] for o in c.get("outputs", []))
+    assert passage["passage"] in printed and "\x1e" not in printed
+    box = explore.sampler(record_run["params"], record_run["vocab"], meta=record_run["meta"], seed=2, count=7)
+    assert box.controls["length"].description == "records"
+    assert html.unescape(box.controls["text"].value).split(">", 1)[1].rsplit("<", 1)[0] + "\n" == \
+        expected_records(record_run, 7, seed=2)
+
+
+# ----------------------------------------------------- model files that would sample garbage (cases 7, 10)
+
+def model_copy(run_dir, tmp_path, change_arrays=None, change_meta=None):
+    """A copy of the run's best.npz with its arrays and metadata changed; returns its path."""
+    arrays, meta = checkpoint.load(run_dir / checkpoint.BEST_MODEL)
+    if change_arrays:
+        change_arrays(arrays)
+    if change_meta:
+        change_meta(meta)
+    path = tmp_path / "changed.npz"
+    checkpoint.save(path, arrays, meta)
+    return path
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_parameters_are_refused(run_dir, tmp_path, value):
+    def spoil(arrays):
+        arrays["W"] = arrays["W"].copy()
+        arrays["W"][1, 2] = value
+
+    path = model_copy(run_dir, tmp_path, spoil)
+    line = bad(cli(path))
+    assert line == f"charrnn-sample: error: not a usable model: {path} has non-finite parameters (nan or inf in W)"
+
+
+def test_parameters_too_large_to_compute_with_are_refused(run_dir, tmp_path):
+    def inflate(arrays):
+        arrays["V"] = arrays["V"] * 1e300
+
+    line = bad(cli(model_copy(run_dir, tmp_path, inflate)))
+    assert "not a usable model" in line and "too large" in line
+
+
+def test_best_model_notebook_refuses_a_model_with_nan(run_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    arrays, meta = checkpoint.load(folder / "best.npz")
+    arrays["b"] = np.full_like(arrays["b"], np.nan)
+    checkpoint.save(folder / "best.npz", arrays, meta)
+    result = papermill(paths.REPO_ROOT / "notebooks" / "best_model.ipynb", tmp_path / "b.ipynb", tmp_path,
+                       ("run_dir", folder), ("out_dir", tmp_path / "out"))
+    assert result.returncode != 0
+    assert f"not a usable model: {folder / 'best.npz'} has non-finite parameters" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _set(key, value):
+    return lambda d: d.__setitem__(key, value)
+
+
+@pytest.mark.parametrize("arrays, meta, reason", [
+    (None, _set("vocab", 5), "its vocab is a number, expected a non-empty string"),
+    (None, _set("vocab", ["a", "b"]), "its vocab is an array, expected a non-empty string"),
+    (None, _set("vocab", ""), "its vocab is a string, expected a non-empty string"),
+    (None, _set("vocab", "aab"), "its vocab repeats characters"),
+    (None, lambda m: m.pop("vocab"), "metadata lacks 'vocab'"),
+    (None, _set("kind", 3), "its kind is 3, not 'model' or 'checkpoint'"),
+    (None, _set("step", "ten"), "its step is 'ten', expected a non-negative integer"),
+    (None, _set("records", True), "records: true, but its boundary None is not one character of its vocab"),
+    (_set("W", np.array(["0.1"] * 256).reshape(16, 16)), None, "parameter W is stored as strings, not real numbers"),
+    (_set("c", np.zeros(3)), None, "c has shape (3,), expected"),
+    (_set("W", np.array(0.5)), None, "W has shape (), expected (m, m)"),
+    (lambda a: a.pop("U"), None, "array 'U' missing"),
+])
+def test_wrong_metadata_or_arrays_are_not_a_model_file(run_dir, tmp_path, arrays, meta, reason):
+    path = model_copy(run_dir, tmp_path, arrays, meta)
+    line = bad(cli(path))
+    assert line.startswith(f"charrnn-sample: error: not a model file: {path} (") and reason in line
+
+
+# ----------------------------------------------------- prime files (case 8)
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero on this system")
+def test_prime_file_that_is_a_device_is_refused_before_reading(run_dir):
+    line = bad(cli(run_dir, "--prime-file", "/dev/zero"))
+    assert "/dev/zero" in line and "not a file" in line
+    assert bad(cli("/dev/zero")) == "charrnn-sample: error: not a model file: /dev/zero (not a regular file: a " \
+                                    "folder, device or pipe)"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_prime_file_that_is_a_fifo_is_refused_without_waiting(run_dir, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = bad(subprocess.run([sys.executable, "-m", "lib.sample", str(run_dir), "--prime-file", str(fifo)],
+                              capture_output=True, timeout=30, cwd=paths.REPO_ROOT))
+    assert str(fifo) in line and "not a file" in line
+
+
+def test_a_prime_longer_than_the_cap_is_refused_naming_the_file_and_the_cap(run_dir, tmp_path):
+    huge = tmp_path / "huge.txt"
+    huge.write_text("the cat " * (sampling.MAX_PRIME_CHARS // 8 + 1), encoding="utf-8")
+    line = bad(cli(run_dir, "--prime-file", huge))
+    assert str(huge) in line and f"more than {sampling.MAX_PRIME_CHARS:,} characters" in line
+    if sys.platform != "win32":  # (NTFS writes the zeros out)
+        # a file of many more bytes than memory holds is not read whole
+        endless = tmp_path / "big.txt"
+        with open(endless, "wb") as f:
+            f.truncate(2**36)  # 64 GB, sparse
+        assert f"more than {sampling.MAX_PRIME_CHARS:,} characters" in bad(cli(run_dir, "--prime-file", endless))
+
+
+# ----------------------------------------------------- writes that fail (case 9)
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_stdout_on_a_full_disk_is_one_line(run_dir):
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([sys.executable, "-m", "lib.sample", str(run_dir), "-n", "200000"],
+                                stdout=full, stderr=subprocess.PIPE, timeout=120, cwd=paths.REPO_ROOT)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.splitlines()[-1] == "charrnn-sample: error: could not write to stdout: No space left on device"
+
+
+def _file_size_limit(limit):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_out_that_cannot_be_written_whole_leaves_no_file_and_the_old_one_intact(run_dir, tmp_path):
+    target = tmp_path / "sample.txt"
+    target.write_text("an earlier sample\n", encoding="utf-8")
+    # Writes past 64 kB fail (EFBIG, as a full disk fails with ENOSPC): the text would be 200 kB.
+    result = subprocess.run([sys.executable, "-m", "lib.sample", str(run_dir), "-n", "200000", "--out", str(target)],
+                            capture_output=True, timeout=120, cwd=paths.REPO_ROOT, preexec_fn=_file_size_limit(65536))
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith(f"charrnn-sample: error: --out: could not write {target}: ")
+    assert target.read_text(encoding="utf-8") == "an earlier sample\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.txt"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_out_that_is_not_a_regular_file_or_is_the_model_is_refused(run_dir, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert "not a regular file" in bad(cli(run_dir, "--out", fifo))
+    assert fifo.exists() and not fifo.is_file()
+    before = folder_digest(run_dir)
+    assert "is the file being read" in bad(cli(run_dir, "--out", run_dir / "best.npz"))
+    assert folder_digest(run_dir) == before
+
+
+# ----------------------------------------------------- runs in progress (case 11)
+
+def test_a_run_before_its_first_checkpoint_is_named_as_such(tmp_path):
+    folder = tmp_path / "run"
+    claim = rundir.claim(folder)   # this process trains there, as far as the command can tell
+    try:
+        rundir.write_status(folder, "running", step=0, planned_steps=300)
+        line = bad(cli(folder))
+        assert "is a run folder still training (at step 0 of 300) with no best.npz yet" in line
+    finally:
+        claim.release()
+    line = bad(cli(folder))
+    assert "interrupted (at step 0 of 300) before its first checkpoint" in line and "train.ipynb again" in line
+
+
+def test_sampling_an_unfinished_run_says_so_on_stderr(run_dir, tmp_path, model):
+    import shutil
+
+    params, vocab, _ = model
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    rundir.write_status(folder, "running", step=200, planned_steps=300)
+    result = cli(folder, "-n", 100)
+    assert text_of(result) == sampling.sample_text(params, vocab, 100, 0)
+    note = result.stderr.decode().splitlines()[1]
+    assert note == f"charrnn-sample: note: {folder} is an unfinished run, interrupted at step 200 of 300: this is " \
+                   f"its best.npz from then"
+    claim = rundir.claim(folder)
+    try:
+        assert "is still training (at step 200 of 300)" in cli(folder, "-n", 1).stderr.decode()
+    finally:
+        claim.release()
+    assert len(cli(run_dir, "-n", 1).stderr.decode().splitlines()) == 1  # a finished run: no note
+
+
+# ----------------------------------------------------- the sampler's look (case 20)
+
+def test_sampler_label_is_whole_and_text_wraps_between_words(model):
+    pytest.importorskip("ipywidgets")
+    params, vocab, _ = model
+    box = explore.sampler(params, vocab, length=50)
+    assert box.controls["temperature"].style.description_width == explore.LABEL_STYLE["description_width"]
+    style = box.controls["text"].value.split("style='", 1)[1].split("'", 1)[0]
+    assert "white-space: pre-wrap" in style and "word-break: normal" in style and "overflow-wrap: break-word" in style
