@@ -33,7 +33,8 @@ def _clock(seconds):
 
 class LineProgress:
     """An on_event callback printing 'label: done/total updates, smooth loss[, held-out bits/char],
-    us/update, time left' at most every ``every`` seconds (us/update: wall time, evaluations included)."""
+    wall-clock us/update, time left' at most every ``every`` seconds (wall time, evaluations
+    included; the result line's us per update is CPU time in the updates alone)."""
 
     def __init__(self, total, label, start_step=0, every=15.0, stream_fd=None):
         self.total, self.label, self.every = total, label, every
@@ -59,7 +60,7 @@ class LineProgress:
         smooth = "n/a" if self.smooth_loss is None else f"{self.smooth_loss:.2f}"
         held = "" if self.val_bpc is None else f", held-out {self.val_bpc:.3f} bits/char"
         return (f"{self.label}: {step:,}/{self.total:,} updates ({100 * step / max(self.total, 1):.0f}%), "
-                f"smooth loss {smooth}{held}, {1e6 * rate:.0f} us/update, {_clock(left)} left")
+                f"smooth loss {smooth}{held}, {1e6 * rate:.0f} wall-clock us/update, {_clock(left)} left")
 
     def __call__(self, event):
         now, tick = time.perf_counter(), time.process_time()
