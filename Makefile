@@ -164,7 +164,8 @@ $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py $(CORPU
 
 # retrain=True: the new run is built beside the folder and swapped in only when it has
 # finished, so a failed or interrupted rerun leaves the previous result whole (and the
-# next make continues the interrupted build from its last checkpoint).
+# next make continues the interrupted build from its last checkpoint); an interrupted
+# first run, with nothing finished to keep, is continued in place.
 $(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
 	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
 
