@@ -226,10 +226,10 @@ def _needs_aside(out, facts):
     """Whether retrain=True must build beside out: only a finished run, or an unfinished one of
     other settings, has something to keep whole; an interrupted run of these settings is the
     run asked for, part-way (continuing it gives the numbers training afresh would)."""
-    state = rundir.folder_state(out)[0]
+    state = rundir.folder_state(out)[0]  # (unfinished reads "running": the caller holds the lock)
     if state == "new":
         return False
-    if state != "interrupted":
+    if state == "finished":
         return True
     try:
         decide(out, facts)
