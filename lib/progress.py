@@ -41,7 +41,7 @@ class LineProgress:
         self.fd = _terminal_fd() if stream_fd is None else stream_fd
         self.seconds = 0.0
         self.last_time = self.start_time = time.perf_counter()
-        self.last_step = self.start_step = start_step
+        self.last_step = self.start_step = self.step = start_step
         self.smooth_loss = None
         self.val_bpc = None
         self._write(f"{label}: {start_step:,}/{total:,} updates to do from here")
@@ -65,16 +65,20 @@ class LineProgress:
     def __call__(self, event):
         now, tick = time.perf_counter(), time.process_time()
         if event["kind"] == "log":
-            self.smooth_loss = event["smooth_loss"]
+            self.smooth_loss, self.step = event["smooth_loss"], event["step"]
             if now - self.last_time >= self.every:
                 self._write(self._line(event["step"], now))
                 self.last_time, self.last_step = now, event["step"]
         elif event["kind"] == "eval":
             self.val_bpc = event["val_bpc"]
+        elif event["kind"] == "checkpoint":  # (the last update is checkpointed, logged or not)
+            self.step = max(self.step, event["step"])
         self.seconds += time.process_time() - tick
 
     def close(self):
-        self._write(f"{self.label}: done, {_clock(time.perf_counter() - self.start_time)} here")
+        # (an interrupt or an error closes it too: then it says where training stopped)
+        end = "done" if self.step >= self.total else f"stopped at update {self.step:,} of {self.total:,}"
+        self._write(f"{self.label}: {end}, {_clock(time.perf_counter() - self.start_time)} here")
 
 
 class BarProgress:

@@ -11,6 +11,7 @@ end of make's output, and exits 1. An interrupt (Ctrl-C) prints one line and exi
 """
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -44,6 +45,9 @@ def run_stage(notebook, executed, parameters, failures_dir):
         # Ctrl-C reaches make, this process and the kernel at once: no failure to record, no
         # traceback; a training run keeps its last checkpoint for the next make to continue from.
         tmp.unlink(missing_ok=True)
+        # The cell the kernel was running ends in an error that no one awaits now; asyncio would
+        # log it, with two tracebacks, as the process exits.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print(f"interrupted: {label} ({Path(notebook).name}): run make again to redo it, or to continue "
               f"a training run from its last checkpoint", file=sys.stderr)
         return 130

@@ -296,16 +296,15 @@ def _interrupted_line(run, folder, facts):
     """What an interrupt kept, and how to go on from there."""
     kept = _checkpoint_step(folder)
     if Path(folder) == rundir.aside_folder(run["out"]):
-        where = (f"{run['out']} still holds the previous run, untouched; the new one is kept aside in "
-                 f"{folder}")
-        again = "run again with retrain=True to continue the new one"
+        what = f"the new run, aside in {folder} ({run['out']} still holds the previous run, untouched),"
+        again = "run again with retrain=True"
     else:
-        where, again = str(folder), "run the notebook again with the same settings to continue"
+        what, again = str(folder), "run the notebook again with the same settings"
     if kept is None:
         return (f"interrupted before the first checkpoint (every {run['parameters']['checkpoint_every']:,} "
-                f"updates): nothing of the new training was kept in {where}; {again} from update 0")
-    return (f"interrupted: {where} keeps its last checkpoint, update {kept:,} of {facts['planned_steps']:,}; "
-            f"{again} from there")
+                f"updates): {what} keeps nothing of this training; {again} to train from the start")
+    return (f"interrupted: {what} keeps its last checkpoint, update {kept:,} of {facts['planned_steps']:,}; "
+            f"{again} to continue from there")
 
 
 def _diverged_folder(folder):
