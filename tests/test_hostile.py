@@ -70,7 +70,7 @@ def make(*args, cwd, **popen):
 @pytest.mark.skipif(sys.platform == "win32", reason="make and process groups")
 def test_ctrl_c_in_the_first_make_then_make_again_continues_from_the_checkpoint(tmp_path):
     data = tmp_path / "tiny.txt"
-    data.write_text(learnable_text(n_words=10_000), encoding="utf-8")  # ~55,000 characters
+    data.write_text(learnable_text(n_words=10_000), encoding="utf-8")  # 43,386 characters, 1,735 updates an epoch
     runs_dir = tmp_path / "r"
     run = runs_dir / "seed0" / "train_20ep"
     args = [f"{run}/summary.json", f"DATA={data}", f"RUNS={runs_dir}", "SEEDS=0", "EPOCHS=20",
@@ -194,6 +194,37 @@ def test_interrupt_ends_in_one_line_naming_the_kept_checkpoint_and_status_follow
     monkeypatch.undo()
     result = run_lib(text_file, out, max_steps=300)
     assert (result["action"], result["trained_from"]) == ("continue", 150)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT, as Jupyter's stop button sends it, is POSIX")
+def test_stop_button_while_the_notebook_trains_ends_in_one_line(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    data, out = tmp_path / "t.txt", tmp_path / "run"
+    data.write_text(learnable_text(n_words=10_000), encoding="utf-8")
+    cmd = [sys.executable, "-m", "papermill", "--log-level", "ERROR", str(NOTEBOOKS / "train.ipynb"),
+           str(tmp_path / "out.ipynb"), "-p", "data_path", str(data), "-p", "out_dir", str(out),
+           "-p", "epochs", "20", "-p", "checkpoint_every", "1000"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (rundir.read_status(out) or {}).get("step", 0) >= 1000 or proc.poll() is not None,
+                 timeout=300)
+        kernels = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if any("ipykernel" in part for part in c.cmdline())]
+        assert len(kernels) == 1 and proc.poll() is None
+        kernels[0].send_signal(signal.SIGINT)  # what the stop button does
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    kept = checkpoint.load(out / "last.npz")[1]["step"]
+    errors = [o for c in json.loads((tmp_path / "out.ipynb").read_text(encoding="utf-8"))["cells"]
+              for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["ename"] == "TrainingInterrupted"
+    assert errors[0]["traceback"] == [f"TrainingInterrupted: interrupted: {out} keeps its last checkpoint, "
+                                      f"update {kept:,} of 34,700; run the notebook again with the same "
+                                      f"settings to continue from there"]
+    assert "rnn.py" not in err and rundir.read_status(out)["step"] == kept
 
 
 def test_status_step_follows_the_checkpoints_while_running(text_file, tmp_path, monkeypatch):
