@@ -48,11 +48,11 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 
-# Every setting above is checked before any stage runs, each in one line naming it (a
-# notebook would name its own parameter instead, snapshot_epochs for EPOCHS). Integers
+# SEEDS, EPOCHS, EVAL_EVERY, JOBS and RECORDS_EPOCHS are checked before any stage runs (at
+# the end of this file, where all have their defaults; DATA above), each in one line naming
+# it: a notebook would name its own parameter instead, snapshot_epochs for EPOCHS. Integers
 # are plain decimals: papermill reads -p values as YAML, where 010 is 8 and 1e3 a string.
-# Seeds must differ: two runs of one seed are one draw, not two. (The checks are at the end,
-# where every variable has its default.)
+# Seeds must differ: two runs of one seed are one draw, not two.
 without_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
 not_decimal = $(strip $(foreach w,$(1),$(if $(call without_digits,$(w)),$(w),$(filter 0%,$(filter-out 0,$(w))))))
 # $(call check_integers,NAME,positive|non-negative,one|several)
