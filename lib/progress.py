@@ -77,7 +77,7 @@ class LineProgress:
 
     def close(self):
         # (an interrupt or an error closes it too: then it says where training stopped)
-        end = "done" if self.step >= self.total else f"stopped at update {self.step:,} of {self.total:,}"
+        end = "done" if self.step >= self.total else f"done for now, at update {self.step:,} of {self.total:,}"
         self._write(f"{self.label}: {end}, {_clock(time.perf_counter() - self.start_time)} here")
 
 
