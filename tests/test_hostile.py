@@ -256,6 +256,7 @@ def test_full_disk_at_the_figure_names_it_and_leaves_nothing_derived(text_file, 
     with pytest.raises(atomic.WriteError) as info:
         run_lib(text_file, out, max_steps=120)
     assert str(info.value) == f"could not write {out / 'loss.png'}: {os.strerror(errno.ENOSPC)}"
+    assert info.value._render_traceback_() == [f"WriteError: {info.value}"]  # one line in Jupyter too
     assert derived_left(out) == [] and not list(out.glob(".*.tmp"))
     assert rundir.read_status(out)["state"] == "running"  # unfinished, and nothing says otherwise
     monkeypatch.undo()
