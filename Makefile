@@ -32,6 +32,9 @@ EVAL_EVERY ?= 40000
 RUNS ?= runs/report
 DEFAULT_CORPUS := data/shakespeare/input.txt
 CORPUS := $(if $(strip $(DATA)),$(strip $(DATA)),$(DEFAULT_CORPUS))
+ifneq ($(word 2,$(DATA)),)
+$(error DATA: "$(strip $(DATA))" has a space in its name, which make cannot take in a file name: rename the file, or link it under a name without spaces)
+endif
 ifneq ($(strip $(DATA)),)
 ifeq ($(wildcard $(strip $(DATA))),)
 $(error DATA: no such file: $(strip $(DATA)))
@@ -44,6 +47,21 @@ DATA_PARAM := $(if $(strip $(DATA)),-p data_path $(abspath $(strip $(DATA))),)
 comma := ,
 empty :=
 space := $(empty) $(empty)
+
+# SEEDS, EPOCHS, EVAL_EVERY, JOBS and RECORDS_EPOCHS are checked before any stage runs (at
+# the end of this file, where all have their defaults; DATA above), each in one line naming
+# it: a notebook would name its own parameter instead, snapshot_epochs for EPOCHS. Integers
+# are plain decimals: papermill reads -p values as YAML, where 010 is 8 and 1e3 a string.
+# Seeds must differ: two runs of one seed are one draw, not two.
+without_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
+not_decimal = $(strip $(foreach w,$(1),$(if $(call without_digits,$(w)),$(w),$(filter 0%,$(filter-out 0,$(w))))))
+# $(call check_integers,NAME,positive|non-negative,one|several)
+integers_called = $(if $(filter one,$(2)),a $(1) integer,$(1) integers)
+check_integers = $(if $(strip $($(1))),,$(error $(1) is empty: give $(call integers_called,$(2),$(3))$(if $(filter several,$(3)), separated by spaces)))$(if \
+	$(call not_decimal,$($(1))),$(error $(1) must be $(call integers_called,$(2),$(3)) in plain decimals (no sign, no leading zero), got "$(strip $($(1)))"))$(if \
+	$(and $(filter positive,$(2)),$(filter 0,$($(1)))),$(error $(1) must be $(call integers_called,$(2),$(3)), got "$(strip $($(1)))"))$(if \
+	$(and $(filter one,$(3)),$(word 2,$($(1)))),$(error $(1) must be one integer, got "$(strip $($(1)))"))$(if \
+	$(filter-out $(words $($(1))),$(words $(sort $($(1))))),$(error $(1) names a value twice ("$(strip $($(1)))"): each one once))
 LONGEST := $(shell printf '%s\n' $(EPOCHS) | sort -n | tail -n 1)
 SHORTER := $(filter-out $(LONGEST),$(EPOCHS))
 COURSE_SEED := $(firstword $(SEEDS))
@@ -146,7 +164,8 @@ $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py $(CORPU
 
 # retrain=True: the new run is built beside the folder and swapped in only when it has
 # finished, so a failed or interrupted rerun leaves the previous result whole (and the
-# next make continues the interrupted build from its last checkpoint).
+# next make continues the interrupted build from its last checkpoint); an interrupted
+# first run, with nothing finished to keep, is continued in place.
 $(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
 	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
 
@@ -212,3 +231,13 @@ $(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) lib/records.
 
 runs: $(RECORDS_RUN)/summary.json
 report/report.pdf report/report.html: $(RECORDS_RUN)/summary.json lib/records.py lib/records_report.py
+
+# ----------------------------------------------------------- the settings' checks (see check_integers)
+CHECKED_GOALS := $(filter-out help install lock corpus tex clean test bench,$(if $(MAKECMDGOALS),$(MAKECMDGOALS),$(.DEFAULT_GOAL)))
+ifneq ($(CHECKED_GOALS),)
+$(call check_integers,SEEDS,non-negative,several)
+$(call check_integers,EPOCHS,positive,several)
+$(call check_integers,EVAL_EVERY,positive,one)
+$(call check_integers,JOBS,positive,one)
+$(call check_integers,RECORDS_EPOCHS,positive,one)
+endif

@@ -22,6 +22,11 @@ class WriteError(OSError):
     def __str__(self):
         return self.strerror
 
+    def _render_traceback_(self):
+        # IPython (Jupyter, papermill) shows these lines in place of a traceback: a full disk
+        # is named in one line there too.
+        return [f"{type(self).__name__}: {self}"]
+
 
 def atomic_write(path, write, binary=True):
     """Call write(f) on a temporary file beside path, then move it into place.

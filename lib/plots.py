@@ -1,9 +1,12 @@
 """Figures shared by the training notebook and the report."""
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
+
+from .atomic import atomic_write
 
 
 def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
@@ -41,17 +44,29 @@ def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
 
 
 def save_figure(fig, out_dir, stem):
-    """Save fig as stem.png and stem.pdf in out_dir."""
+    """Save fig as stem.png and stem.pdf in out_dir, each atomically like every run file
+    (a full disk ends in atomic.WriteError naming the file, and leaves no part of one)."""
     for ext in ("png", "pdf"):
-        fig.savefig(f"{out_dir}/{stem}.{ext}", dpi=150, bbox_inches="tight")
+        atomic_write(Path(out_dir) / f"{stem}.{ext}",
+                     lambda f, ext=ext: fig.savefig(f, format=ext, dpi=150, bbox_inches="tight"))
+
+
+def run_length(summary):
+    """What a run trained, in words: '10 epochs', or '30,000 updates (0.68 of an epoch)' when
+    max_steps stopped it before its epochs were done."""
+    steps, per_epoch = summary["steps"], summary.get("steps_per_epoch")
+    if not per_epoch or steps >= summary["epochs"] * per_epoch:
+        return f"{summary['epochs']} epoch{'s' if summary['epochs'] != 1 else ''}"
+    done = steps / per_epoch
+    return f"{steps:,} updates ({done:.2g} of an epoch)" if done < 1 else f"{steps:,} updates ({done:.3g} epochs)"
 
 
 def loss_figure(history, summary):
-    """A training run's smooth-loss figure, titled with its settings."""
+    """A training run's smooth-loss figure, titled with its settings and what it trained."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     plot_smooth_loss(history, summary["epoch_starts"], ax,
                      title=f"m={summary['m']}, eta={summary['eta']}, seq_length={summary['seq_length']}, "
-                           f"{summary['epochs']} epochs")
+                           f"{run_length(summary)}")
     return fig
 
 

@@ -33,14 +33,15 @@ def _clock(seconds):
 
 class LineProgress:
     """An on_event callback printing 'label: done/total updates, smooth loss[, held-out bits/char],
-    us/update, time left' at most every ``every`` seconds (us/update: wall time, evaluations included)."""
+    wall-clock us/update, time left' at most every ``every`` seconds (wall time, evaluations
+    included; the result line's us per update is CPU time in the updates alone)."""
 
     def __init__(self, total, label, start_step=0, every=15.0, stream_fd=None):
         self.total, self.label, self.every = total, label, every
         self.fd = _terminal_fd() if stream_fd is None else stream_fd
         self.seconds = 0.0
         self.last_time = self.start_time = time.perf_counter()
-        self.last_step = self.start_step = start_step
+        self.last_step = self.start_step = self.step = start_step
         self.smooth_loss = None
         self.val_bpc = None
         self._write(f"{label}: {start_step:,}/{total:,} updates to do from here")
@@ -59,21 +60,25 @@ class LineProgress:
         smooth = "n/a" if self.smooth_loss is None else f"{self.smooth_loss:.2f}"
         held = "" if self.val_bpc is None else f", held-out {self.val_bpc:.3f} bits/char"
         return (f"{self.label}: {step:,}/{self.total:,} updates ({100 * step / max(self.total, 1):.0f}%), "
-                f"smooth loss {smooth}{held}, {1e6 * rate:.0f} us/update, {_clock(left)} left")
+                f"smooth loss {smooth}{held}, {1e6 * rate:.0f} wall-clock us/update, {_clock(left)} left")
 
     def __call__(self, event):
         now, tick = time.perf_counter(), time.process_time()
         if event["kind"] == "log":
-            self.smooth_loss = event["smooth_loss"]
+            self.smooth_loss, self.step = event["smooth_loss"], event["step"]
             if now - self.last_time >= self.every:
                 self._write(self._line(event["step"], now))
                 self.last_time, self.last_step = now, event["step"]
         elif event["kind"] == "eval":
             self.val_bpc = event["val_bpc"]
+        elif event["kind"] == "checkpoint":  # (the last update is checkpointed, logged or not)
+            self.step = max(self.step, event["step"])
         self.seconds += time.process_time() - tick
 
     def close(self):
-        self._write(f"{self.label}: done, {_clock(time.perf_counter() - self.start_time)} here")
+        # (an interrupt or an error closes it too: then it says where training stopped)
+        end = "done" if self.step >= self.total else f"done for now, at update {self.step:,} of {self.total:,}"
+        self._write(f"{self.label}: {end}, {_clock(time.perf_counter() - self.start_time)} here")
 
 
 class BarProgress:

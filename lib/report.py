@@ -326,10 +326,36 @@ def _stats(values):
     return float(values.mean()), std, float(values.min()), float(values.max())
 
 
-def spread_rows(seeds):
-    """Per seed and epochs: (seed, epochs, best step, best smooth loss, held-out bits/char or None)."""
-    rows = []
+def distinct_runs(seeds):
+    """(the runs that are separate draws, [(a repeat, the run it repeats), ...]).
+
+    A run trained with the seed of an earlier one, or ending with the very numbers of an earlier
+    one (folders seed010 and seed8 both trained with seed 8), is that run again: counting it would
+    show a spread of zero between identical runs as if it were measured."""
+    kept, repeats = [], []
     for run in seeds:
+        numbers = sorted((e, s["best_step"], s["best_smooth_loss"]) for e, s in run["by_epochs"].items())
+        first = next((k for k in kept if k["seed"] == run["seed"] or numbers == sorted(
+            (e, s["best_step"], s["best_smooth_loss"]) for e, s in k["by_epochs"].items())), None)
+        if first is None:
+            kept.append(run)
+        else:
+            repeats.append((run, first))
+    return kept, repeats
+
+
+def _repeats_note(repeats):
+    def name(run):
+        return f"seed {run['seed']}" + (f" ({run['dir']})" if run.get("dir") else "")
+    return " ".join(f"The run of {name(run)} is the run of {name(first)} again (the same seed trains the same "
+                    f"run, bitwise): it counts once here." for run, first in repeats)
+
+
+def spread_rows(seeds):
+    """Per seed and epochs: (seed, epochs, best step, best smooth loss, held-out bits/char or None);
+    a run repeating another (distinct_runs) is left out."""
+    rows = []
+    for run in distinct_runs(seeds)[0]:
         for epochs, s in run["by_epochs"].items():
             held = (s.get("heldout") or {}).get("best_bpc")
             rows.append((run["seed"], epochs, s["best_step"], s["best_smooth_loss"], held))
@@ -346,6 +372,7 @@ def spread_table(seeds):
         for e in lengths) + " |"
     lines = [header, "|---:|" + "---:|" * (len(lengths) * (2 if has_held else 1))]
     by = {(r[0], r[1]): r for r in rows}
+    seeds = distinct_runs(seeds)[0]
     for seed in [run["seed"] for run in seeds]:
         cells = []
         for e in lengths:
@@ -370,7 +397,9 @@ def spread_table(seeds):
 
 
 def spread_figure(seeds, ax):
-    """All seeds' smooth-loss curves: their mean, the min-max band, and the first seed on top."""
+    """All seeds' smooth-loss curves: their mean, the min-max band, and the first seed on top
+    (a run repeating another counted once)."""
+    seeds = distinct_runs(seeds)[0]
     steps = seeds[0]["history"]["step"]
     curves = np.array([run["history"]["smooth_loss"] for run in seeds])
     ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color="C0", alpha=0.25,
@@ -388,6 +417,7 @@ def spread_figure(seeds, ax):
 
 
 def spread_caption(seeds):
+    seeds = distinct_runs(seeds)[0]
     longest = max(seeds[0]["by_epochs"])
     return (f"Smooth loss of the {longest}-epoch runs of seeds "
             f"{', '.join(str(r['seed']) for r in seeds)}: their mean, the band between the lowest and "
@@ -395,7 +425,14 @@ def spread_caption(seeds):
 
 
 def spread_text(seeds):
-    """What the spread allows one to conclude about longer training, no more."""
+    """What the spread allows one to conclude about longer training, no more (a run repeating
+    another is named and counted once)."""
+    seeds, repeats = distinct_runs(seeds)
+    note = _repeats_note(repeats) + " " if repeats else ""
+    return note + _spread_text(seeds)
+
+
+def _spread_text(seeds):
     n = len(seeds)
     if n < 2:
         return (f"This report was built from {'one seed' if n else 'no runs over several seeds'}: there is no "

@@ -16,6 +16,7 @@ import csv
 import json
 import math
 import platform
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def _atomic_write_text(path, text):
 def write_json(path, obj):
     """Write obj as indented UTF-8 JSON, atomically."""
     _atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+@contextmanager
+def derived_files(folder):
+    """Write the files that describe a run's end (rundir.DERIVED), then its finished status,
+    all or none: when any write fails (a full disk, an interrupt) the ones already written are
+    removed, so that a folder whose status still says running holds none of them."""
+    from . import rundir  # (here: the gradient check's notebook reads run files without the lock's module)
+
+    try:
+        yield
+    except BaseException:
+        rundir.remove_derived(folder)
+        raise
 
 
 def read_json(path, required=()):

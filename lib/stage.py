@@ -7,10 +7,11 @@ when every cell succeeded, so a failed rerun never replaces the record of the
 result a stage keeps. A failure prints ``error: <stage>: <the exception's one
 line>`` (no traceback), records that line in ``<folder of EXECUTED's run
 root>/.failed/`` for ``python -m lib.stage --failures DIR`` to repeat at the very
-end of make's output, and exits 1.
+end of make's output, and exits 1. An interrupt (Ctrl-C) prints one line and exits 130.
 """
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -40,6 +41,16 @@ def run_stage(notebook, executed, parameters, failures_dir):
     failure_file.unlink(missing_ok=True)
     try:
         nbexec.execute(notebook, tmp, parameters, cwd=os.getcwd())
+    except KeyboardInterrupt:
+        # Ctrl-C reaches make, this process and the kernel at once: no failure to record, no
+        # traceback; a training run keeps its last checkpoint for the next make to continue from.
+        tmp.unlink(missing_ok=True)
+        # The cell the kernel was running ends in an error that no one awaits now; asyncio would
+        # log it, with two tracebacks, as the process exits.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print(f"interrupted: {label} ({Path(notebook).name}): run make again to redo it, or to continue "
+              f"a training run from its last checkpoint", file=sys.stderr)
+        return 130
     except papermill.PapermillExecutionError as err:
         line = f"error: {label} ({Path(notebook).name}): {err.ename}: {err.evalue}".splitlines()[0]
     except Exception as err:  # a kernel that died, a notebook that cannot be read
@@ -78,4 +89,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the notebook started
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

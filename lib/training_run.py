@@ -10,12 +10,20 @@
   from ``last.npz`` (bitwise the run that was never interrupted);
 * a run of other settings: refuses, naming each difference, touching nothing;
 * ``retrain=True``: trains afresh beside the folder and swaps the new run in
-  only when it has finished.
+  only when it has finished; an interrupted run of the same settings has no
+  finished result to keep, so it is continued in place (the same numbers as
+  training it afresh, bitwise, without the updates already made).
+
+An interrupt (Ctrl-C, Jupyter's stop button) ends in ``TrainingInterrupted``, one
+line saying which checkpoint was kept; a diverging run in ``TrainingDiverged``, one
+line saying what the folder holds.
 """
 
 from pathlib import Path
 
-from . import checkpoint, checks, corpus, paths, plots, records, rundir, runs, shakespeare, train
+import numpy as np
+
+from . import checkpoint, checks, corpus, paths, plots, records, rnn, rundir, runs, shakespeare, train
 from .progress import make_progress
 
 # The course's settings: the default out_dir names only the ones that differ.
@@ -28,6 +36,22 @@ PARAMETERS = checks.NOTEBOOKS["train"]
 DEFAULTS = dict(data_path=None, out_dir=None, epochs=10, **COURSE, checkpoint_every=10_000,
                 retrain=False, keep_carriage_returns=False, snapshot_epochs=[],
                 records=False, record_field=records.DEFAULT_FIELD, max_record_len=records.DEFAULT_MAX_LEN)
+
+
+class _OneLine:
+    """Shown by IPython (Jupyter, papermill) as its message alone: the user did nothing wrong
+    that a traceback into the training loop would help with."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+class TrainingInterrupted(_OneLine, KeyboardInterrupt):
+    """Training stopped by an interrupt; the message says what was kept and how to continue."""
+
+
+class TrainingDiverged(_OneLine, train.TrainingDiverged):
+    """The loss became NaN or infinite; the message says what the run folder was left holding."""
 
 
 def default_out_dir(settings, data_path):
@@ -182,7 +206,7 @@ def execute(run, progress="auto", progress_label=None):
     progress_label = progress_label or f"{out.parent.name}/{out.name}"
     with rundir.claim(out) as held:
         took_over = held.previous_holder
-        if p["retrain"] and rundir.folder_state(out)[0] != "new":
+        if p["retrain"] and _needs_aside(out, facts):
             aside = rundir.aside_folder(out)
             with rundir.claim(aside):
                 result = _train_in(run, aside, _decide_aside(aside, facts), progress, progress_label, facts)
@@ -196,6 +220,22 @@ def execute(run, progress="auto", progress_label=None):
                 result = _train_in(run, out, action, progress, progress_label, facts)
     result.update(action=action, out=out, took_over=took_over)
     return result
+
+
+def _needs_aside(out, facts):
+    """Whether retrain=True must build beside out: only a finished run, or an unfinished one of
+    other settings, has something to keep whole; an interrupted run of these settings is the
+    run asked for, part-way (continuing it gives the numbers training afresh would)."""
+    state = rundir.folder_state(out)[0]  # (unfinished reads "running": the caller holds the lock)
+    if state == "new":
+        return False
+    if state == "finished":
+        return True
+    try:
+        decide(out, facts)
+    except rundir.RunFolderError:
+        return True
+    return False
 
 
 def _decide_aside(aside, facts):
@@ -220,34 +260,103 @@ def _train_in(run, folder, action, progress, label, facts):
     start_step = status["step"]
     reporter = make_progress(run["planned_steps"], label, start_step, mode=progress)
     heldout = run["heldout"]
+
+    def on_event(event):
+        # status.json's step follows the checkpoints (the snapshots' own folders excepted).
+        if event["kind"] == "checkpoint" and Path(event["path"]).parent == Path(folder):
+            rundir.write_status(folder, "running", step=event["step"], **facts)
+        reporter(event)
+
     try:
-        state = train.train(
-            run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
-            on_event=reporter, heldout_text=heldout["text"] if heldout else None,
-            snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS},
-            record_mode=None if not run.get("records") else {
-                "boundary": run["records"]["boundary"], "settings": _record_settings(p),
-                "facts": run["records"]["facts"]})
-    finally:
-        reporter.close()
-    for k in p["snapshot_epochs"]:
-        _finish_snapshot(run, folder / f"epochs_{k}", k)
-    summary = _finish(run, folder, state, p["epochs"], facts)
+        try:
+            state = train.train(
+                run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
+                on_event=on_event, heldout_text=heldout["text"] if heldout else None,
+                snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS},
+                record_mode=None if not run.get("records") else {
+                    "boundary": run["records"]["boundary"], "settings": _record_settings(p),
+                    "facts": run["records"]["facts"]})
+        finally:
+            reporter.close()
+        for k in p["snapshot_epochs"]:
+            _finish_snapshot(run, folder / f"epochs_{k}", k)
+        summary = _finish(run, folder, state, p["epochs"], facts)
+    except train.TrainingDiverged as err:
+        raise TrainingDiverged(f"{err}; {_diverged_folder(folder)}") from None
+    except KeyboardInterrupt as err:
+        if isinstance(err, TrainingInterrupted):
+            raise
+        raise TrainingInterrupted(_interrupted_line(run, folder, facts)) from None
     return {"summary": summary, "state": state, "trained_from": start_step,
             "progress_seconds": reporter.seconds,
             "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
 
 
+def _interrupted_line(run, folder, facts):
+    """What an interrupt kept, and how to go on from there."""
+    kept = _checkpoint_step(folder)
+    if Path(folder) == rundir.aside_folder(run["out"]):
+        what = f"the new run, aside in {folder} ({run['out']} still holds the previous run, untouched),"
+        again = "run again with retrain=True"
+    else:
+        what, again = str(folder), "run the notebook again with the same settings"
+    if kept is None:
+        return (f"interrupted before the first checkpoint (every {run['parameters']['checkpoint_every']:,} "
+                f"updates): {what} keeps nothing of this training; {again} to train from the start")
+    return (f"interrupted: {what} keeps its last checkpoint, update {kept:,} of {facts['planned_steps']:,}; "
+            f"{again} to continue from there")
+
+
+def _diverged_folder(folder):
+    """Leave a diverged run's folder in a state the next run handles, and say which."""
+    kept = _checkpoint_step(folder)
+    if kept is None:
+        # Nothing to continue: an empty folder trains afresh next time, with any settings.
+        (Path(folder) / rundir.STATUS).unlink(missing_ok=True)
+        return f"{folder} was left empty (a new run folder): train again with a smaller eta"
+    return (f"{folder} is left interrupted at update {kept:,}, where the same settings would diverge "
+            f"again: train with a smaller eta in another out_dir, or pass retrain=True")
+
+
+def final_sample(run, state):
+    """A sample from the model after the last update, where the samples drawn every synth_every
+    stop short of it (None when the last one was drawn there).
+
+    Drawn with a generator of its own (the run seed's third stream, beside the weights' and the
+    samples'), so it changes nothing a continued or longer run computes; it starts as a sample
+    during training would: from the hidden state after the last update and the character read
+    next (in record mode, from a zero state and the boundary, as every record starts)."""
+    samples = state["samples"]
+    if samples and samples[-1]["step"] == state["step"]:
+        return None
+    settings = state["settings"]
+    vocab = list(run["vocab"])
+    if run.get("records"):
+        h0, x0 = np.zeros(settings["m"]), vocab.index(run["records"]["boundary"])
+    else:
+        h0, x0 = state["h_prev"], vocab.index(run["text"][state["chunk"] * settings["seq_length"]])
+    rng = np.random.default_rng(np.random.SeedSequence(settings["seed"], spawn_key=(2,)))
+    drawn = rnn.synthesize(state["params"], h0, x0, settings["synth_len"], rng)
+    return {"step": state["step"], "smooth_loss": state["smooth_loss"], "text": corpus.decode(drawn, vocab)}
+
+
 def _finish(run, folder, state, epochs, facts):
-    """Write a finished state's run files, loss figure and status; returns the summary."""
+    """Write a finished state's run files and loss figure, then its status; returns the summary.
+
+    All or nothing: if any of them fails (a full disk, an interrupt), those written are
+    removed, so a folder whose status says running holds none of them."""
     heldout = None
     if run["heldout"]:
         data = corpus.encode(run["heldout"]["text"], run["vocab"])
         heldout = {"name": run["heldout"]["name"], "chars": len(run["heldout"]["text"]),
                    "best_bpc": train.bits_per_char(state["best_params"], data)}
-    summary = runs.write_training_run(folder, state, epochs, run["data_file"], heldout)
-    plots.save_loss_figure(runs.read_history(folder), summary, folder)
-    rundir.write_status(folder, "finished", step=state["step"], **facts)
+    closing = final_sample(run, state)
+    if closing is not None:
+        state = dict(state, samples=state["samples"] + [closing])
+    with runs.derived_files(folder):
+        summary = runs.write_training_run(folder, state, epochs, run["data_file"], heldout)
+        plots.save_loss_figure(runs.read_history(folder), summary, folder)
+        rundir.write_status(folder, "finished", step=state["step"], **facts)
     return summary
 
 
@@ -277,8 +386,8 @@ def report_line(result):
     else:
         verb = {"new": "trained", "continue": "continued", "retrained": "retrained"}[result["action"]]
         lines.append(f"{verb} {out}: updates {result['trained_from']:,} to {s['steps']:,}, "
-                     f"{s['us_per_step']:.0f} us per update; progress display "
-                     f"{100 * result['progress_share']:.2g}% of training time")
+                     f"{s['us_per_step']:.0f} us of CPU time per update (the progress shows wall-clock "
+                     f"time); progress display {100 * result['progress_share']:.2g}% of training time")
     lines.append(f"best smooth loss {s['best_smooth_loss']:.3f} at step {s['best_step']:,}; "
                  f"final {s['final_smooth_loss']:.3f}")
     return "\n".join(lines)

@@ -67,7 +67,9 @@ def test_train_history_and_loss_falls(chain):
 
 def test_train_samples_at_requested_steps(chain):
     samples = runs.read_samples(chain["run"])
-    assert [s["step"] for s in samples] == list(range(0, STEPS, 50))
+    # Every synth_every updates before one, then the final model's after the last update.
+    assert [s["step"] for s in samples] == list(range(0, STEPS, 50)) + [STEPS]
+    assert samples[-1]["smooth_loss"] == runs.read_summary(chain["run"])["final_smooth_loss"]
     assert samples[0]["smooth_loss"] is None
     assert all(len(s["text"]) == 40 for s in samples)
     assert set("".join(s["text"] for s in samples)) <= set(chain["text"])
@@ -83,7 +85,7 @@ def test_train_writes_checkpoints_and_figures(chain):
 
 def test_text_evolution_picks_every_interval(chain):
     evolution = runs.read_json(chain["run"] / "evolution.json")
-    assert [s["step"] for s in evolution["samples"]] == [0, 100, 200]
+    assert [s["step"] for s in evolution["samples"]] == [0, 100, 200, 300]  # 300: the final model's
     by_step = {s["step"]: s for s in runs.read_samples(chain["run"])}
     for s in evolution["samples"]:
         assert s == by_step[s["step"]]
