@@ -109,6 +109,8 @@ NOTEBOOKS = {
     "best_model": {"run_dir": _OPTIONAL_PATH, "passage_len": "positive_int", "seed": "non_negative_int",
                    "temperatures": "list of positive_number", "sweep_len": "positive_int",
                    "prime": "text", "out_dir": _OPTIONAL_PATH},
+    "inside": {"run_dir": _OPTIONAL_PATH, "text_path": _OPTIONAL_PATH, "chars": "positive_int",
+               "ngram_max": "positive_int", "out_dir": _OPTIONAL_PATH},
 }
 
 

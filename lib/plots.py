@@ -1,9 +1,12 @@
 """Figures shared by the training notebook and the report."""
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
+
+from .atomic import atomic_write
 
 
 def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
@@ -41,9 +44,10 @@ def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
 
 
 def save_figure(fig, out_dir, stem):
-    """Save fig as stem.png and stem.pdf in out_dir."""
+    """Save fig as stem.png and stem.pdf in out_dir, each atomically (a crash leaves no half a figure)."""
     for ext in ("png", "pdf"):
-        fig.savefig(f"{out_dir}/{stem}.{ext}", dpi=150, bbox_inches="tight")
+        atomic_write(Path(out_dir) / f"{stem}.{ext}",
+                     lambda f, ext=ext: fig.savefig(f, format=ext, dpi=150, bbox_inches="tight"))
 
 
 def loss_figure(history, summary):

@@ -1,0 +1,259 @@
+"""What inside.json says, as figures, tables and sentences: for inside.ipynb and the report.
+
+Every figure function takes the dict ``lib.inside.read`` returns and gives
+(figure, caption); the caption is also the image's alt text.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import inside, runs
+
+MONO = "DejaVu Sans Mono"   # ships with matplotlib: the same glyphs on every machine and in the PDF
+SHOWN = {"\n": "↵", " ": "·"}
+FEATURE_WORDS = {
+    "quote": 'inside double quotes (an odd number of " so far)',
+    "bracket": "inside brackets ( or [",
+    "line_pos": "characters since the last newline",
+    "word_start": "the character starts a word",
+    "upper": "the character is an uppercase letter",
+    "vowel": "the character is a vowel",
+    "caps_line": "the line is all capitals (a speaker's name)",
+    "space": "the character is a space",
+    "word_pos": "characters since the word began",
+}
+
+
+def load(run_dir, summary):
+    """run_dir's inside.json if it is there (None if not), checked to be of this run's best model."""
+    if not (run_dir / inside.FILE).is_file():
+        return None
+    data = inside.read(run_dir)
+    if data.get("best_step") != summary["best_step"]:
+        raise runs.ArtifactError(f"{run_dir / inside.FILE} is from another model (best step "
+                                 f"{data.get('best_step')}) than {run_dir / 'summary.json'} (best step "
+                                 f"{summary['best_step']}): rerun notebooks/inside.ipynb")
+    return data
+
+
+def _grid(text, width):
+    """(row, column) of each character of text laid out in lines of at most width (a newline ends a row)."""
+    cells, row, col = [], 0, 0
+    for ch in text:
+        if col == width:
+            row, col = row + 1, 0
+        cells.append((row, col))
+        col += 1
+        if ch == "\n":
+            row, col = row + 1, 0
+    return cells
+
+
+def draw_coloured_text(ax, text, values, cmap, vmin, vmax, width=80, fontsize=6.5):
+    """text on ax, each character on a cell coloured by its value (None: no colour)."""
+    cells = _grid(text, width)
+    rows = cells[-1][0] + 1 if cells else 1
+    grid = np.full((rows, width), np.nan)
+    for (r, c), v in zip(cells, values):
+        if v is not None:
+            grid[r, c] = v
+    ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    for (r, c), ch in zip(cells, text):
+        ax.text(c, r, SHOWN.get(ch, ch), ha="center", va="center", fontsize=fontsize, family=MONO,
+                color="0.45" if ch in SHOWN else "black")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax.images[0]
+
+
+def certainty_figure(data):
+    stretch = data["stretch"]
+    rows = _grid(stretch["text"], 80)[-1][0] + 1
+    fig, ax = plt.subplots(figsize=(8, 0.19 * rows + 0.6))
+    image = draw_coloured_text(ax, stretch["text"], stretch["p"], "RdYlGn", 0, 1)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="p(character)")
+    return fig, (f"Characters {stretch['start']:,} to {stretch['start'] + len(stretch['text']) - 1:,} of the "
+                 f"passage, each on the colour of the probability the best model gave it before reading it "
+                 f"(green: sure and right, red: surprised); · is a space, ↵ a newline.")
+
+
+def guesses_figure(data):
+    g = data["guesses"]
+    n = len(g["text"])
+    fig, ax = plt.subplots(figsize=(8, 1.5))
+    grid = np.array([[p for _, p in top] for top in g["top"]]).T
+    ax.imshow(np.vstack([np.full((1, n), np.nan), grid]), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for col, (ch, top) in enumerate(zip(g["text"], g["top"])):
+        ax.text(col, 0, SHOWN.get(ch, ch), ha="center", va="center", fontsize=8, family=MONO, weight="bold")
+        for row, (guess, p) in enumerate(top, start=1):
+            ax.text(col, row, SHOWN.get(guess, guess), ha="center", va="center", fontsize=7, family=MONO,
+                    color="white" if p > 0.6 else "black", weight="bold" if guess == ch else "normal")
+    ax.axhline(0.5, color="black", lw=0.8)
+    ax.set_xticks([])
+    ax.set_yticks(range(6), ["text", "1st", "2nd", "3rd", "4th", "5th"], fontsize=7)
+    return fig, (f"Under each of {n} characters of the passage (from character {g['start']:,}), the five "
+                 f"characters the best model thought likeliest there before reading it, on the colour of their "
+                 f"probability; bold where a guess is the character that came.")
+
+
+def shown_units(data, count=4):
+    """The features whose best unit correlates most strongly, one per unit, strongest first."""
+    seen, picked = set(), []
+    for u in sorted(data["units"], key=lambda u: -abs(u["r"])):
+        if u["unit"] not in seen and abs(u["r"]) > 0:
+            seen.add(u["unit"])
+            picked.append(u)
+    return picked[:count]
+
+
+def units_figure(data, chars=240):
+    picked = shown_units(data)
+    text = data["stretch"]["text"][:chars]
+    rows = _grid(text, 80)[-1][0] + 1
+    fig, axes = plt.subplots(len(picked), 1, figsize=(8, len(picked) * (0.19 * rows + 0.35)), squeeze=False)
+    for ax, u in zip(axes[:, 0], picked):
+        values = data["stretch"]["units"][str(u["unit"])][:chars]
+        draw_coloured_text(ax, text, values, "RdBu_r", -1, 1)
+        ax.set_title(f"unit {u['unit']}: {u['feature']} (r = {u['r']:+.2f})", fontsize=8, loc="left")
+    return fig, ("The same stretch coloured by single hidden units of the best model (red: near +1, blue: near "
+                 "−1), for the features they track best: " +
+                 "; ".join(f"unit {u['unit']}, {FEATURE_WORDS[u['feature']]}" for u in picked) + ".")
+
+
+def heatmap_figure(data):
+    h = data["heatmap"]
+    states = np.array(h["states"])
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    image = ax.imshow(states, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(h["text"])), [SHOWN.get(c, c) for c in h["text"]], fontsize=6, family=MONO)
+    ax.tick_params(axis="x", length=0)
+    ax.set_ylabel("hidden unit")
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="h_t")
+    return fig, (f"All {states.shape[0]} hidden units (rows) of the best model after reading each of {states.shape[1]} "
+                 f"characters (columns) of the passage from character {h['start']:,}.")
+
+
+def reach_figure(data):
+    reach = data["gradient_reach"]
+    k = [e["k"] for e in reach]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    left.semilogy(k, [e["trained"] for e in reach], color="C0", label="best model")
+    left.semilogy(k, [e["init"] for e in reach], color="0.5", ls="--", label="at initialisation")
+    left.set_xlabel("k (characters back)")
+    left.set_ylabel(r"mean $\|\partial \log p(c_{t+1}) / \partial h_{t-k}\|$")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    sv = data["singular_values"]
+    right.semilogy(range(1, len(sv["trained"]) + 1), sv["trained"], color="C0", label="best model")
+    right.semilogy(range(1, len(sv["init"]) + 1), sv["init"], color="0.5", ls="--", label="at initialisation")
+    right.axhline(1, color="C3", lw=0.8, ls=":")
+    right.set_xlabel("index")
+    right.set_ylabel("singular value of W")
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig, (f"Left: how strongly the log-probability of the next character depends on the state k characters "
+                 f"earlier, averaged over {data['reach_positions']:,} positions of the passage (log scale). "
+                 f"Right: the singular values of the recurrent matrix W (the dotted line is 1).")
+
+
+FIGURES = (("inside_certainty", certainty_figure), ("inside_guesses", guesses_figure),
+           ("inside_units", units_figure), ("inside_heatmap", heatmap_figure), ("inside_reach", reach_figure))
+
+
+def figures(data):
+    """[(file stem, figure, caption), ...] in the order the report shows them."""
+    return [(stem, *draw(data)) for stem, draw in FIGURES]
+
+
+# ----------------------------------------------------------- tables and sentences
+def introduction(data):
+    return (f"The best model of the {data['epochs']}-epoch run (step {data['best_step']:,}) reads the first "
+            f"{data['chars']:,} characters of {data['text_name']} from h = 0, predicting each character from "
+            f"those before it; it scores {data['rnn_bits_per_char']:.3f} bits per character on them "
+            f"({data['init_bits_per_char']:.3f} at initialisation).")
+
+
+def kind_table(data):
+    top = str(max(e["n"] for e in data["ngram"]))
+    lines = ["| position (predicting the next character) | positions | RNN bits/char | "
+             f"{top}-gram bits/char |", "|:---|---:|---:|---:|"]
+    for e in data["by_kind"]:
+        lines.append(f"| {e['kind']} | {e['positions']:,} | {e['rnn']:.3f} | {e['ngram'][top]:.3f} |")
+    return "\n".join(lines)
+
+
+def units_table(data):
+    lines = ["| feature | share or mean | best unit | r | r at initialisation | r, feature shuffled |",
+             "|:---|---:|---:|---:|---:|---:|"]
+    for u in data["units"]:
+        lines.append(f"| {u['feature']}: {FEATURE_WORDS[u['feature']]} | {u['mean']:.3g} | {u['unit']} | "
+                     f"{u['r']:+.3f} | {u['r_init']:+.3f} | {u['r_shuffled']:+.3f} |")
+    return "\n".join(lines)
+
+
+def units_text(data):
+    constant = [u["feature"] for u in data["units"] if u["mean"] in (0, 1)]
+    learnt = [u for u in data["units"] if abs(u["r"]) > max(2 * abs(u["r_init"]), 3 * abs(u["r_shuffled"]), 0.3)]
+    text = (f"For each feature, the hidden unit whose value correlates most strongly with it over the passage "
+            f"(Pearson r), the same search in the network as it was initialised, and against the feature shuffled "
+            f"(what chance gives with {data['chars'] - 1:,} positions and {data['m']} "
+            f"units to pick from). ")
+    if learnt:
+        text += ("Learnt, well beyond both: " + ", ".join(f"{u['feature']} (unit {u['unit']}, r = {u['r']:+.2f})"
+                                                           for u in learnt) + ". ")
+    else:
+        text += "No unit tracks a feature clearly beyond chance and initialisation. "
+    if constant:
+        text += ("Never varies in this passage, so r = 0: " + ", ".join(constant) + ".")
+    return text
+
+
+def ngram_table(data):
+    lines = ["| model | bits per character |", "|:---|---:|"]
+    for e in data["ngram"]:
+        lines.append(f"| {e['n']}-gram, interpolated Kneser-Ney | {e['bits_per_char']:.3f} |")
+    lines.append(f"| the RNN's best model | {data['rnn_bits_per_char']:.3f} |")
+    return "\n".join(lines)
+
+
+def ngram_text(data):
+    best = min(data["ngram"], key=lambda e: e["bits_per_char"])
+    rnn = data["rnn_bits_per_char"]
+    top = str(max(e["n"] for e in data["ngram"]))
+    verdict = (f"The RNN ({rnn:.3f} bits per character) beats every n-gram model here; the best of them, the "
+               f"{best['n']}-gram, scores {best['bits_per_char']:.3f}" if rnn < best["bits_per_char"] else
+               f"The {best['n']}-gram model ({best['bits_per_char']:.3f} bits per character) beats the RNN "
+               f"({rnn:.3f}): counting the training text's {best['n']}-character strings predicts this passage "
+               f"better than the small network does")
+    better = [e["kind"] for e in data["by_kind"] if e["rnn"] < e["ngram"][top]]
+    worse = [e["kind"] for e in data["by_kind"] if e["rnn"] >= e["ngram"][top]]
+    where = (f"By kind of position, the RNN does better than the {top}-gram {', '.join(better) or 'nowhere'}"
+             + (f", and worse {', '.join(worse)}." if worse else ", everywhere."))
+    return (f"Character n-gram models fitted on the run's training text, each predicting from the last n − 1 "
+            f"characters (fewer at the start), interpolated Kneser-Ney with one discount per order. "
+            f"{verdict}. {where}")
+
+
+def reach_text(data):
+    reach = data["gradient_reach"]
+    trained, init = [e["trained"] for e in reach], [e["init"] for e in reach]
+    last = len(reach) - 1
+
+    def per_step(values, a, b):                  # the geometric mean factor of one step back, k = a .. b
+        return (values[b] / values[a]) ** (1 / (b - a)) if values[a] > 0 and values[b] > 0 else 0.0
+
+    return (f"The gradient of log p(c_{{t+1}}) with respect to the state k characters back is a product of k "
+            f"factors W^T diag(1 − h²): each step back multiplies by the recurrent matrix and by the slopes "
+            f"1 − h² of the units it passes through. In the best model the mean norm falls to "
+            f"{trained[10] / trained[0]:.2g} of its k = 0 value at k = 10 and to {trained[last] / trained[0]:.2g} "
+            f"at k = {last}, about ×{per_step(trained, 10, last):.2f} per character; at initialisation, where "
+            f"every weight is of order σ, it falls ×{per_step(init, 10, last):.2g} per character. Training has "
+            f"grown W (largest singular value {data['singular_values']['trained'][0]:.2f}, against "
+            f"{data['singular_values']['init'][0]:.2f} at initialisation), but the units are mostly saturated: "
+            f"the slope 1 − h² averages {data['mean_tanh_slope']:.2f} over the passage, so the product still "
+            f"shrinks geometrically. This is the vanishing gradient of a vanilla RNN: whatever the model does "
+            f"with a character, it does within a few dozen characters of it, and training on {data['seq_length']}-"
+            f"character chunks never asks it to reach further.")
