@@ -22,7 +22,7 @@ FEATURES = ("quote", "bracket", "line_pos", "word_start", "upper", "vowel", "cap
 # Each predicted position falls in exactly one kind, decided by the first rule that fits
 # (c_t is the character just read, c_{t+1} the one predicted).
 KINDS = ("after a newline", "after punctuation", "start of a word", "inside a word", "end of a word",
-         "after a space, no letter next")
+         "other")
 MAX_K = 100              # how far back the gradient reach looks
 REACH_POSITIONS = 2000   # positions it averages over, evenly spread (each costs MAX_K small products)
 SHUFFLE_SEED = 0

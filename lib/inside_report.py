@@ -5,6 +5,7 @@ Every figure function takes the dict ``lib.inside.read`` returns and gives
 """
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -176,6 +177,21 @@ def introduction(data):
             f"({data['init_bits_per_char']:.3f} at initialisation).")
 
 
+def missing_text(run_dir):
+    return (f"This report has no look inside the network: {Path(run_dir) / inside.FILE} is not there. `make report` "
+            f"writes it for the default corpus; for a run of your own, run `notebooks/inside.ipynb` with `run_dir` "
+            f"(and `text_path`, a text the run never saw, when it held nothing out).")
+
+
+def kind_intro(data):
+    top = max(e["n"] for e in data["ngram"])
+    return (f"Bits per character over the whole passage by kind of position, for the best model and the {top}-gram "
+            f"model of section 5.4. A position is of the first kind that fits the character just read and the one "
+            f"to predict: after a newline; after punctuation (neither a letter nor a space); a space before a "
+            f"letter (the start of a word); a letter before a letter (inside a word); a letter before anything "
+            f"else (the end of a word); the rest.")
+
+
 def kind_table(data):
     top = str(max(e["n"] for e in data["ngram"]))
     lines = ["| position (predicting the next character) | positions | RNN bits/char | "
@@ -206,6 +222,11 @@ def units_text(data):
                                                            for u in learnt) + ". ")
     else:
         text += "No unit tracks a feature clearly beyond chance and initialisation. "
+    at_init = [u for u in data["units"] if abs(u["r_init"]) > 0.3]
+    if at_init:
+        text += ("Strong even at initialisation, where h_t is little more than tanh(U x_t + b) of the character "
+                 "just read: " + ", ".join(f"{u['feature']} (r = {u['r_init']:+.2f})" for u in at_init) + "; a "
+                 "feature of the character itself needs no memory, one of what came before does. ")
     if constant:
         text += ("Never varies in this passage, so r = 0: " + ", ".join(constant) + ".")
     return text
@@ -252,8 +273,16 @@ def reach_text(data):
             f"at k = {last}, about ×{per_step(trained, 10, last):.2f} per character; at initialisation, where "
             f"every weight is of order σ, it falls ×{per_step(init, 10, last):.2g} per character. Training has "
             f"grown W (largest singular value {data['singular_values']['trained'][0]:.2f}, against "
-            f"{data['singular_values']['init'][0]:.2f} at initialisation), but the units are mostly saturated: "
-            f"the slope 1 − h² averages {data['mean_tanh_slope']:.2f} over the passage, so the product still "
-            f"shrinks geometrically. This is the vanishing gradient of a vanilla RNN: whatever the model does "
-            f"with a character, it does within a few dozen characters of it, and training on {data['seq_length']}-"
-            f"character chunks never asks it to reach further.")
+            f"{data['singular_values']['init'][0]:.2f} at initialisation), and the slopes 1 − h² average "
+            f"{data['mean_tanh_slope']:.2f} over the passage. " + _memory_sentence(trained, data["seq_length"]))
+
+
+def _memory_sentence(trained, seq_length):
+    thousandth = next((k for k, v in enumerate(trained) if v < 1e-3 * trained[0]), None)
+    if thousandth is None:
+        return (f"The norm stays above a thousandth of its k = 0 value up to k = {len(trained) - 1}: this model's "
+                f"predictions still feel characters that far back.")
+    return (f"By k = {thousandth} it is below a thousandth of its k = 0 value: this is the vanishing gradient of a "
+            f"vanilla RNN, whose predictions barely feel what it read more than {thousandth} characters before "
+            f"(and training, which backpropagates through chunks of {seq_length} characters, never asked it to "
+            f"reach further).")
