@@ -163,8 +163,10 @@ $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summa
 # play (a text of your own holds nothing out: the report's section then says so).
 INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 
-%/inside.json: notebooks/inside.ipynb lib/inside.py lib/inside_report.py lib/ngram.py lib/rnn.py %/summary.json | $(INSTALLED)
-	$(STAGE) notebooks/inside.ipynb $(@D)/inside.ipynb -p run_dir $(@D)
+# Every seed's run is given, so that one whose held-out figure lies far from the others' is read twice.
+%/inside.json: notebooks/inside.ipynb lib/inside.py lib/inside_report.py lib/ngram.py lib/rnn.py %/summary.json \
+		$(foreach r,$(SEED_RUNS),$(r)/summary.json) | $(INSTALLED)
+	$(STAGE) notebooks/inside.ipynb $(@D)/inside.ipynb -p run_dir $(@D) -p seed_dirs "[$(subst $(space),$(comma),$(strip $(SEED_RUNS)))]"
 
 runs: $(RUN_FILES) $(INSIDE)
 

@@ -110,7 +110,8 @@ NOTEBOOKS = {
                    "temperatures": "list of positive_number", "sweep_len": "positive_int",
                    "prime": "text", "out_dir": _OPTIONAL_PATH},
     "inside": {"run_dir": _OPTIONAL_PATH, "text_path": _OPTIONAL_PATH, "chars": "positive_int",
-               "ngram_max": "positive_int", "out_dir": _OPTIONAL_PATH},
+               "ngram_max": "positive_int", "out_dir": _OPTIONAL_PATH,
+               "seed_dirs": ("list of path", {"empty": True})},
 }
 
 

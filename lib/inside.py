@@ -181,7 +181,7 @@ def passage(text, vocab, chars, what):
 
 # ----------------------------------------------------------- the analysis
 def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_start, stretch_len=480,
-            guess_len=48, heatmap_len=72):
+            guess_len=48, heatmap_len=60):
     """Everything inside.json holds (see ``write``), computed for the passage text (encoded as x)."""
     H, P = rnn.forward(params, x, np.zeros(params["W"].shape[0]))
     H0, P0 = rnn.forward(init, x, np.zeros(init["W"].shape[0]))
@@ -232,6 +232,51 @@ def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_star
         "heatmap": {"start": stretch_start, "text": text[stretch_start:stretch_start + heatmap_len],
                     "states": states[stretch_start:stretch_start + heatmap_len].T.tolist()},
     }
+
+
+def two_readings(params, x, shown=2000):
+    """One model reading the passage twice from h = 0, from its first character and from its second.
+
+    Returns {"bits_first", "bits_second"} (bits per character of each reading, the second
+    predicting characters 2 onwards), "explained" (the share of variance of both readings' states
+    on their first two principal axes), "first" and "second" (the first ``shown`` states of each
+    reading on those axes, as [pc1 list, pc2 list]), and "gap" (after each of the first ``shown``
+    characters that both have read, the distance between the two readings' states).
+    """
+    zeros = np.zeros(params["W"].shape[0])
+    H_first, P_first = rnn.forward(params, x, zeros)
+    H_second, P_second = rnn.forward(params, x[1:], zeros)
+    first, second = H_first[2:].copy(), H_second[1:].copy()      # both after characters 1, 2, ...
+    both = np.vstack([first, second])
+    centre = both.mean(axis=0)
+    _, spread, axes = np.linalg.svd(both - centre, full_matrices=False)
+    project = lambda states: ((states[:shown] - centre) @ axes[:2].T).T.tolist()   # noqa: E731
+    return {"bits_first": bits(P_first[np.arange(len(x) - 1), x[1:]]),
+            "bits_second": bits(P_second[np.arange(len(x) - 2), x[2:]]),
+            "explained": (spread[:2] ** 2 / np.sum(spread ** 2)).tolist(),
+            "first": project(first), "second": project(second),
+            "gap": np.linalg.norm(first[:shown] - second[:shown], axis=1).tolist()}
+
+
+def outlier_readings(seed_dirs, text):
+    """two_readings of the best model of each seed run whose held-out figure is far from the others'
+    (lib.report.held_out_outliers, the report's own rule), with its "seed", "run_dir" and "heldout_bpc"."""
+    from . import checkpoint, report, rundir
+
+    seed_dirs = [Path(d) for d in seed_dirs]
+    for folder in seed_dirs:
+        rundir.require_finished(folder)
+    summaries = [runs.read_summary(folder) for folder in seed_dirs]
+    held = [(s.get("heldout") or {}).get("best_bpc") for s in summaries]
+    if len(seed_dirs) < 2 or None in held:
+        return []
+    found = []
+    for i in report.held_out_outliers(held):
+        params, vocab, _ = checkpoint.load_model(seed_dirs[i] / checkpoint.BEST_MODEL)
+        x = corpus.encode(text, vocab, what=f"the passage (for seed {summaries[i]['seed']})")
+        found.append({"seed": summaries[i]["seed"], "run_dir": str(seed_dirs[i]), "heldout_bpc": held[i],
+                      **two_readings(params, x)})
+    return found
 
 
 def stretch_start(text, after=1000):

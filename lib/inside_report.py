@@ -13,7 +13,7 @@ import numpy as np
 from . import inside, runs
 
 MONO = "DejaVu Sans Mono"   # ships with matplotlib: the same glyphs on every machine and in the PDF
-SHOWN = {"\n": "↵", " ": "·"}
+SHOWN = {"\n": "↵", " ": "·", "\t": "→"}
 FEATURE_WORDS = {
     "quote": 'inside double quotes (an odd number of " so far)',
     "bracket": "inside brackets ( or [",
@@ -52,8 +52,14 @@ def _grid(text, width):
     return cells
 
 
-def draw_coloured_text(ax, text, values, cmap, vmin, vmax, width=80, fontsize=6.5):
+def _width(text, most=80):
+    """Columns for text: its longest line (a newline included), at most ``most``."""
+    return min(most, max(len(line) + 1 for line in text.split("\n")))
+
+
+def draw_coloured_text(ax, text, values, cmap, vmin, vmax, fontsize=6.5):
     """text on ax, each character on a cell coloured by its value (None: no colour)."""
+    width = _width(text)
     cells = _grid(text, width)
     rows = cells[-1][0] + 1 if cells else 1
     grid = np.full((rows, width), np.nan)
@@ -71,8 +77,8 @@ def draw_coloured_text(ax, text, values, cmap, vmin, vmax, width=80, fontsize=6.
 
 def certainty_figure(data):
     stretch = data["stretch"]
-    rows = _grid(stretch["text"], 80)[-1][0] + 1
-    fig, ax = plt.subplots(figsize=(8, 0.19 * rows + 0.6))
+    rows = _grid(stretch["text"], _width(stretch["text"]))[-1][0] + 1
+    fig, ax = plt.subplots(figsize=(8, 0.21 * rows + 0.6))
     image = draw_coloured_text(ax, stretch["text"], stretch["p"], "RdYlGn", 0, 1)
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="p(character)")
     return fig, (f"Characters {stretch['start']:,} to {stretch['start'] + len(stretch['text']) - 1:,} of the "
@@ -112,8 +118,8 @@ def shown_units(data, count=4):
 def units_figure(data, chars=240):
     picked = shown_units(data)
     text = data["stretch"]["text"][:chars]
-    rows = _grid(text, 80)[-1][0] + 1
-    fig, axes = plt.subplots(len(picked), 1, figsize=(8, len(picked) * (0.19 * rows + 0.35)), squeeze=False)
+    rows = _grid(text, _width(text))[-1][0] + 1
+    fig, axes = plt.subplots(len(picked), 1, figsize=(8, len(picked) * (0.21 * rows + 0.35)), squeeze=False)
     for ax, u in zip(axes[:, 0], picked):
         values = data["stretch"]["units"][str(u["unit"])][:chars]
         draw_coloured_text(ax, text, values, "RdBu_r", -1, 1)
@@ -128,7 +134,7 @@ def heatmap_figure(data):
     states = np.array(h["states"])
     fig, ax = plt.subplots(figsize=(8, 4.2))
     image = ax.imshow(states, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(len(h["text"])), [SHOWN.get(c, c) for c in h["text"]], fontsize=6, family=MONO)
+    ax.set_xticks(range(len(h["text"])), [SHOWN.get(c, c) for c in h["text"]], fontsize=7, family=MONO)
     ax.tick_params(axis="x", length=0)
     ax.set_ylabel("hidden unit")
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="h_t")
@@ -160,13 +166,58 @@ def reach_figure(data):
                  f"Right: the singular values of the recurrent matrix W (the dotted line is 1).")
 
 
+def outliers_figure(data):
+    found = data["outliers"]
+    fig, axes = plt.subplots(len(found), 2, figsize=(8, 3.2 * len(found)), squeeze=False)
+    for (left, right), o in zip(axes, found):
+        for key, colour, label in (("first", "C3", "from the first character"),
+                                   ("second", "C0", "from the second character")):
+            left.plot(*o[key], color=colour, lw=0.4, alpha=0.7, label=label)
+        left.set_xlabel(f"principal axis 1 ({o['explained'][0]:.0%})")
+        left.set_ylabel(f"principal axis 2 ({o['explained'][1]:.0%})")
+        left.set_title(f"seed {o['seed']}: hidden states, first {len(o['gap']):,} characters", fontsize=9)
+        left.legend(fontsize=7)
+        right.semilogy(range(1, len(o["gap"]) + 1), o["gap"], color="C2", lw=0.8)
+        right.set_xlabel("characters read by both")
+        right.set_ylabel("‖state from the first − from the second‖")
+        right.grid(alpha=0.3)
+    fig.tight_layout()
+    seeds = " and ".join(str(o["seed"]) for o in found)
+    return fig, (f"The best model of seed {seeds} reading the passage twice from h = 0, from its first character "
+                 f"(red) and from its second (blue). Left: the hidden states on the two principal axes of both "
+                 f"readings. Right: the distance between the two readings' states after each character both have read.")
+
+
 FIGURES = (("inside_certainty", certainty_figure), ("inside_guesses", guesses_figure),
-           ("inside_units", units_figure), ("inside_heatmap", heatmap_figure), ("inside_reach", reach_figure))
+           ("inside_units", units_figure), ("inside_heatmap", heatmap_figure), ("inside_reach", reach_figure),
+           ("inside_outliers", outliers_figure))
 
 
 def figures(data):
-    """[(file stem, figure, caption), ...] in the order the report shows them."""
-    return [(stem, *draw(data)) for stem, draw in FIGURES]
+    """[(file stem, figure, caption), ...] in the order the report shows them (the outliers' only if there are any)."""
+    return [(stem, *draw(data)) for stem, draw in FIGURES if stem != "inside_outliers" or data.get("outliers")]
+
+
+def outliers_text(data):
+    found = data.get("outliers") or []
+    if not found:
+        given = data.get("seeds_compared", 0)
+        return (f"None of the {given} seeds compared has a held-out figure far from the others'." if given > 1 else
+                "The look inside was given no other seeds to compare (make report gives it every seed).")
+    out = []
+    for o in found:
+        gap, n = o["gap"], len(o["gap"])
+        apart = gap[-1] > 0.5 * gap[0]
+        out.append(
+            f"Seed {o['seed']}'s best model scores {o['heldout_bpc']:.2f} bits per character on the held-out play "
+            f"(section 3.4). On this passage it scores {o['bits_first']:.3f} read from the first character and "
+            f"{o['bits_second']:.3f} read from the second. The distance between the two readings' states after the "
+            f"same character is {gap[0]:.3g} after the first character both have read, {gap[min(99, n - 1)]:.3g} "
+            f"after {min(100, n)} and {gap[-1]:.3g} after {n:,}: " +
+            ("the two readings never meet: one first character puts the same weights in a regime of their own, "
+             "and the recurrence keeps it there." if apart else
+             "the readings come together, so the first character's effect fades."))
+    return " ".join(out)
 
 
 # ----------------------------------------------------------- tables and sentences
@@ -194,18 +245,17 @@ def kind_intro(data):
 
 def kind_table(data):
     top = str(max(e["n"] for e in data["ngram"]))
-    lines = ["| position (predicting the next character) | positions | RNN bits/char | "
-             f"{top}-gram bits/char |", "|:---|---:|---:|---:|"]
+    lines = [f"| position | count | RNN bits/char | {top}-gram bits/char |", "|:---|---:|---:|---:|"]
     for e in data["by_kind"]:
         lines.append(f"| {e['kind']} | {e['positions']:,} | {e['rnn']:.3f} | {e['ngram'][top]:.3f} |")
     return "\n".join(lines)
 
 
 def units_table(data):
-    lines = ["| feature | share or mean | best unit | r | r at initialisation | r, feature shuffled |",
+    lines = ["| feature | mean | best unit | r | r at initialisation | r, feature shuffled |",
              "|:---|---:|---:|---:|---:|---:|"]
     for u in data["units"]:
-        lines.append(f"| {u['feature']}: {FEATURE_WORDS[u['feature']]} | {u['mean']:.3g} | {u['unit']} | "
+        lines.append(f"| {u['feature']} | {u['mean']:.3g} | {u['unit']} | "
                      f"{u['r']:+.3f} | {u['r_init']:+.3f} | {u['r_shuffled']:+.3f} |")
     return "\n".join(lines)
 
@@ -213,7 +263,9 @@ def units_table(data):
 def units_text(data):
     constant = [u["feature"] for u in data["units"] if u["mean"] in (0, 1)]
     learnt = [u for u in data["units"] if abs(u["r"]) > max(2 * abs(u["r_init"]), 3 * abs(u["r_shuffled"]), 0.3)]
-    text = (f"For each feature, the hidden unit whose value correlates most strongly with it over the passage "
+    text = ("Features, at each position of the passage: " +
+            "; ".join(f"*{name}*, {FEATURE_WORDS[name]}" for name in inside.FEATURES) + ". "
+            f"For each feature, the hidden unit whose value correlates most strongly with it over the passage "
             f"(Pearson r), the same search in the network as it was initialised, and against the feature shuffled "
             f"(what chance gives with {data['chars'] - 1:,} positions and {data['m']} "
             f"units to pick from). ")
@@ -224,8 +276,8 @@ def units_text(data):
         text += "No unit tracks a feature clearly beyond chance and initialisation. "
     at_init = [u for u in data["units"] if abs(u["r_init"]) > 0.3]
     if at_init:
-        text += ("Strong even at initialisation, where h_t is little more than tanh(U x_t + b) of the character "
-                 "just read: " + ", ".join(f"{u['feature']} (r = {u['r_init']:+.2f})" for u in at_init) + "; a "
+        text += ("Strong even at initialisation, where the state is little more than tanh(U x + b) of the "
+                 "character just read: " + ", ".join(f"{u['feature']} (r = {u['r_init']:+.2f})" for u in at_init) + "; a "
                  "feature of the character itself needs no memory, one of what came before does. ")
     if constant:
         text += ("Never varies in this passage, so r = 0: " + ", ".join(constant) + ".")
@@ -266,9 +318,9 @@ def reach_text(data):
     def per_step(values, a, b):                  # the geometric mean factor of one step back, k = a .. b
         return (values[b] / values[a]) ** (1 / (b - a)) if values[a] > 0 and values[b] > 0 else 0.0
 
-    return (f"The gradient of log p(c_{{t+1}}) with respect to the state k characters back is a product of k "
-            f"factors W^T diag(1 − h²): each step back multiplies by the recurrent matrix and by the slopes "
-            f"1 − h² of the units it passes through. In the best model the mean norm falls to "
+    return (f"The gradient of the log-probability of the next character with respect to the state k "
+            f"characters back is a product of k factors, one per step back: the transposed recurrent matrix W "
+            f"times the slopes 1 − h² of the units the step passes through. In the best model the mean norm falls to "
             f"{trained[10] / trained[0]:.2g} of its k = 0 value at k = 10 and to {trained[last] / trained[0]:.2g} "
             f"at k = {last}, about ×{per_step(trained, 10, last):.2f} per character; at initialisation, where "
             f"every weight is of order σ, it falls ×{per_step(init, 10, last):.2g} per character. Training has "

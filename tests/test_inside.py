@@ -146,7 +146,8 @@ def test_inside_json_holds_the_interface(looked):
     assert [u["feature"] for u in data["units"]][:7] == list(inside.FEATURES[:7])
     assert [e["k"] for e in data["gradient_reach"]] == list(range(inside.MAX_K + 1))
     assert sum(e["positions"] for e in data["by_kind"]) == 999
-    for stem, _ in inside_report.FIGURES:
+    assert data["outliers"] == [] and data["seeds_compared"] == 0
+    for stem, _ in inside_report.FIGURES[:-1]:
         for ext in ("png", "pdf"):
             assert (looked["run"] / f"{stem}.{ext}").stat().st_size > 0
             assert f"{stem}.{ext}" in rundir.DERIVED, "a retrained run must not keep the old figures"
@@ -226,3 +227,21 @@ def test_bad_parameters_end_in_one_line(looked):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
         assert not (work / "bad" / inside.FILE).exists() and not (unfinished / inside.FILE).exists()
+
+
+def test_two_readings_are_the_model_read_from_its_first_and_second_character():
+    rng = np.random.default_rng(8)
+    params = rnn.init_params(5, 6, sigma=0.8, rng=rng)
+    x = rng.integers(0, 5, 300)
+    got = inside.two_readings(params, x, shown=50)
+    assert abs(got["bits_first"] - train.bits_per_char(params, x)) < 1e-12
+    assert abs(got["bits_second"] - train.bits_per_char(params, x[1:])) < 1e-12
+    first = rnn.forward(params, x, np.zeros(6))[0][2:].copy()     # after characters 1, 2, ...
+    second = rnn.forward(params, x[1:], np.zeros(6))[0][1:].copy()
+    np.testing.assert_allclose(got["gap"], np.linalg.norm(first[:50] - second[:50], axis=1), rtol=0, atol=1e-12)
+    # The two axes are the leading eigenvectors of the states' covariance: projections uncorrelated,
+    # their variances its two largest eigenvalues.
+    both = np.vstack([first, second])
+    eigen = np.sort(np.linalg.eigvalsh(np.cov(both.T, bias=True)))[::-1]
+    assert abs(sum(got["explained"]) - eigen[:2].sum() / eigen.sum()) < 1e-9
+    assert len(got["first"]) == 2 and len(got["first"][0]) == 50
