@@ -265,7 +265,10 @@ def outlier_readings(seed_dirs, text):
 
     seed_dirs = [Path(d) for d in seed_dirs]
     for folder in seed_dirs:
-        rundir.require_finished(folder)
+        try:
+            rundir.require_finished(folder)
+        except rundir.RunFolderError as err:
+            raise rundir.RunFolderError(f"seed_dirs: {err}") from None
     summaries = [runs.read_summary(folder) for folder in seed_dirs]
     held = [(s.get("heldout") or {}).get("best_bpc") for s in summaries]
     if len(seed_dirs) < 2 or None in held:

@@ -193,9 +193,15 @@ FIGURES = (("inside_certainty", certainty_figure), ("inside_guesses", guesses_fi
            ("inside_outliers", outliers_figure))
 
 
+def figure_stems(data):
+    """The figures data has, in the order the report shows them (the outliers' only if there are any)."""
+    return [stem for stem, _ in FIGURES if stem != "inside_outliers" or data.get("outliers")]
+
+
 def figures(data):
-    """[(file stem, figure, caption), ...] in the order the report shows them (the outliers' only if there are any)."""
-    return [(stem, *draw(data)) for stem, draw in FIGURES if stem != "inside_outliers" or data.get("outliers")]
+    """[(file stem, figure, caption), ...] for each of figure_stems(data)."""
+    draw = dict(FIGURES)
+    return [(stem, *draw[stem](data)) for stem in figure_stems(data)]
 
 
 def outliers_text(data):
@@ -301,10 +307,22 @@ def ngram_text(data):
                f"The {best['n']}-gram model ({best['bits_per_char']:.3f} bits per character) beats the RNN "
                f"({rnn:.3f}): counting the training text's {best['n']}-character strings predicts this passage "
                f"better than the small network does")
-    better = [e["kind"] for e in data["by_kind"] if e["rnn"] < e["ngram"][top]]
-    worse = [e["kind"] for e in data["by_kind"] if e["rnn"] >= e["ngram"][top]]
-    where = (f"By kind of position, the RNN does better than the {top}-gram {', '.join(better) or 'nowhere'}"
-             + (f", and worse {', '.join(worse)}." if worse else ", everywhere."))
+    gaps = sorted(((e["rnn"] - e["ngram"][top], e) for e in data["by_kind"] if e["positions"] >= 100),
+                  key=lambda g: g[0])
+    better = [e["kind"] for gap, e in gaps if gap < 0]
+    worse = [e["kind"] for gap, e in gaps if gap >= 0]
+    if not gaps:
+        where = "No kind of position has 100 positions or more in this passage to compare."
+    elif not worse or not better:
+        side = "the RNN" if not worse else f"the {top}-gram"
+        (low, low_e), (high, high_e) = (gaps[-1], gaps[0]) if not worse else (gaps[0], gaps[-1])
+        where = (f"By kind of position (those with 100 or more), {side} is better at every one: by the most "
+                 f"{high_e['kind']} (RNN {high_e['rnn']:.3f}, {top}-gram {high_e['ngram'][top]:.3f} bits per "
+                 f"character), by the least {low_e['kind']} (RNN {low_e['rnn']:.3f}, {top}-gram "
+                 f"{low_e['ngram'][top]:.3f}).")
+    else:
+        where = (f"By kind of position (those with 100 or more), the RNN is better than the {top}-gram "
+                 f"{', '.join(better)}, and worse {', '.join(worse)}.")
     return (f"Character n-gram models fitted on the run's training text, each predicting from the last n − 1 "
             f"characters (fewer at the start), interpolated Kneser-Ney with one discount per order. "
             f"{verdict}. {where}")

@@ -121,7 +121,7 @@ def test_every_html_figure_has_its_caption_as_alt_text(built):
     html = (built["out"] / "report.html").read_text(encoding="utf-8")
     images = [a for t, a in _Tags(html).tags if t == "img"]
     data = inside.read(built["runs"][-1])
-    looked = len([s for s, _ in inside_report.FIGURES if s != "inside_outliers" or data["outliers"]])
+    looked = len(inside_report.figure_stems(data))
     assert len(images) == len(built["runs"]) + looked, "one loss figure per run, then the look inside"
     for number, image in enumerate(images, start=1):
         alt = image.get("alt") or ""
