@@ -250,7 +250,10 @@ def two_readings(params, x, shown=2000):
     both = np.vstack([first, second])
     centre = both.mean(axis=0)
     _, spread, axes = np.linalg.svd(both - centre, full_matrices=False)
-    project = lambda states: ((states[:shown] - centre) @ axes[:2].T).T.tolist()   # noqa: E731
+
+    def project(states):
+        return ((states[:shown] - centre) @ axes[:2].T).T.tolist()
+
     return {"bits_first": bits(P_first[np.arange(len(x) - 1), x[1:]]),
             "bits_second": bits(P_second[np.arange(len(x) - 2), x[2:]]),
             "explained": (spread[:2] ** 2 / np.sum(spread ** 2)).tolist(),

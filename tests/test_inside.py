@@ -245,3 +245,22 @@ def test_two_readings_are_the_model_read_from_its_first_and_second_character():
     eigen = np.sort(np.linalg.eigvalsh(np.cov(both.T, bias=True)))[::-1]
     assert abs(sum(got["explained"]) - eigen[:2].sum() / eigen.sum()) < 1e-9
     assert len(got["first"]) == 2 and len(got["first"][0]) == 50
+
+
+def test_only_the_seed_the_report_calls_an_outlier_is_read_twice(monkeypatch, tmp_path):
+    from lib import checkpoint, runs
+
+    rng = np.random.default_rng(9)
+    vocab = list("abcde")
+    models = {f"seed{s}": rnn.init_params(5, 4, sigma=0.5, rng=rng) for s in range(4)}
+    held = {"seed0": 2.9, "seed1": 2.95, "seed2": 3.0, "seed3": 12.5}
+    monkeypatch.setattr(rundir, "require_finished", lambda folder: {"state": "finished"})
+    monkeypatch.setattr(runs, "read_summary", lambda folder: {"seed": int(folder.name[4:]),
+                                                              "heldout": {"best_bpc": held[folder.name]}})
+    monkeypatch.setattr(checkpoint, "load_model", lambda path: (models[path.parent.name], vocab, {}))
+    text = "".join(rng.choice(vocab, 500))
+    found = inside.outlier_readings([tmp_path / name for name in held], text)
+    assert [o["seed"] for o in found] == [3] and found[0]["heldout_bpc"] == 12.5
+    direct = inside.two_readings(models["seed3"], corpus.encode(text, vocab))
+    assert found[0]["bits_first"] == direct["bits_first"] and found[0]["gap"] == direct["gap"]
+    assert inside.outlier_readings([tmp_path / "seed0"], text) == []     # one seed: nothing to compare
