@@ -66,13 +66,16 @@ def draw_coloured_text(ax, text, values, cmap, vmin, vmax, fontsize=6.5):
     for (r, c), v in zip(cells, values):
         if v is not None:
             grid[r, c] = v
-    ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
-    for (r, c), ch in zip(cells, text):
+    image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    for (r, c), ch, v in zip(cells, text, values):
+        # White on dark cells, black on light ones, so that every character stays readable.
+        red, green, blue, _ = image.cmap(image.norm(v)) if v is not None else (1, 1, 1, 1)
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
         ax.text(c, r, SHOWN.get(ch, ch), ha="center", va="center", fontsize=fontsize, family=MONO,
-                color="0.45" if ch in SHOWN else "black")
+                color=("0.8" if dark else "0.45") if ch in SHOWN else ("white" if dark else "black"))
     ax.set_xticks([])
     ax.set_yticks([])
-    return ax.images[0]
+    return image
 
 
 def certainty_figure(data):
