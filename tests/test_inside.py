@@ -264,3 +264,6 @@ def test_only_the_seed_the_report_calls_an_outlier_is_read_twice(monkeypatch, tm
     direct = inside.two_readings(models["seed3"], corpus.encode(text, vocab))
     assert found[0]["bits_first"] == direct["bits_first"] and found[0]["gap"] == direct["gap"]
     assert inside.outlier_readings([tmp_path / "seed0"], text) == []     # one seed: nothing to compare
+    fig, caption = inside_report.outliers_figure({"outliers": found})
+    assert "seed 3" in caption and len(fig.axes) == 2
+    assert "Seed 3's best model scores 12.50" in inside_report.outliers_text({"outliers": found})
