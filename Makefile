@@ -164,14 +164,14 @@ $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summa
 INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 
 # Every seed's run is given, so that one whose held-out figure lies far from the others' is read twice.
-%/inside.json: notebooks/inside.ipynb lib/inside.py lib/inside_report.py lib/ngram.py lib/rnn.py %/summary.json \
+%/inside.json: notebooks/inside.ipynb lib/inside.py lib/inside_report.py lib/inside_figures.py lib/ngram.py lib/rnn.py %/summary.json \
 		$(foreach r,$(SEED_RUNS),$(r)/summary.json) | $(INSTALLED)
 	$(STAGE) notebooks/inside.ipynb $(@D)/inside.ipynb -p run_dir $(@D) -p seed_dirs "[$(subst $(space),$(comma),$(strip $(SEED_RUNS)))]"
 
 runs: $(RUN_FILES) $(INSIDE)
 
 REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) lib/report.py lib/gradcheck.py \
-	lib/inside_report.py
+	lib/inside_report.py lib/inside_figures.py
 
 report/report.pdf report/report.html &: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true

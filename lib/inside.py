@@ -19,6 +19,18 @@ FILE = "inside.json"
 # The features of issue 18, then two more: whether a unit knows it is between words,
 # and how far into a word it is.
 FEATURES = ("quote", "bracket", "line_pos", "word_start", "upper", "vowel", "caps_line", "space", "word_pos")
+# What each feature means, in a reader's words.
+FEATURE_WORDS = {
+    "quote": 'inside double quotes (an odd number of " so far)',
+    "bracket": "inside brackets ( or [",
+    "line_pos": "characters since the last newline",
+    "word_start": "the character starts a word",
+    "upper": "the character is an uppercase letter",
+    "vowel": "the character is a vowel",
+    "caps_line": "the line is all capitals (a speaker's name)",
+    "space": "the character is a space",
+    "word_pos": "characters since the word began",
+}
 # Each predicted position falls in exactly one kind, decided by the first rule that fits
 # (c_t is the character just read, c_{t+1} the one predicted).
 KINDS = ("after a newline", "after punctuation", "start of a word", "inside a word", "end of a word",

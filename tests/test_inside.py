@@ -8,7 +8,7 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
-from lib import checkpoint, corpus, inside, inside_report, ngram, paths, rnn, rundir, train
+from lib import checkpoint, corpus, inside, inside_figures, inside_report, ngram, paths, rnn, rundir, train
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 
@@ -147,7 +147,7 @@ def test_inside_json_holds_the_interface(looked):
     assert [e["k"] for e in data["gradient_reach"]] == list(range(inside.MAX_K + 1))
     assert sum(e["positions"] for e in data["by_kind"]) == 999
     assert data["outliers"] == [] and data["seeds_compared"] == 0
-    for stem, _ in inside_report.FIGURES[:-1]:
+    for stem, _ in inside_figures.FIGURES[:-1]:
         for ext in ("png", "pdf"):
             assert (looked["run"] / f"{stem}.{ext}").stat().st_size > 0
             assert f"{stem}.{ext}" in rundir.DERIVED, "a retrained run must not keep the old figures"
@@ -264,6 +264,6 @@ def test_only_the_seed_the_report_calls_an_outlier_is_read_twice(monkeypatch, tm
     direct = inside.two_readings(models["seed3"], corpus.encode(text, vocab))
     assert found[0]["bits_first"] == direct["bits_first"] and found[0]["gap"] == direct["gap"]
     assert inside.outlier_readings([tmp_path / "seed0"], text) == []     # one seed: nothing to compare
-    fig, caption = inside_report.outliers_figure({"outliers": found})
+    fig, caption = inside_figures.outliers_figure({"outliers": found})
     assert "seed 3" in caption and len(fig.axes) == 2
     assert "Seed 3's best model scores 12.50" in inside_report.outliers_text({"outliers": found})

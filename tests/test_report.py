@@ -11,7 +11,7 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import NON_ASCII, unicode_text
 
-from lib import gradcheck, inside, inside_report, paths, runs
+from lib import gradcheck, inside, inside_figures, inside_report, paths, runs
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 BUILD = paths.REPO_ROOT / "report" / "build.py"
@@ -121,7 +121,7 @@ def test_every_html_figure_has_its_caption_as_alt_text(built):
     html = (built["out"] / "report.html").read_text(encoding="utf-8")
     images = [a for t, a in _Tags(html).tags if t == "img"]
     data = inside.read(built["runs"][-1])
-    looked = len(inside_report.figure_stems(data))
+    looked = len(inside_figures.figure_stems(data))
     assert len(images) == len(built["runs"]) + looked, "one loss figure per run, then the look inside"
     for number, image in enumerate(images, start=1):
         alt = image.get("alt") or ""
