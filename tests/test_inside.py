@@ -267,3 +267,15 @@ def test_only_the_seed_the_report_calls_an_outlier_is_read_twice(monkeypatch, tm
     fig, caption = inside_figures.outliers_figure({"outliers": found})
     assert "seed 3" in caption and len(fig.axes) == 2
     assert "Seed 3's best model scores 12.50" in inside_report.outliers_text({"outliers": found})
+
+
+def test_the_report_refuses_an_inside_json_of_another_model(looked, tmp_path):
+    from lib import runs
+
+    summary = runs.read_summary(looked["run"])
+    assert inside_report.load(looked["run"], summary)["best_step"] == summary["best_step"]
+    assert inside_report.load(tmp_path, summary) is None                  # none there: the section says so
+    runs.write_json(tmp_path / inside.FILE, dict(looked["data"], best_step=summary["best_step"] + 1))
+    with pytest.raises(runs.ArtifactError, match="from another model .* rerun notebooks/inside.ipynb"):
+        inside_report.load(tmp_path, summary)
+    assert "inside.json is not there" in inside_report.missing_text(tmp_path)
