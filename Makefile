@@ -84,7 +84,7 @@ TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/training_run.py
 help:
 	@echo "make report   the whole chain on the default corpus (or DATA=your.txt):"
 	@echo "              environment, corpus, gradient check, training runs (EPOCHS=\"$(EPOCHS)\"),"
-	@echo "              text evolution, best-model passages, then report/report.pdf and .html"
+	@echo "              text evolution, best-model passages, a look inside the network, then report/report.pdf and .html"
 	@echo "make runs     everything but the report document"
 	@echo "make test     the test suite (installs first when needed)"
 	@echo "make bench    the speed benchmark against a naive reference"
@@ -178,11 +178,21 @@ $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summa
 %/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/explore.py lib/rnn.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
-runs: $(RUN_FILES)
+# What the network learned, on the course seed's longest run and the default corpus's held-out
+# play (a text of your own holds nothing out: the report's section then says so).
+INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 
-REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) lib/report.py lib/gradcheck.py
+# Every seed's run is given, so that one whose held-out figure lies far from the others' is read twice.
+%/inside.json: notebooks/inside.ipynb lib/inside.py lib/inside_report.py lib/inside_figures.py lib/ngram.py lib/rnn.py %/summary.json \
+		$(foreach r,$(SEED_RUNS),$(r)/summary.json) | $(INSTALLED)
+	$(STAGE) notebooks/inside.ipynb $(@D)/inside.ipynb -p run_dir $(@D) -p seed_dirs "[$(subst $(space),$(comma),$(strip $(SEED_RUNS)))]"
 
-report/report.pdf report/report.html &: $(RUN_FILES) $(REPORT_SOURCES) | $(INSTALLED)
+runs: $(RUN_FILES) $(INSIDE)
+
+REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) lib/report.py lib/gradcheck.py \
+	lib/inside_report.py lib/inside_figures.py
+
+report/report.pdf report/report.html &: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
 	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN)
 

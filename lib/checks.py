@@ -125,6 +125,9 @@ NOTEBOOKS = {
     "best_model": {"run_dir": _OPTIONAL_PATH, "passage_len": "positive_int", "seed": "non_negative_int",
                    "temperatures": "list of temperature", "sweep_len": "positive_int",
                    "prime": "text", "n_records": "positive_int", "out_dir": _OPTIONAL_PATH},
+    "inside": {"run_dir": _OPTIONAL_PATH, "text_path": _OPTIONAL_PATH, "chars": "positive_int",
+               "ngram_max": "positive_int", "out_dir": _OPTIONAL_PATH,
+               "seed_dirs": ("list of path", {"empty": True})},
 }
 
 

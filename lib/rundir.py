@@ -28,7 +28,9 @@ STATUS = "status.json"
 LOCK = ".lock"
 # Files that describe a run's end: never present while it is unfinished.
 DERIVED = ("summary.json", "history.csv", "samples.jsonl", "loss.png", "loss.pdf",
-           "evolution.json", "passage.json", "text_evolution.ipynb", "best_model.ipynb")
+           "evolution.json", "passage.json", "text_evolution.ipynb", "best_model.ipynb",
+           "inside.json", "inside.ipynb") + tuple(
+    f"inside_{what}.{ext}" for what in ("certainty", "guesses", "units", "heatmap", "reach", "outliers") for ext in ("png", "pdf"))
 # Files that only a run of this project writes: a folder holding one without
 # status.json is not a run folder this version can manage.
 RUN_FILES = ("last.npz", "best.npz", "summary.json")

@@ -11,7 +11,7 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import NON_ASCII, unicode_text
 
-from lib import gradcheck, paths, runs
+from lib import gradcheck, inside, inside_figures, inside_report, paths, runs
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 BUILD = paths.REPO_ROOT / "report" / "build.py"
@@ -43,6 +43,9 @@ def make_runs(work):
         ok(papermill(NOTEBOOKS / "best_model.ipynb", work / f"b{epochs}.ipynb", work,
                      ("run_dir", run), ("passage_len", 300), ("sweep_len", 100)))
         run_dirs.append(run)
+    # The look inside the longest run, on its held-out tail (section 5).
+    ok(papermill(NOTEBOOKS / "inside.ipynb", work / "inside.ipynb", work, ("run_dir", run_dirs[-1]),
+                 ("chars", 1000), ("ngram_max", 4)))
     return run_dirs, work / "gradcheck"
 
 
@@ -117,10 +120,15 @@ def test_html_opens_offline(built):
 def test_every_html_figure_has_its_caption_as_alt_text(built):
     html = (built["out"] / "report.html").read_text(encoding="utf-8")
     images = [a for t, a in _Tags(html).tags if t == "img"]
-    assert len(images) == len(built["runs"]), "one loss figure per run"
+    data = inside.read(built["runs"][-1])
+    looked = len(inside_figures.figure_stems(data))
+    assert len(images) == len(built["runs"]) + looked, "one loss figure per run, then the look inside"
     for number, image in enumerate(images, start=1):
         alt = image.get("alt") or ""
-        assert alt.startswith(f"Figure {number}. Smooth loss of the "), alt
+        if number <= len(built["runs"]):
+            assert alt.startswith(f"Figure {number}. Smooth loss of the "), alt
+        else:
+            assert alt.startswith(f"Figure {number}. "), alt
         assert "No description has been provided" not in alt
         assert alt in html.replace(image["alt"], "", 1), "the alt text should be the printed caption"
 
@@ -223,3 +231,22 @@ def test_given_runs_bring_no_bonus_run_unless_it_is_given_too(monkeypatch, tmp_p
     assert str(calls[-1][-1]) == "mine"
     assert command.main(["--out-dir", str(tmp_path)]) == 0            # nothing given: make report's, all of it
     assert calls[-1][-1] == tmp_path / "make_reports_records" and [str(s) for s in calls[-1][4]] == ["s0", "s1"]
+
+
+def test_report_numbers_equal_inside_json(built, pdf_text):
+    """Section 5's tables in the HTML and the PDF carry inside.json's numbers."""
+    data = inside.read(built["runs"][-1])
+    html = (built["out"] / "report.html").read_text(encoding="utf-8")
+    flat = " ".join(pdf_text.split())
+    rows = [line.split() for line in pdf_text.splitlines()]
+    for e in data["ngram"]:
+        assert f"{e['n']}-gram, interpolated Kneser-Ney {e['bits_per_char']:.3f}" in flat, e
+    assert f"the RNN’s best model {data['rnn_bits_per_char']:.3f}" in flat
+    for u in data["units"]:
+        cells = [u["feature"], f"{u['mean']:.3g}", str(u["unit"]), f"{u['r']:+.3f}".replace("-", "−"),
+                 f"{u['r_init']:+.3f}".replace("-", "−"), f"{u['r_shuffled']:+.3f}".replace("-", "−")]
+        assert cells in rows or [c.replace("−", "-") for c in cells] in rows, cells
+        assert f"{u['r']:+.3f}</td>" in html, u
+    for e in data["by_kind"]:
+        assert f"{e['rnn']:.3f}" in flat and f"{e['positions']:,}" in flat
+    assert "What the network learned" in flat and inside_report.introduction(data)[:60] in flat
