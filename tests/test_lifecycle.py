@@ -40,7 +40,7 @@ def run_lib(text_file, out, **extra):
 def folder_bytes(folder):
     """{relative path: sha256} of every file under folder (the lock's contents excluded)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != rundir.LOCK}
+            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name not in rundir.LOCK_FILES}
 
 
 def same_arrays(path_a, path_b):
