@@ -305,6 +305,11 @@ def _entries(folder, *also_kept):
     return sorted((e for e in Path(folder).iterdir() if e.name not in kept), key=lambda e: e.name == STATUS)
 
 
+def _rename(source, target):
+    """One step of a swap (the tests kill swaps here)."""
+    os.replace(source, target)
+
+
 def _remove(path):
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -339,10 +344,10 @@ def swap_in(folder):
         if not replaced.exists():
             replacing.mkdir(exist_ok=True)
             for entry in _entries(folder, REPLACING):
-                os.replace(entry, replacing / entry.name)
-            os.replace(replacing, replaced)
+                _rename(entry, replacing / entry.name)
+            _rename(replacing, replaced)
         for entry in _entries(aside):
-            os.replace(entry, folder / entry.name)
+            _rename(entry, folder / entry.name)
     if aside.is_dir() and not (aside / STATUS).exists():
         _remove(aside)
     _remove(replaced)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, checks, corpus, rnn, sampling
+from . import checkpoint, checks, corpus, rnn, rundir, sampling
 from .checkpoint import BEST_MODEL, LAST_CHECKPOINT, load_model
 
 EXIT_USAGE = 2
@@ -91,6 +91,13 @@ def build_parser():
 def resolve_model(model, which=None):
     """The .npz file MODEL names: a run folder's best.npz/last.npz, or the file itself."""
     path = Path(model).expanduser()
+    if path.suffix != ".npz":  # a run folder: a retrain killed while swapping it in is finished first
+        try:
+            settled = rundir.settle(path)
+        except rundir.RunFolderError as err:
+            raise UsageError(str(err)) from None
+        if settled:
+            print(f"{PROG}: {settled}", file=sys.stderr)
     if path.is_dir():
         name = LAST_CHECKPOINT if which == "last" else BEST_MODEL
         target = path / name
