@@ -9,7 +9,9 @@ Two things differ from calling papermill and ``jupyter nbconvert`` plainly:
   hung, and the stage failed a minute later with "Kernel didn't respond in 60
   seconds" (measured: 1 start in 80, eight stages at once on a busy machine).
   The folder goes when the stage ends; one left by a stage killed with SIGKILL
-  is removed by the next stage that starts.
+  is removed by the next stage that starts. Where ipc does not work (Windows:
+  ZeroMQ has it there only in recent builds, and Jupyter not at all), the kernel
+  talks over TCP, papermill's default, and the rare clash above can happen.
 * ``rfc3987_syntax`` is not imported. nbformat, which papermill and nbconvert load,
   imports jsonschema, whose format checkers load that module when it is installed
   (jupyter-events brings it in); it builds parsers for the IRI grammar as it loads,
@@ -26,6 +28,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psutil
+
 SLOW_MODULE = "rfc3987_syntax"
 SOCKET_DIR_PREFIX = "kernel-"
 
@@ -36,14 +40,18 @@ def skip_iri_grammar():
     sys.modules.setdefault(SLOW_MODULE, None)
 
 
-def _process_exists(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def ipc_available():
+    """Whether kernels can talk over ipc socket files here (not on Windows, whatever ZeroMQ offers)."""
+    if sys.platform == "win32":
         return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    import zmq
+
+    return zmq.has("ipc")
+
+
+def _mine(info):
+    """Whether a folder's lstat belongs to this user (Windows has no uids: its temporary folder is per user)."""
+    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
 
 
 def remove_orphaned_socket_dirs(parent=None):
@@ -58,8 +66,7 @@ def remove_orphaned_socket_dirs(parent=None):
             info = folder.lstat()  # (a folder that its own stage removes meanwhile is passed over)
         except OSError:
             continue
-        if pid.isdigit() and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() \
-                and not _process_exists(int(pid)):
+        if pid.isdigit() and stat.S_ISDIR(info.st_mode) and _mine(info) and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -75,13 +82,18 @@ def execute(notebook, executed, parameters, cwd):
     import papermill
     from traitlets.config import Config
 
+    def run(**sockets):
+        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(cwd),
+                                   progress_bar=False, extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                                   **sockets)
+
+    if not ipc_available():
+        run()  # TCP, papermill's default
+        return
     remove_orphaned_socket_dirs()
     with tempfile.TemporaryDirectory(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-") as socket_dir:
         # Socket files are named <ip>-<n>; the folder is this kernel's alone.
-        sockets = Config({"KernelManager": {"transport": "ipc", "ip": f"{socket_dir}/kernel"}})
-        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(cwd),
-                                   progress_bar=False, config=sockets,
-                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        run(config=Config({"KernelManager": {"transport": "ipc", "ip": f"{socket_dir}/kernel"}}))
 
 
 def main(argv=None):
