@@ -174,8 +174,8 @@ def _checkpoint_step(folder):
 def execute(run, progress="auto", progress_label=None):
     """Claim the folder, then reuse, continue or train it; returns {"action", "out", "summary", ...}.
 
-    progress: "auto" (a bar in Jupyter, plain lines on the terminal otherwise),
-    "lines", "bar" or None.
+    progress: "auto" (a bar in Jupyter, plain lines on the terminal otherwise: see
+    progress.auto_mode), "lines", "bar", "bar+lines" or None.
     """
     p, out = run["parameters"], Path(run["out"])
     facts = _facts(run)

@@ -579,6 +579,73 @@ def test_live_jupyter_front_end_gets_the_bar_not_terminal_lines(text_file, tmp_p
         kernel.shutdown_kernel(now=True)
 
 
+def test_front_ends_that_cannot_be_told_apart_get_the_progress_lines_in_the_cell(text_file, tmp_path):
+    """A front end sending allow_stdin=False (older VS Code) or nothing (others) from a kernel that
+    papermill or make did not start: the bar, and the plain lines in the cell's output."""
+    from jupyter_client.manager import start_new_kernel
+
+    kernel, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+
+    def train_in_cell(out, **content):
+        code = (f"from lib import training_run\n"
+                f"run = training_run.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / out)!r}, "
+                f"m=5, max_steps=200, log_every=10)\n"
+                f"print(training_run.execute(run)['action'])")
+        request = client.session.msg("execute_request", dict(code=code, silent=False, store_history=True,
+                                                            user_expressions={}, stop_on_error=True, **content))
+        client.shell_channel.send(request)
+        shown = []
+        while True:
+            message = client.get_iopub_msg(timeout=120)
+            if message["parent_header"].get("msg_id") != request["header"]["msg_id"]:
+                continue
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                return shown
+            if message["msg_type"] in ("display_data", "stream", "error"):
+                shown.append(message["content"])
+
+    try:
+        for out, content in (("sent_false", {"allow_stdin": False}), ("sent_nothing", {})):
+            shown = train_in_cell(out, **content)
+            text = "".join(c.get("text", "") for c in shown if c.get("name") == "stdout")
+            assert f"{tmp_path.name}/{out}: 0/200 updates to do from here" in text, (out, shown)
+            assert f"{tmp_path.name}/{out}: done" in text and text.strip().endswith("new"), out
+            assert any("application/vnd.jupyter.widget-view+json" in c.get("data", {}) for c in shown), out
+    finally:
+        client.stop_channels()
+        kernel.shutdown_kernel(now=True)
+
+
+def test_only_papermill_nbconvert_and_make_are_known_headless(monkeypatch):
+    from lib import jupyter
+
+    class Parent:
+        def __init__(self, *words):
+            self.words = list(words)
+
+        def cmdline(self):
+            return self.words
+
+    def started_by(*words):
+        monkeypatch.setattr(jupyter.psutil.Process, "parent", lambda self: Parent(*words))
+        return jupyter._launched_by_headless_runner()
+
+    assert started_by("/x/.venv/bin/python", "-m", "papermill", "a.ipynb", "b.ipynb")
+    assert started_by("/x/.venv/bin/python", "/x/.venv/bin/papermill", "a.ipynb")
+    assert started_by(r"C:\x\.venv\Scripts\papermill.exe", "a.ipynb", "b.ipynb")
+    assert started_by("/usr/bin/python3", "/x/bin/jupyter-nbconvert", "--execute", "a.ipynb")
+    assert not started_by("/x/.venv/bin/python", "-m", "pytest", "tests/papermill.py", "-k", "nbconvert")
+    assert not started_by("/x/.venv/bin/python", "/x/bin/jupyter-lab")
+    monkeypatch.setattr(jupyter, "_request", lambda: {"allow_stdin": False})
+    assert progress.auto_mode() == "bar+lines"                  # started by jupyter-lab, as just set
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
+    assert progress.auto_mode() == "lines"                      # started by lib.nbexec (make's stages)
+    monkeypatch.setattr(jupyter, "_request", lambda: {"allow_stdin": True})
+    assert progress.auto_mode() == "bar"
+    monkeypatch.setattr(jupyter, "_request", lambda: None)
+    assert progress.auto_mode() == "lines"                      # no kernel: a terminal
+
+
 def test_make_stage_is_all_or_nothing_and_quiet(text_file, tmp_path):
     """lib.stage: the executed notebook appears only on success; the kernel's log lines stay out."""
     runs_root = tmp_path / "runs"

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lib import nbexec
+from lib import jupyter, nbexec, paths
 
 
 def _write_notebook(path, *sources):
@@ -146,3 +146,13 @@ def test_every_lib_module_imports_without_unix_only_modules():
     assert done.returncode == 0, done.stderr
     count, failed = done.stdout.split(" ", 1)
     assert failed.strip() == "[]" and int(count) >= 20
+
+
+def test_kernels_started_through_nbexec_know_they_are_headless(tmp_path):
+    """make's stages and the report: the progress goes to the terminal, not into the notebook."""
+    notebook = _write_notebook(tmp_path / "probe.ipynb", "from lib import jupyter, progress\n"
+                               "print(jupyter.frontend(), progress.auto_mode())")
+    executed = tmp_path / "probe.out.ipynb"
+    nbexec.execute(notebook, executed, {}, cwd=paths.REPO_ROOT)
+    assert nbformat.read(str(executed), as_version=4).cells[0].outputs[0]["text"].strip() == "headless lines"
+    assert jupyter.HEADLESS_ENV not in os.environ         # this process's own environment is left as it was
