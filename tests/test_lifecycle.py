@@ -192,7 +192,8 @@ def test_a_retrain_swap_killed_at_any_instant_is_finished_by_the_next_command(te
     assert instant == len(old_entries) + 1 + len(new_run["entries"]) + 2
 
 
-@pytest.mark.parametrize("instant, reader", [(2, "sample"), (8, "text_evolution.ipynb"), (12, "best_model.ipynb")])
+@pytest.mark.parametrize("instant, reader", [(2, "sample"), (8, "text_evolution.ipynb"), (12, "best_model.ipynb"),
+                                             (15, "train.ipynb")])
 def test_a_retrain_killed_by_sigkill_while_swapping_is_finished_by_the_next_command(text_file, tmp_path,
                                                                                     instant, reader):
     out = tmp_path / "run"
@@ -206,9 +207,14 @@ def test_a_retrain_killed_by_sigkill_while_swapping_is_finished_by_the_next_comm
                               capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert done.returncode == 0 and len(done.stdout) == 30, done.stderr
         said = done.stderr
+    elif reader == "train.ipynb":  # run again as it was, as make's stage does
+        ok(papermill(NOTEBOOKS / reader, tmp_path / reader, tmp_path,
+                     *params(text_file, out, max_steps=80, seed=2, retrain=True).items()))
+        said = (tmp_path / reader).read_text(encoding="utf-8")
+        assert "reused the finished run" in said  # the killed retrain's run: nothing trained again
     else:
         extra = [("passage_len", 10), ("sweep_len", 10)] if reader == "best_model.ipynb" else [("every", 20)]
-        said = ok(papermill(NOTEBOOKS / reader, tmp_path / reader, tmp_path, ("run_dir", out), *extra)).stdout
+        ok(papermill(NOTEBOOKS / reader, tmp_path / reader, tmp_path, ("run_dir", out), *extra))
         said = (tmp_path / reader).read_text(encoding="utf-8")
     assert f"{out}: a retrain had finished but was stopped while swapping its new run in" in said
     assert rundir.require_finished(out)["settings"]["seed"] == 2
