@@ -210,13 +210,13 @@ def lock_is_held(folder):
     path = Path(folder) / LOCK
     if not path.exists():
         return False
-    probe = _folder_lock(folder)
     try:
-        probe.acquire(timeout=0)
-    except Timeout:
-        return True
+        # As a claim tries: another process that only looks, like this one, lets go at once.
+        probe, _ = _acquire(folder, 0.0)
     except OSError:  # a folder this user may only read: the named holder is all there is to go by
         return _holder_alive(_read_holder(folder))
+    if probe is None:
+        return True
     probe.release()
     return False
 

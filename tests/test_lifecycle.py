@@ -371,6 +371,24 @@ def test_racing_notebooks(text_file, tmp_path):
     assert runs.read_summary(tmp_path / "run")["steps"] == 40000
 
 
+def test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer(text_file, tmp_path):
+    """filelock has no shared lock: lock_is_held takes the lock for an instant, naming nobody."""
+    import threading
+
+    from filelock import FileLock
+
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60)
+    rundir.write_status(out, "running", **{k: v for k, v in rundir.read_status(out).items()
+                                           if k not in ("state", "updated_at")})
+    for look in (lambda: rundir.folder_state(out)[0] == "interrupted",
+                 lambda: rundir.claim(out).release() is None):
+        looker = FileLock(out / rundir.LOCK, thread_local=False)
+        looker.acquire()                                     # another reader, caught in its instant
+        threading.Timer(0.3, looker.release).start()
+        assert look()
+
+
 def test_unfinished_run_is_not_reported(text_file, tmp_path):
     from lib import report
 
