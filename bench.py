@@ -239,13 +239,28 @@ def sampling_speed(params):
           f"{large:.0f} MB at --length 1000000")
 
 
-MEMORY_PROBE = """
-import resource, numpy as np
+# Prepended to each probe: its process's peak resident memory in MB. getrusage's ru_maxrss is in
+# KiB on Linux and in bytes on macOS; Windows has no resource module, and psutil reads the peak
+# working set there.
+PEAK_MEMORY = """
+import sys
+def peak_mb():
+    try:
+        import resource
+    except ImportError:
+        import psutil
+        return psutil.Process().memory_info().peak_wset / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+"""
+
+MEMORY_PROBE = PEAK_MEMORY + """
+import numpy as np
 from lib import train
 # Built from bytes: a str of 5M numpy scalars would itself cost more memory than training.
 text = np.random.default_rng(3).integers(33, 33 + 80, size=5_000_000, dtype=np.uint8).tobytes().decode("ascii")
 train.train(text, m=100, epochs=1, max_steps=2000, val_fraction=0.05, eval_every=1000)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(peak_mb())
 """
 
 
@@ -259,25 +274,26 @@ def peak_memory_mb():
 
 
 SAMPLE_MEMORY_PROBE = """
-import resource, sys, tempfile
+import os, tempfile
+from pathlib import Path
 import numpy as np
 from lib import checkpoint, rnn, sample
-folder = tempfile.mkdtemp()
 vocab = [chr(c) for c in range(33, 33 + {K})]
 params = rnn.init_params(len(vocab), {M}, 0.3, np.random.default_rng(1))
-checkpoint.save_model(folder + "/best.npz", params, vocab, {{"step": 0}})
-sys.stdout = open("/dev/null", "w")
-status = sample.run([folder, "--length", "{n}", "--out", "/dev/null"])
-sys.stderr.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+with tempfile.TemporaryDirectory() as folder:
+    checkpoint.save_model(Path(folder) / "best.npz", params, vocab, {{"step": 0}})
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    status = sample.run([folder, "--length", "{n}", "--out", os.devnull])
+sys.stderr.write(str(peak_mb()))
 """
 
 
 def sample_memory_mb(n):
-    """Peak resident memory of a fresh process sampling n characters of a random m=M model to /dev/null."""
+    """Peak resident memory of a fresh process sampling n characters of a random m=M model to the null device."""
     import subprocess
     import sys
 
-    code = SAMPLE_MEMORY_PROBE.format(K=K, M=M, n=n)
+    code = PEAK_MEMORY + SAMPLE_MEMORY_PROBE.format(K=K, M=M, n=n)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stderr.split()[-1])
 

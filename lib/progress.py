@@ -4,16 +4,18 @@ Under papermill or make nobody sees a widget drawn inside the kernel, so there
 the progress goes as one plain line at least every ``every`` seconds to the
 kernel's terminal: ``sys.stderr.fileno()``, which ipykernel keeps pointing at
 the stream it was started with (the notebook records none of it). A live
-Jupyter front end gets the tqdm bar instead. Both time themselves
-(``seconds``, CPU time, as the training loop is timed), so the cost of showing
-progress can be reported.
+Jupyter front end gets the tqdm bar instead. A front end that cannot be told
+apart (lib.jupyter: VS Code, Colab and others) gets the bar and the plain lines
+in the cell's output, so that the progress shows whether or not it draws
+widgets. All time themselves (``seconds``, CPU time, as the training loop is
+timed), so the cost of showing progress can be reported.
 """
 
 import os
 import sys
 import time
 
-from .jupyter import live_frontend
+from .jupyter import frontend
 
 
 def _terminal_fd():
@@ -36,8 +38,9 @@ class LineProgress:
     wall-clock us/update, time left' at most every ``every`` seconds (wall time, evaluations
     included; the result line's us per update is CPU time in the updates alone)."""
 
-    def __init__(self, total, label, start_step=0, every=15.0, stream_fd=None):
+    def __init__(self, total, label, start_step=0, every=15.0, stream_fd=None, stream=None):
         self.total, self.label, self.every = total, label, every
+        self.stream = stream  # a text stream (the cell's sys.stdout) instead of a file descriptor
         self.fd = _terminal_fd() if stream_fd is None else stream_fd
         self.seconds = 0.0
         self.last_time = self.start_time = time.perf_counter()
@@ -47,12 +50,14 @@ class LineProgress:
         self._write(f"{label}: {start_step:,}/{total:,} updates to do from here")
 
     def _write(self, line):
-        if self.fd is None:
-            return
         try:
-            os.write(self.fd, (line + "\n").encode("utf-8"))
-        except OSError:
-            pass  # a closed terminal must not stop training
+            if self.stream is not None:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            elif self.fd is not None:
+                os.write(self.fd, (line + "\n").encode("utf-8"))
+        except (OSError, ValueError):
+            pass  # a closed terminal (or stream) must not stop training
 
     def _line(self, step, now):
         rate = (now - self.last_time) / max(step - self.last_step, 1)
@@ -110,6 +115,25 @@ class BarProgress:
         self.bar.close()
 
 
+class BarAndLines:
+    """The bar and the plain lines in the cell's output, for a front end that may not draw the bar."""
+
+    def __init__(self, total, label, start_step=0):
+        self.parts = (BarProgress(total, start_step), LineProgress(total, label, start_step, stream=sys.stdout))
+
+    @property
+    def seconds(self):
+        return sum(part.seconds for part in self.parts)
+
+    def __call__(self, event):
+        for part in self.parts:
+            part(event)
+
+    def close(self):
+        for part in self.parts:
+            part.close()
+
+
 class NoProgress:
     seconds = 0.0
 
@@ -121,11 +145,19 @@ class NoProgress:
 
 
 def make_progress(total, label, start_step=0, mode="auto"):
-    """A progress callback: mode "auto" (bar in live Jupyter, lines elsewhere), "bar", "lines" or None."""
+    """A progress callback: mode "auto" (see auto_mode), "bar", "bar+lines", "lines" or None."""
     if mode == "auto":
-        mode = "bar" if live_frontend() else "lines"
+        mode = auto_mode()
     if mode == "bar":
         return BarProgress(total, start_step)
+    if mode == "bar+lines":
+        return BarAndLines(total, label, start_step)
     if mode == "lines":
         return LineProgress(total, label, start_step)
     return NoProgress()
+
+
+def auto_mode():
+    """"bar" in a live Jupyter front end, "bar+lines" in one that cannot be told apart, "lines" in a
+    headless kernel (papermill, make) and outside Jupyter."""
+    return {"live": "bar", "unknown": "bar+lines"}.get(frontend(), "lines")

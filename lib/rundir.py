@@ -2,18 +2,23 @@
 
 * ``status.json`` says which state the folder is in, with the run's settings,
   and is written atomically at every change of state.
-* ``.lock`` is claimed with ``flock`` before anything else happens to the
-  folder. The operating system drops the lock when its process ends, however
-  it ends, so a lock that can be taken while status.json says "running" means
-  the run was interrupted; the lock file also names its holder (pid, host) for
-  the message a second claimant gets.
+* ``.lock`` is claimed (``filelock``: flock on Linux and macOS, LockFileEx on
+  Windows) before anything else happens to the folder. The operating system
+  drops the lock when its process ends, however it ends, so a lock that can be
+  taken while status.json says "running" means the run was interrupted. Windows
+  lets no other process read a locked file, so the holder (pid, host, since)
+  is named in ``.lock-holder.json`` beside it, for the message a second
+  claimant gets; an empty one means the last holder let go cleanly.
 * While a run is running or interrupted, nothing derived from its end is left
   in the folder (``DERIVED``): those files are removed when training starts
   and rewritten when it finishes.
+* A retrain is built in a hidden sibling (``aside_folder``) and swapped in by
+  ``swap_in``, which renames single entries and never a folder holding an open
+  lock (Windows refuses that). The swap's steps are ordered so that the state
+  after a kill at any instant says how to finish it; every claim of the folder,
+  and every command that reads it (``settle``), finishes it first.
 """
 
-import errno
-import fcntl
 import json
 import os
 import shutil
@@ -22,10 +27,18 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
+from filelock import FileLock, Timeout
+
 from .atomic import atomic_write
 
 STATUS = "status.json"
 LOCK = ".lock"
+HOLDER = ".lock-holder.json"
+LOCK_FILES = (LOCK, HOLDER)
+# Inside a folder while a retrain is swapped in: the old run's entries, gathered in
+# REPLACING and renamed REPLACED once all of them are there.
+REPLACING, REPLACED = ".replacing", ".replaced"
 # Files that describe a run's end: never present while it is unfinished.
 DERIVED = ("summary.json", "history.csv", "samples.jsonl", "loss.png", "loss.pdf",
            "evolution.json", "passage.json", "text_evolution.ipynb", "best_model.ipynb",
@@ -34,10 +47,24 @@ DERIVED = ("summary.json", "history.csv", "samples.jsonl", "loss.png", "loss.pdf
 # Files that only a run of this project writes: a folder holding one without
 # status.json is not a run folder this version can manage.
 RUN_FILES = ("last.npz", "best.npz", "summary.json")
+# How long a refused claimant keeps trying: long enough for a winner to write its name,
+# or for a reader that took the lock only to look (lock_is_held) to let go.
+NAMING_SECONDS = 1.0
+POLL_SECONDS = 0.02
+# How long a command that reads a folder waits for a retrain's swap (renames only) to end.
+SWAP_WAIT_SECONDS = 10.0
 
 
 class RunFolderError(RuntimeError):
     """A run folder that cannot be used as asked; the message names it and says what to do."""
+
+
+class FolderHeld(RunFolderError):
+    """Another live process holds the folder (``holder``: its pid, host and since, when known)."""
+
+    def __init__(self, message, holder):
+        super().__init__(message)
+        self.holder = holder
 
 
 def _now():
@@ -50,24 +77,71 @@ def _holder_text(info):
     return f"process {info.get('pid')} on {info.get('host')} (since {info.get('since')})"
 
 
-class Claim:
-    """The exclusive right to train in a folder, held until ``release`` (or process exit)."""
+def _read_holder(folder):
+    """The holder's {"pid", "host", "since"}, or None (none named, or a write caught halfway)."""
+    try:
+        info = json.loads((Path(folder) / HOLDER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
 
-    def __init__(self, folder, fd, previous_holder):
+
+def _holder_alive(info):
+    """Whether the named holder still runs (one on another host is taken to: it cannot be asked)."""
+    if not info:
+        return False
+    if info.get("host") != socket.gethostname():
+        return True
+    pid = info.get("pid")
+    return isinstance(pid, int) and psutil.pid_exists(pid)
+
+
+def _folder_lock(folder):
+    # preserve_lock_file: the lock file stays on release on Windows too, as it does elsewhere.
+    return FileLock(Path(folder) / LOCK, preserve_lock_file=True)
+
+
+def _acquire(folder, wait):
+    """(lock, None) once the folder's lock is ours, or (None, holder) after ``wait`` seconds.
+
+    A refusal waits at least NAMING_SECONDS unless a live holder is named sooner."""
+    lock, start = _folder_lock(folder), time.monotonic()
+    while True:
+        try:
+            lock.acquire(timeout=0)
+            return lock, None
+        except Timeout:
+            pass
+        holder = _read_holder(folder)
+        named = _holder_alive(holder)
+        waited = time.monotonic() - start
+        if waited >= wait and (named or waited >= NAMING_SECONDS):
+            return None, holder if named else None
+        time.sleep(POLL_SECONDS)
+
+
+class Claim:
+    """The exclusive right to train in a folder, held until ``release`` (or process exit).
+
+    previous_holder: the dead process whose lock was taken over, if any; settled: the line
+    saying what an interrupted retrain left and how it was finished (else None);
+    settled_new: True when that put a retrain's new run in."""
+
+    def __init__(self, folder, lock, previous_holder):
         self.folder = folder
-        self.fd = fd
-        self.previous_holder = previous_holder  # the dead process whose lock was taken over, if any
+        self.lock = lock
+        self.previous_holder = previous_holder
+        self.settled, self.settled_new = None, False
 
     def release(self):
-        if self.fd is None:
+        if self.lock is None:
             return
         try:
-            os.ftruncate(self.fd, 0)  # an empty lock file: released cleanly
+            (self.folder / HOLDER).write_text("", encoding="utf-8")  # released cleanly
         except OSError:
             pass
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        self.fd = None
+        self.lock.release()
+        self.lock = None
 
     def __enter__(self):
         return self
@@ -76,57 +150,39 @@ class Claim:
         self.release()
 
 
-def _read_lock(fd):
-    os.lseek(fd, 0, os.SEEK_SET)
-    raw = os.read(fd, 4096)
-    try:
-        info = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except ValueError:
-        info = None
-    return info if isinstance(info, dict) else None
-
-
-def claim(folder):
+def claim(folder, wait=0.0):
     """Take the folder for this process, atomically, before anything is computed.
 
     Creates the folder if needed, removes temporary files left by killed writes,
-    and returns a Claim. Raises RunFolderError when another live process holds
-    it, or the folder cannot be created or written.
+    finishes what an interrupted retrain left (see ``swap_in``) and returns a Claim.
+    Raises FolderHeld when another live process still holds it after ``wait``
+    seconds, and RunFolderError when the folder cannot be created or written.
     """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        lock, holder = _acquire(folder, wait)
     except OSError as err:
         raise RunFolderError(f"out_dir {folder} cannot be used: {err.strerror or err}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as err:
-        if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            os.close(fd)
-            raise RunFolderError(f"out_dir {folder} cannot be locked: {err.strerror}") from None
-        holder = None
-        for _ in range(20):  # the winner writes its name right after taking the lock
-            holder = _read_lock(fd)
-            if holder:
-                break
-            time.sleep(0.01)
-        os.close(fd)
-        raise RunFolderError(f"out_dir {folder} is being trained by {_holder_text(holder)}: wait for it "
-                             f"to finish, or choose another out_dir (nothing was touched)")
-    previous = _read_lock(fd)
+    if lock is None:
+        raise FolderHeld(f"out_dir {folder} is being trained by {_holder_text(holder)}: wait for it "
+                         f"to finish, or choose another out_dir (nothing was touched)", holder)
+    previous = _read_holder(folder)
     mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
     try:
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, json.dumps(mine).encode("utf-8"))
+        (folder / HOLDER).write_text(json.dumps(mine), encoding="utf-8")
     except OSError as err:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        lock.release()
         raise RunFolderError(f"out_dir {folder} is not writable: {err.strerror}") from None
-    for tmp in folder.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-    return Claim(folder, fd, previous)
+    held = Claim(folder, lock, previous)
+    try:
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        held.settled, held.settled_new = _settle_held(folder)
+    except BaseException:
+        held.release()
+        raise
+    return held
 
 
 def read_status(folder):
@@ -156,13 +212,14 @@ def lock_is_held(folder):
     path = Path(folder) / LOCK
     if not path.exists():
         return False
-    fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
+        # As a claim tries: another process that only looks, like this one, lets go at once.
+        probe, _ = _acquire(folder, 0.0)
+    except OSError:  # a folder this user may only read: the named holder is all there is to go by
+        return _holder_alive(_read_holder(folder))
+    if probe is None:
         return True
-    finally:
-        os.close(fd)
+    probe.release()
     return False
 
 
@@ -182,8 +239,13 @@ def folder_state(folder):
 
 
 def require_finished(folder):
-    """The status of a finished run, or RunFolderError saying what state it is in and what to do."""
+    """The status of a finished run, or RunFolderError saying what state it is in and what to do.
+
+    What an interrupted retrain left is finished first (``settle``), saying so in one line."""
     folder = Path(folder)
+    settled = settle(folder)
+    if settled:
+        print(settled)
     if not folder.is_dir():
         raise RunFolderError(f"run_dir {folder} does not exist: train it first with notebooks/train.ipynb")
     state, status = folder_state(folder)
@@ -213,9 +275,9 @@ def remove_run_files(folder):
 
 
 def clear(folder):
-    """Delete everything in a folder but its lock (a fresh start in a folder we hold)."""
+    """Delete everything in a folder but its lock files (a fresh start in a folder we hold)."""
     for entry in Path(folder).iterdir():
-        if entry.name == LOCK:
+        if entry.name in LOCK_FILES:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
@@ -223,19 +285,140 @@ def clear(folder):
             entry.unlink()
 
 
+# ----------------------------------------------------------- the retrain swap
+
 def aside_folder(folder):
     """Where a run that replaces ``folder`` is built: a hidden sibling."""
     folder = Path(folder)
     return folder.parent / f".{folder.name}.retrain"
 
 
-def swap_in(aside, folder):
-    """Replace folder by aside (both held by the caller): the old run goes only once the new one is in."""
-    trash = folder.parent / f".{folder.name}.old-{os.getpid()}"
-    os.rename(folder, trash)
+def _finished_status(folder):
     try:
-        os.rename(aside, folder)
-    except OSError:
-        os.rename(trash, folder)
-        raise
-    shutil.rmtree(trash, ignore_errors=True)
+        status = read_status(folder)
+    except RunFolderError:
+        return False
+    return status is not None and status["state"] == "finished"
+
+
+def _entries(folder, *also_kept):
+    """The entries a swap moves (all but the lock files and also_kept), status.json last."""
+    kept = LOCK_FILES + also_kept
+    return sorted((e for e in Path(folder).iterdir() if e.name not in kept), key=lambda e: e.name == STATUS)
+
+
+def _rename(source, target):
+    """One step of a swap (the tests kill swaps here)."""
+    os.replace(source, target)
+
+
+def _remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def swap_in(folder):
+    """Put the finished run built in ``aside_folder(folder)`` in the place of folder's run.
+
+    The caller holds folder, and no longer holds the aside folder. Each step renames one
+    entry (never a folder holding an open lock file), so each is either done or not, and
+    the state after a kill at any instant says which step was next:
+
+    1. while the aside folder holds a finished status.json, the new run is whole there
+       (status.json leaves it last, in step 3);
+    2. the old run's entries move into folder/.replacing, status.json last, and the folder
+       is renamed .replaced once all of them are in it;
+    3. the new run's entries move from the aside folder into folder, status.json last;
+    4. the aside folder is removed, then .replaced.
+
+    So a swap has put the new run in exactly when the aside folder holds a finished run
+    or .replaced exists: an aside folder left without status.json alone is a retrain
+    killed before it trained anything, and the old run is there, whole.
+
+    Running it again after a kill goes on from the next step, and ``settle`` does just
+    that. Returns nothing; raises OSError (the old run stays whole until step 2 ends).
+    """
+    folder = Path(folder)
+    aside, replacing, replaced = aside_folder(folder), folder / REPLACING, folder / REPLACED
+    if _finished_status(aside):
+        if not replaced.exists():
+            replacing.mkdir(exist_ok=True)
+            for entry in _entries(folder, REPLACING):
+                _rename(entry, replacing / entry.name)
+            _rename(replacing, replaced)
+        for entry in _entries(aside):
+            _rename(entry, folder / entry.name)
+    if aside.is_dir() and not (aside / STATUS).exists():
+        _remove(aside)
+    _remove(replaced)
+
+
+def _left_by_a_retrain(folder):
+    """What an interrupted retrain left beside or in folder that the next claim clears."""
+    aside = aside_folder(folder)
+    left = [p for p in (folder / REPLACING, folder / REPLACED) if p.exists()]
+    if aside.is_dir() and (_finished_status(aside) or not (aside / STATUS).exists()):
+        left.append(aside)
+    left += _earlier_trash(folder)
+    return left
+
+
+def _earlier_trash(folder):
+    """Old runs an earlier version's swap hid as .<name>.old-<pid> before it was killed."""
+    trash = []
+    for path in folder.parent.glob(f".{folder.name}.old-*"):
+        pid = path.name.rsplit("-", 1)[1]
+        if pid.isdigit() and path.is_dir() and not psutil.pid_exists(int(pid)):
+            trash.append(path)
+    return trash
+
+
+def _settle_held(folder):
+    """Finish what an interrupted retrain left (the caller holds folder): (line, new run put in)."""
+    folder = Path(folder)
+    aside = aside_folder(folder)
+    left = _left_by_a_retrain(folder)
+    if not left or lock_is_held(aside):  # a live process trains in the aside folder itself
+        return None, False
+    new_in = _finished_status(aside) or (folder / REPLACED).exists()
+    swap_in(folder)
+    trash = _earlier_trash(folder) if (folder / STATUS).exists() else []
+    for path in trash:
+        shutil.rmtree(path)
+    names = ", ".join(p.name for p in left)
+    if new_in:
+        return (f"{folder}: a retrain had finished but was stopped while swapping its new run in: "
+                f"the new run is whole there now (removed {names})"), True
+    if aside in left:
+        return (f"{folder}: the old run is whole there; removed what a retrain killed before it "
+                f"trained anything left ({names})"), False
+    return (f"{folder}: the run there is whole; removed {names}, an old run hidden by an interrupted "
+            f"retrain of an earlier version"), False
+
+
+def settle(folder, wait=SWAP_WAIT_SECONDS):
+    """For a command that reads folder: finish what an interrupted retrain left, as a claim would.
+
+    Returns the line saying which run is whole there now, or None when nothing was left or
+    a live process holds the folder and will finish it itself. Raises RunFolderError when
+    a swap is under way and still is after ``wait`` seconds.
+    """
+    folder = Path(folder)
+    if not _left_by_a_retrain(folder):
+        return None
+    aside = aside_folder(folder)
+    swapping = _finished_status(aside) or (folder / REPLACING).exists() or (folder / REPLACED).exists()
+    try:
+        with claim(folder, wait=wait if swapping else 0.0) as held:
+            return held.settled
+    except FolderHeld as err:
+        if swapping:
+            raise RunFolderError(f"run_dir {folder} is having a retrain swapped in by "
+                                 f"{_holder_text(err.holder)}: try again when it has finished") from None
+        return None
+    except RunFolderError:
+        if swapping:
+            raise
+        return None

@@ -129,6 +129,13 @@ def resolve_model(model, which=None):
     The note says when the file belongs to a run that is still training or was interrupted.
     """
     path = Path(model).expanduser()
+    if path.suffix != ".npz":  # a run folder: a retrain killed while swapping it in is finished first
+        try:
+            settled = rundir.settle(path)
+        except rundir.RunFolderError as err:
+            raise UsageError(str(err)) from None
+        if settled:
+            print(f"{PROG}: {settled}", file=sys.stderr)
     if path.is_dir():
         name = LAST_CHECKPOINT if which == "last" else BEST_MODEL
         target = path / name

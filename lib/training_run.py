@@ -198,19 +198,19 @@ def _checkpoint_step(folder):
 def execute(run, progress="auto", progress_label=None):
     """Claim the folder, then reuse, continue or train it; returns {"action", "out", "summary", ...}.
 
-    progress: "auto" (a bar in Jupyter, plain lines on the terminal otherwise),
-    "lines", "bar" or None.
+    progress: "auto" (a bar in Jupyter, plain lines on the terminal otherwise: see
+    progress.auto_mode), "lines", "bar", "bar+lines" or None.
     """
     p, out = run["parameters"], Path(run["out"])
     facts = _facts(run)
     progress_label = progress_label or f"{out.parent.name}/{out.name}"
     with rundir.claim(out) as held:
         took_over = held.previous_holder
-        if p["retrain"] and _needs_aside(out, facts):
+        if p["retrain"] and _needs_aside(out, facts) and not _retrained_by_claim(held, facts):
             aside = rundir.aside_folder(out)
             with rundir.claim(aside):
                 result = _train_in(run, aside, _decide_aside(aside, facts), progress, progress_label, facts)
-                rundir.swap_in(aside, out)
+            rundir.swap_in(out)  # after the aside folder's lock is let go: Windows renames no open file
             action = "retrained"
         else:
             action = decide(out, facts)[0]
@@ -218,7 +218,7 @@ def execute(run, progress="auto", progress_label=None):
                 result = {"summary": runs.read_summary(out)}
             else:
                 result = _train_in(run, out, action, progress, progress_label, facts)
-    result.update(action=action, out=out, took_over=took_over)
+    result.update(action=action, out=out, took_over=took_over, settled=held.settled)
     return result
 
 
@@ -236,6 +236,17 @@ def _needs_aside(out, facts):
     except rundir.RunFolderError:
         return True
     return False
+
+
+def _retrained_by_claim(held, facts):
+    """Whether the claim put in a killed retrain's finished run of these very settings: the run a
+    retrain now would train again, update for update."""
+    if not held.settled_new:
+        return False
+    try:
+        return decide(held.folder, facts)[0] == "reuse"
+    except rundir.RunFolderError:
+        return False
 
 
 def _decide_aside(aside, facts):
@@ -376,7 +387,7 @@ def _finish_snapshot(run, folder, epochs):
 def report_line(result):
     """One line on what execute did."""
     s, out = result["summary"], result["out"]
-    lines = []
+    lines = [result["settled"]] if result.get("settled") else []
     if result["took_over"]:
         lines.append(f"took over {out}: the process that was training it "
                      f"(pid {result['took_over'].get('pid')} on {result['took_over'].get('host')}) no longer runs")

@@ -1,13 +1,14 @@
 """Subprocess helper for the lifecycle tests: one training run as the notebook makes it.
 
-    python tests/_run_worker.py PARAMETERS_JSON [PAUSE_SECONDS] [TMP_PAUSE_SECONDS]
+    python tests/_run_worker.py PARAMETERS_JSON [PAUSE_SECONDS] [TMP_PAUSE_SECONDS] [SWAP_STALL_AT]
 
 PARAMETERS_JSON holds the train notebook's parameters. PAUSE_SECONDS is slept
 after every checkpoint written (stretching the run in wall time without
 changing a number), so a test can kill it between checkpoints;
 TMP_PAUSE_SECONDS is slept while a checkpoint's temporary file is half written,
-(the file exists, empty) so a test can kill it there. Prints the action taken, or the one-line error
-(exit 3).
+(the file exists, empty) so a test can kill it there. SWAP_STALL_AT = k stalls a retrain's swap
+before its rename number k (0 is the first), after printing "swapping", so a test can kill it
+there. Prints the action taken, or the one-line error (exit 3).
 """
 
 import json
@@ -40,6 +41,17 @@ def main(argv):
             return atomic_write(path, wait_then_write, binary)
 
         checkpoint.atomic_write = stalled_write
+    if len(argv) > 4:
+        stall_at, renames, rename = int(argv[4]), [], rundir._rename
+
+        def stalled_rename(source, target):
+            if len(renames) == stall_at:
+                print("swapping", flush=True)
+                time.sleep(600)
+            renames.append(source)
+            rename(source, target)
+
+        rundir._rename = stalled_rename
     try:
         result = training_run.execute(training_run.plan(**parameters), progress=None)
     except (rundir.RunFolderError, ValueError) as err:

@@ -40,7 +40,7 @@ def run_lib(text_file, out, **extra):
 def folder_bytes(folder):
     """{relative path: sha256} of every file under folder (the lock's contents excluded)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != rundir.LOCK}
+            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name not in rundir.LOCK_FILES}
 
 
 def same_arrays(path_a, path_b):
@@ -119,6 +119,156 @@ def test_retrain_replaces_only_when_finished(text_file, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     run_lib(text_file, tmp_path / "fresh", max_steps=80, seed=2)
     same_arrays(out / "last.npz", tmp_path / "fresh" / "last.npz")
+
+
+# ----------------------------------------------------------- the retrain swap, killed at any instant
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing in lib catches it, so the folders stay as the kill left them."""
+
+
+def entry_names(folder):
+    return sorted(p.name for p in Path(folder).iterdir() if p.name not in rundir.LOCK_FILES)
+
+
+def read_as(reader, text_file, out, capsys):
+    """What the next command says after a kill: train.ipynb or make's stage again (the same retrain),
+    the sampling command, or text_evolution/best_model (rundir.require_finished)."""
+    capsys.readouterr()
+    if reader == "train":
+        result = run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
+        assert result["action"] == "reuse"  # the killed retrain's run is in: nothing is trained again
+        return training_run.report_line(result).splitlines()[0]
+    if reader == "sample":
+        from lib import sample
+
+        assert sample.run([str(out), "--length", "20", "--out", str(out.parent.parent / "sample.txt")]) == 0
+        return capsys.readouterr().err.splitlines()[0]
+    assert rundir.require_finished(out)["settings"]["seed"] == 2
+    return capsys.readouterr().out
+
+
+def test_a_retrain_swap_killed_at_any_instant_is_finished_by_the_next_command(text_file, tmp_path, monkeypatch,
+                                                                                capsys):
+    instant = 0
+    while True:
+        out = tmp_path / str(instant) / "run"
+        run_lib(text_file, out, max_steps=60, seed=1)
+        old_entries, new_run, steps = entry_names(out), {}, []
+
+        def killable(real):
+            def step(path, *rest):
+                if not steps:  # the swap's first step: the new run is finished beside the old one
+                    new_run.update(files=folder_bytes(rundir.aside_folder(out)),
+                                   entries=entry_names(rundir.aside_folder(out)))
+                # As Windows would refuse: no folder holding an open lock is renamed or removed.
+                assert not (Path(path).is_dir() and rundir.lock_is_held(path)), path
+                if len(steps) == instant:
+                    raise Killed
+                steps.append(path)
+                real(path, *rest)
+            return step
+
+        monkeypatch.setattr(rundir, "_rename", killable(rundir._rename))
+        monkeypatch.setattr(rundir, "_remove", killable(rundir._remove))
+        try:
+            run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
+        except Killed:
+            killed = True
+        else:
+            killed = False
+        monkeypatch.undo()
+        if not killed:
+            break
+        line = read_as(("train", "sample", "notebook")[instant % 3], text_file, out, capsys)
+        assert "the new run is whole there now" in line and "\n" not in line.strip(), (instant, line)
+        assert folder_bytes(out) == new_run["files"], instant
+        assert [p.name for p in out.parent.iterdir()] == ["run"], instant  # no leftover beside it
+        assert entry_names(out) == new_run["entries"], instant            # nor inside it
+        assert rundir.settle(out) is None                                   # and nothing more to do
+        instant += 1
+    # Every instant was tried: before each rename of the old run's entries, of the folder they are
+    # gathered in, of the new run's entries, and before each of the two removals.
+    assert instant == len(old_entries) + 1 + len(new_run["entries"]) + 2
+
+
+@pytest.mark.parametrize("instant, reader", [(2, "sample"), (8, "text_evolution.ipynb"), (12, "best_model.ipynb"),
+                                             (15, "train.ipynb")])
+def test_a_retrain_killed_by_sigkill_while_swapping_is_finished_by_the_next_command(text_file, tmp_path,
+                                                                                    instant, reader):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60, seed=1)
+    proc = worker(params(text_file, out, max_steps=80, seed=2, retrain=True), 0, 0, instant)
+    assert proc.stdout.readline().strip() == "swapping"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if reader == "sample":
+        done = subprocess.run([sys.executable, "-m", "lib.sample", str(out), "--length", "30"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert done.returncode == 0 and len(done.stdout) == 30, done.stderr
+        said = done.stderr
+    elif reader == "train.ipynb":  # run again as it was, as make's stage does
+        ok(papermill(NOTEBOOKS / reader, tmp_path / reader, tmp_path,
+                     *params(text_file, out, max_steps=80, seed=2, retrain=True).items()))
+        said = (tmp_path / reader).read_text(encoding="utf-8")
+        assert "reused the finished run" in said  # the killed retrain's run: nothing trained again
+    else:
+        extra = [("passage_len", 10), ("sweep_len", 10)] if reader == "best_model.ipynb" else [("every", 20)]
+        ok(papermill(NOTEBOOKS / reader, tmp_path / reader, tmp_path, ("run_dir", out), *extra))
+        said = (tmp_path / reader).read_text(encoding="utf-8")
+    assert f"{out}: a retrain had finished but was stopped while swapping its new run in" in said
+    assert rundir.require_finished(out)["settings"]["seed"] == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not (out / rundir.REPLACING).exists() and not (out / rundir.REPLACED).exists()
+
+
+def test_a_killed_retrain_keeps_the_old_run_and_the_next_retrain_continues_its_build(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60, seed=1)
+    old = folder_bytes(out)
+    aside = rundir.aside_folder(out)
+    proc = worker(params(text_file, out, max_steps=300, seed=2, retrain=True), 30)
+    wait_for(lambda: (aside / "last.npz").exists())  # the worker sleeps after its first checkpoint
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert rundir.settle(out) is None  # nothing to finish: the build stays for the next retrain
+    assert folder_bytes(out) == old and rundir.require_finished(out)["settings"]["seed"] == 1
+    result = run_lib(text_file, out, max_steps=300, seed=2, retrain=True)
+    assert result["action"] == "retrained" and result["trained_from"] == 50
+    run_lib(text_file, tmp_path / "fresh", max_steps=300, seed=2)
+    same_arrays(out / "last.npz", tmp_path / "fresh" / "last.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "run"]
+
+
+def test_a_retrain_killed_before_it_trained_leaves_the_old_run_and_goes(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60, seed=1)
+    old = folder_bytes(out)
+    aside = rundir.aside_folder(out)
+    aside.mkdir()
+    (aside / rundir.LOCK).write_text("")  # claimed, then killed before its status.json
+    rundir.require_finished(out)
+    said = capsys.readouterr().out
+    assert said.startswith(f"{out}: the old run is whole there; removed what a retrain killed before it")
+    assert folder_bytes(out) == old and not aside.exists()
+
+
+def test_the_run_an_earlier_versions_killed_swap_hid_is_found(text_file, tmp_path):
+    """Before: killed between its two renames, a swap left .run.old-<pid> and a finished .run.retrain,
+    and no run folder at all."""
+    run_lib(text_file, tmp_path / "old", max_steps=60, seed=1)
+    run_lib(text_file, tmp_path / "new", max_steps=80, seed=2)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    out = tmp_path / "run"
+    (tmp_path / "old").rename(tmp_path / f".run.old-{gone.pid}")
+    (tmp_path / "new").rename(rundir.aside_folder(out))
+    done = subprocess.run([sys.executable, "-m", "lib.sample", str(out), "--length", "10"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "the new run is whole there now" in done.stderr and f".run.old-{gone.pid}" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert rundir.require_finished(out)["settings"]["seed"] == 2
 
 
 def test_default_out_dir_names_what_differs_from_the_course():
@@ -219,6 +369,24 @@ def test_racing_notebooks(text_file, tmp_path):
     refused = next(r[1] for p, r in zip(procs, results) if p.returncode == 1)
     assert "is being trained by process" in refused
     assert runs.read_summary(tmp_path / "run")["steps"] == 40000
+
+
+def test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer(text_file, tmp_path):
+    """filelock has no shared lock: lock_is_held takes the lock for an instant, naming nobody."""
+    import threading
+
+    from filelock import FileLock
+
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60)
+    rundir.write_status(out, "running", **{k: v for k, v in rundir.read_status(out).items()
+                                           if k not in ("state", "updated_at")})
+    for look in (lambda: rundir.folder_state(out)[0] == "interrupted",
+                 lambda: rundir.claim(out).release() is None):
+        looker = FileLock(out / rundir.LOCK, thread_local=False)
+        looker.acquire()                                     # another reader, caught in its instant
+        threading.Timer(0.3, looker.release).start()
+        assert look()
 
 
 def test_unfinished_run_is_not_reported(text_file, tmp_path):
@@ -433,6 +601,73 @@ def test_live_jupyter_front_end_gets_the_bar_not_terminal_lines(text_file, tmp_p
     finally:
         client.stop_channels()
         kernel.shutdown_kernel(now=True)
+
+
+def test_front_ends_that_cannot_be_told_apart_get_the_progress_lines_in_the_cell(text_file, tmp_path):
+    """A front end sending allow_stdin=False (older VS Code) or nothing (others) from a kernel that
+    papermill or make did not start: the bar, and the plain lines in the cell's output."""
+    from jupyter_client.manager import start_new_kernel
+
+    kernel, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+
+    def train_in_cell(out, **content):
+        code = (f"from lib import training_run\n"
+                f"run = training_run.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / out)!r}, "
+                f"m=5, max_steps=200, log_every=10)\n"
+                f"print(training_run.execute(run)['action'])")
+        request = client.session.msg("execute_request", dict(code=code, silent=False, store_history=True,
+                                                            user_expressions={}, stop_on_error=True, **content))
+        client.shell_channel.send(request)
+        shown = []
+        while True:
+            message = client.get_iopub_msg(timeout=120)
+            if message["parent_header"].get("msg_id") != request["header"]["msg_id"]:
+                continue
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                return shown
+            if message["msg_type"] in ("display_data", "stream", "error"):
+                shown.append(message["content"])
+
+    try:
+        for out, content in (("sent_false", {"allow_stdin": False}), ("sent_nothing", {})):
+            shown = train_in_cell(out, **content)
+            text = "".join(c.get("text", "") for c in shown if c.get("name") == "stdout")
+            assert f"{tmp_path.name}/{out}: 0/200 updates to do from here" in text, (out, shown)
+            assert f"{tmp_path.name}/{out}: done" in text and text.strip().endswith("new"), out
+            assert any("application/vnd.jupyter.widget-view+json" in c.get("data", {}) for c in shown), out
+    finally:
+        client.stop_channels()
+        kernel.shutdown_kernel(now=True)
+
+
+def test_only_papermill_nbconvert_and_make_are_known_headless(monkeypatch):
+    from lib import jupyter
+
+    class Parent:
+        def __init__(self, *words):
+            self.words = list(words)
+
+        def cmdline(self):
+            return self.words
+
+    def started_by(*words):
+        monkeypatch.setattr(jupyter.psutil.Process, "parent", lambda self: Parent(*words))
+        return jupyter._launched_by_headless_runner()
+
+    assert started_by("/x/.venv/bin/python", "-m", "papermill", "a.ipynb", "b.ipynb")
+    assert started_by("/x/.venv/bin/python", "/x/.venv/bin/papermill", "a.ipynb")
+    assert started_by(r"C:\x\.venv\Scripts\papermill.exe", "a.ipynb", "b.ipynb")
+    assert started_by("/usr/bin/python3", "/x/bin/jupyter-nbconvert", "--execute", "a.ipynb")
+    assert not started_by("/x/.venv/bin/python", "-m", "pytest", "tests/papermill.py", "-k", "nbconvert")
+    assert not started_by("/x/.venv/bin/python", "/x/bin/jupyter-lab")
+    monkeypatch.setattr(jupyter, "_request", lambda: {"allow_stdin": False})
+    assert progress.auto_mode() == "bar+lines"                  # started by jupyter-lab, as just set
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
+    assert progress.auto_mode() == "lines"                      # started by lib.nbexec (make's stages)
+    monkeypatch.setattr(jupyter, "_request", lambda: {"allow_stdin": True})
+    assert progress.auto_mode() == "bar"
+    monkeypatch.setattr(jupyter, "_request", lambda: None)
+    assert progress.auto_mode() == "lines"                      # no kernel: a terminal
 
 
 def test_make_stage_is_all_or_nothing_and_quiet(text_file, tmp_path):

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
-from lib import nbexec
+from lib import jupyter, nbexec, paths
 
 
 def _write_notebook(path, *sources):
@@ -19,15 +20,20 @@ def _write_notebook(path, *sources):
     return path
 
 
-def test_the_kernel_talks_over_socket_files_in_a_folder_of_its_own(tmp_path):
-    """No TCP ports, so stages starting together cannot draw the same one; the folder goes afterwards."""
+def _kernel_connection(tmp_path):
+    """Execute a notebook that prints its kernel's transport and ip; returns them."""
     notebook = _write_notebook(tmp_path / "probe.ipynb", "import json\nfrom ipykernel import get_connection_info\n"
                                "info = get_connection_info(unpack=True)\n"
                                "print(json.dumps({'transport': info['transport'], 'ip': info['ip']}))")
     executed = tmp_path / "out" / "probe.ipynb"
     executed.parent.mkdir()
     nbexec.execute(notebook, executed, {}, cwd=tmp_path)
-    info = json.loads(nbformat.read(str(executed), as_version=4).cells[0].outputs[0]["text"])
+    return json.loads(nbformat.read(str(executed), as_version=4).cells[0].outputs[0]["text"])
+
+
+def test_the_kernel_talks_over_socket_files_in_a_folder_of_its_own(tmp_path):
+    """No TCP ports, so stages starting together cannot draw the same one; the folder goes afterwards."""
+    info = _kernel_connection(tmp_path)
     assert info["transport"] == "ipc"
     socket_dir = Path(info["ip"]).parent
     assert socket_dir.name.startswith("kernel-") and socket_dir != tmp_path
@@ -96,3 +102,57 @@ def test_socket_folders_of_others_or_that_vanish_are_passed_over(tmp_path, monke
     theirs = tmp_path / f"kernel-{gone.pid}-theirs"
     theirs.mkdir()
     assert nbexec.remove_orphaned_socket_dirs(tmp_path) == [] and theirs.is_dir()
+
+
+# ----------------------------------------------------------- Windows and macOS
+
+def test_where_ipc_does_not_work_the_kernel_talks_over_tcp(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert nbexec.ipc_available() is False             # Jupyter has no ipc on Windows
+    monkeypatch.undo()
+    assert nbexec.ipc_available() is True              # (and this machine has it)
+    monkeypatch.setattr(nbexec, "ipc_available", lambda: False)
+    monkeypatch.setattr(nbexec, "remove_orphaned_socket_dirs", lambda parent=None: pytest.fail("no socket folders"))
+    info = _kernel_connection(tmp_path)
+    assert info["transport"] == "tcp" and info["ip"] == "127.0.0.1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "probe.ipynb"]
+
+
+def test_socket_folders_are_swept_without_uids(tmp_path, monkeypatch):
+    """Windows has no os.getuid (nor uids in lstat): its temporary folder is the user's own."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / f"kernel-{gone.pid}-abc123"
+    orphan.mkdir()
+    monkeypatch.delattr(os, "getuid")
+    assert nbexec.remove_orphaned_socket_dirs(tmp_path) == [orphan]
+
+
+UNIX_ONLY = ("fcntl", "resource", "pwd", "grp", "termios")
+
+
+def test_every_lib_module_imports_without_unix_only_modules():
+    """As on Windows, where these standard-library modules do not exist. psutil is loaded first: it
+    picks its backend by platform, and its Linux one (never loaded on Windows) needs resource."""
+    code = ("import importlib, pkgutil, sys\nimport psutil\n"
+            f"for name in {UNIX_ONLY!r}:\n    sys.modules[name] = None\n"
+            "try:\n    import fcntl\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('fcntl still imports')\n"
+            "import lib\nfailed = []\n"
+            "for module in pkgutil.iter_modules(lib.__path__):\n"
+            "    try:\n        importlib.import_module('lib.' + module.name)\n"
+            "    except ImportError as err:\n        failed.append(f'lib.{module.name}: {err}')\n"
+            "print(len(list(pkgutil.iter_modules(lib.__path__))), failed)")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    count, failed = done.stdout.split(" ", 1)
+    assert failed.strip() == "[]" and int(count) >= 20
+
+
+def test_kernels_started_through_nbexec_know_they_are_headless(tmp_path):
+    """make's stages and the report: the progress goes to the terminal, not into the notebook."""
+    notebook = _write_notebook(tmp_path / "probe.ipynb", "from lib import jupyter, progress\n"
+                               "print(jupyter.frontend(), progress.auto_mode())")
+    executed = tmp_path / "probe.out.ipynb"
+    nbexec.execute(notebook, executed, {}, cwd=paths.REPO_ROOT)
+    assert nbformat.read(str(executed), as_version=4).cells[0].outputs[0]["text"].strip() == "headless lines"
+    assert jupyter.HEADLESS_ENV not in os.environ         # this process's own environment is left as it was
