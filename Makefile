@@ -79,7 +79,8 @@ help:
 install: $(INSTALLED)
 
 # Exactly the lock: a clean venv (--clear drops packages an older lock brought), every
-# package at its locked version and checked against its sha256, then the project itself.
+# package the lock names for this platform and Python (its markers say which) at its locked
+# version and checked against its sha256, then the project itself.
 # uv installs it: it fetches in parallel and compiles on every core, ~15 s where pip takes
 # about 60 s here. uv itself comes from its own hashed lock into build/uv; where that fails
 # (no uv wheel for the machine, say), pip installs the same lock. The venv is made while pip
