@@ -85,14 +85,18 @@ install: $(INSTALLED)
 # about 60 s here. uv itself comes from its own hashed lock into build/uv; where that fails
 # (no uv wheel for the machine, say), pip installs the same lock. The venv is made while pip
 # fetches uv (each ~5 s here, mostly one core).
+# PYTHON makes the venv: python3 on the PATH unless named (make install PYTHON=python3.12, say,
+# where python3 is older than 3.11, as Xcode's is); it is checked before anything is removed.
+PYTHON ?= python3
 UV := build/uv/bin/uv
 $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: PYTHON=$(PYTHON) is Python %s; the project needs 3.11 or newer (make install PYTHON=python3.12, say)" % sys.version.split()[0])'
 	@rm -rf build/uv
-	@echo "python3 -m venv --clear $(VENV) (while pip installs uv into build/uv)"
-	@python3 -m venv --clear $(VENV) & venv_pid=$$!; \
-	python3 -m pip install -qq --disable-pip-version-check --root-user-action=ignore --no-compile --only-binary=:all: --require-hashes \
+	@echo "$(PYTHON) -m venv --clear $(VENV) (while pip installs uv into build/uv)"
+	@$(PYTHON) -m venv --clear $(VENV) & venv_pid=$$!; \
+	$(PYTHON) -m pip install -qq --disable-pip-version-check --root-user-action=ignore --no-compile --only-binary=:all: --require-hashes \
 		--target build/uv -r requirements-uv.lock; got_uv=$$?; \
-	wait $$venv_pid || { echo "error: python3 -m venv $(VENV) failed" >&2; exit 1; }; \
+	wait $$venv_pid || { echo "error: $(PYTHON) -m venv $(VENV) failed" >&2; exit 1; }; \
 	if [ $$got_uv -eq 0 ]; then \
 		echo "$(UV) pip install --compile-bytecode --require-hashes -r requirements.lock"; \
 		$(UV) pip install --quiet --python $(VENV)/bin/python --compile-bytecode --require-hashes -r requirements.lock \
@@ -109,7 +113,7 @@ $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 # installs on every target (tools/lock.py prints the matrix; it needs no make).
 # Versions already locked are kept where they still fit; UPGRADE=1 takes the newest.
 lock:
-	python3 tools/lock.py $(if $(UPGRADE),--upgrade,)
+	$(PYTHON) tools/lock.py $(if $(UPGRADE),--upgrade,)
 
 corpus: $(DEFAULT_CORPUS)
 
