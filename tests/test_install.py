@@ -7,6 +7,7 @@ committed state, so commit before trusting them.
 """
 
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -60,19 +61,41 @@ def test_an_installed_lib_keeps_its_files_in_the_working_folder_or_the_clone_aro
 
 # ----------------------------------------------------------------- the set-up cell
 
+def _load_setup_tool():
+    """tools/setup_cell.py as a module: the one place the set-up cell's text is written."""
+    spec = importlib.util.spec_from_file_location("setup_cell_tool", paths.REPO_ROOT / "tools" / "setup_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+setup_tool = _load_setup_tool()
+
+
 def setup_cell(notebook):
     cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
-    return next(cell for cell in cells if cell.get("id") == "setup")
+    return next(cell for cell in cells if cell.get("id") == setup_tool.CELL_ID)
 
 
-def test_every_notebook_has_the_same_setup_cell_right_after_its_parameters():
-    sources = {}
-    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
+def test_every_notebook_has_the_setup_cell_right_after_its_parameters():
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert len(notebooks) >= 4
+    for notebook in notebooks:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
         at = [i for i, cell in enumerate(cells) if "parameters" in cell["metadata"].get("tags", [])][0]
-        assert cells[at + 1].get("id") == "setup", f"{notebook.name}: the set-up cell must follow the parameters"
-        sources[notebook.name] = "".join(cells[at + 1]["source"])
-    assert len(sources) >= 4 and len(set(sources.values())) == 1, "the set-up cells differ"
+        assert cells[at + 1].get("id") == setup_tool.CELL_ID and "".join(cells[at + 1]["source"]) == \
+            setup_tool.SOURCE, f"{notebook.name}: no set-up cell after the parameters, or another text: " \
+                               "python tools/setup_cell.py writes it"
+
+
+def test_the_setup_tool_adds_the_cell_where_it_is_missing_and_changes_nothing_twice(tmp_path):
+    nb = json.loads((NOTEBOOKS / "train.ipynb").read_text(encoding="utf-8"))
+    nb["cells"] = [cell for cell in nb["cells"] if cell.get("id") != setup_tool.CELL_ID]
+    bare = tmp_path / "bare.ipynb"
+    bare.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert setup_tool.place_setup_cell(bare) is True
+    assert bare.read_text(encoding="utf-8") == (NOTEBOOKS / "train.ipynb").read_text(encoding="utf-8")
+    assert setup_tool.place_setup_cell(bare) is False
 
 
 # ----------------------------------------------------------------- a plain pip install . from a clone
@@ -177,7 +200,7 @@ def test_the_setup_cell_installs_the_project_where_it_is_missing(fresh_venv):
     missing = subprocess.run([str(python), "-c", "import lib.rnn"], cwd=work, env=env, capture_output=True)
     assert missing.returncode != 0, "the project should not be importable before the set-up cell runs"
 
-    default = 'project_source = "char-rnn-notebooks"'
+    default = setup_tool.DEFAULT_SOURCE_LINE
     source = "".join(setup_cell(clone / "notebooks" / "train.ipynb")["source"])
     assert default in source
     source = source.replace(default, f"project_source = {str(clone)!r}") + "\nimport lib.rnn\nprint('imported')"
