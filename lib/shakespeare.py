@@ -39,10 +39,12 @@ import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
+from . import paths
 from .atomic import atomic_write
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "shakespeare"
-DEFAULT_OUT = DATA_DIR / "input.txt"
+# In the project folder (lib/paths.py: the clone, or for an installed copy the working folder's).
+DEFAULT_OUT = paths.DEFAULT_CORPUS
+DATA_DIR = DEFAULT_OUT.parent
 CACHE_DIR = DATA_DIR / ".cache"
 # The held-out play goes into this file, in the folder of the training text.
 HELDOUT_NAME = "heldout.txt"

@@ -1,5 +1,6 @@
 """The repository itself: clean notebooks, environments that agree."""
 
+import importlib.util
 import json
 import os
 import re
@@ -36,34 +37,72 @@ def test_each_notebook_has_one_parameters_cell():
         assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
 
 
-def _name(name):
-    """A distribution name as pip compares them (PEP 503): lower case, runs of -_. as one -."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+def _load_lock_tool():
+    """tools/lock.py as a module: its reading of requirements.txt is the one the lock is made from."""
+    spec = importlib.util.spec_from_file_location("lock_tool", paths.REPO_ROOT / "tools" / "lock.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def pip_pins():
-    """requirements.txt: {name: version} of the top-level pins."""
-    pins = {}
-    for line in (paths.REPO_ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[_name(name.strip())] = version.strip()
-    return pins
+lock_tool = _load_lock_tool()
+_name = lock_tool.normalized
+
+
+def pin_groups():
+    """requirements.txt: {group: {name: version}}, groups "base", "report", "test", "constraints"."""
+    return lock_tool.read_pin_groups(paths.REPO_ROOT / "requirements.txt")
+
+
+def asked_for():
+    """The packages requirements.txt asks for (its constraints only hold versions back)."""
+    groups = pin_groups()
+    return {name: version for group, pins in groups.items() if group != "constraints" for name, version in pins.items()}
 
 
 def lock_entries(lock="requirements.lock"):
-    """A pip-compile lock: {name: (version, number of sha256 hashes)}."""
-    entries, current = {}, None
-    for line in (paths.REPO_ROOT / lock).read_text().splitlines():
-        pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s;\\]+)", line)
+    """A universal uv lock: [(name, version, marker or None, number of sha256 hashes)], in file order."""
+    entries = []
+    for line in (paths.REPO_ROOT / lock).read_text(encoding="utf-8").splitlines():
+        pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$", line)
         if pin:
-            current = _name(pin.group(1))
-            assert current not in entries, f"{current} locked twice"
-            entries[current] = [pin.group(2), 0]
-        elif current and re.match(r"^\s+--hash=sha256:[0-9a-f]{64}", line):
-            entries[current][1] += 1
-    return {name: tuple(value) for name, value in entries.items()}
+            entries.append([_name(pin.group(1)), pin.group(2), pin.group(3), 0])
+        elif entries and re.match(r"^\s+--hash=sha256:[0-9a-f]{64}", line):
+            entries[-1][3] += 1
+    return [tuple(entry) for entry in entries]
+
+
+# Marker variables of the targets the lock promises (tools/lock.py's matrix), for Python 3.11-3.14.
+_PLATFORMS = {
+    "Linux x86_64": {"sys_platform": "linux", "os_name": "posix", "platform_system": "Linux",
+                     "platform_machine": "x86_64"},
+    "macOS arm64": {"sys_platform": "darwin", "os_name": "posix", "platform_system": "Darwin",
+                    "platform_machine": "arm64"},
+    "macOS x86_64": {"sys_platform": "darwin", "os_name": "posix", "platform_system": "Darwin",
+                     "platform_machine": "x86_64"},
+    "Windows x86_64": {"sys_platform": "win32", "os_name": "nt", "platform_system": "Windows",
+                       "platform_machine": "AMD64"},
+}
+
+
+def target_environments():
+    for label, platform in _PLATFORMS.items():
+        for python in lock_tool.PYTHONS:
+            yield f"{label}, Python {python}", dict(platform, python_version=python, python_full_version=python + ".0",
+                                                  implementation_name="cpython",
+                                                  platform_python_implementation="CPython")
+
+
+def locked_for(environment=None):
+    """{name: version} of the lock's entries whose markers hold in environment (None: this machine)."""
+    from packaging.markers import Marker
+
+    chosen = {}
+    for name, version, marker, _ in lock_entries():
+        if marker is None or Marker(marker).evaluate(environment):
+            assert name not in chosen, f"{name} is locked twice for the same machine ({chosen[name]}, {version})"
+            chosen[name] = version
+    return chosen
 
 
 # conda-forge's names where they differ from PyPI's.
@@ -72,7 +111,7 @@ CONDA_NAMES = {"matplotlib": "matplotlib-base"}
 
 def conda_specs():
     specs = {}
-    for line in (paths.REPO_ROOT / "environment.yml").read_text().splitlines():
+    for line in (paths.REPO_ROOT / "environment.yml").read_text(encoding="utf-8").splitlines():
         match = re.match(r"^\s+- ([A-Za-z0-9_.-]+)=([0-9.]+)\s*$", line)
         if match:
             specs[match.group(1).lower()] = match.group(2)
@@ -80,43 +119,73 @@ def conda_specs():
 
 
 def test_lock_holds_every_top_level_pin_with_hashes():
-    pins, lock = pip_pins(), lock_entries()
+    pins, entries = asked_for() | pin_groups().get("constraints", {}), lock_entries()
+    locked = {}
+    for name, version, _, _ in entries:
+        locked.setdefault(name, set()).add(version)
     # Everything the top-level pins pull in is there too: the lock is much longer than the list.
-    assert len(lock) > 3 * len(pins), f"{len(lock)} packages locked for {len(pins)} pins"
+    assert len(locked) > 3 * len(pins), f"{len(locked)} packages locked for {len(pins)} pins"
     for name, version in pins.items():
-        assert name in lock, f"{name} is pinned in requirements.txt but not locked"
-        assert lock[name][0] == version, f"{name}: requirements.txt pins {version}, the lock {lock[name][0]}"
-    unhashed = [name for name, (_, hashes) in lock.items() if hashes == 0]
+        assert locked.get(name) == {version}, f"{name}: requirements.txt pins {version}, the lock {locked.get(name)}"
+    unhashed = [name for name, _, _, hashes in entries if hashes == 0]
     assert not unhashed, f"locked without a sha256 hash: {unhashed}"
 
 
-def test_the_installer_is_locked_at_the_makefiles_version():
-    """make install gets uv from requirements-uv.lock: one pin, the Makefile's UV_VERSION,
-    with a hash for each of its files (pip refuses it otherwise)."""
-    makefile = (paths.REPO_ROOT / "Makefile").read_text()
-    version = re.search(r"^UV_VERSION := (\S+)$", makefile, re.M).group(1)
+def test_the_lock_is_universal_one_version_of_each_package_per_target():
+    """What each target of the matrix installs, read from the markers: every package asked for, each package once,
+    and the platform's own (colorama and pywinpty on Windows, appnope on macOS) only where they belong."""
+    seen = {}
+    for target, environment in target_environments():
+        chosen = locked_for(environment)
+        missing = sorted(set(asked_for()) - set(chosen))
+        assert not missing, f"{target}: the lock has no entry for {missing}"
+        seen[target] = chosen
+    assert all("colorama" in chosen and "pywinpty" in chosen for t, chosen in seen.items() if "Windows" in t)
+    assert all("appnope" in chosen for t, chosen in seen.items() if "macOS" in t)
+    assert not any({"colorama", "pywinpty", "appnope"} & set(chosen) for t, chosen in seen.items() if "Linux" in t)
+
+
+def test_the_installer_is_locked_alone_with_its_hashes():
+    """make install and tools/lock.py get uv from requirements-uv.lock: one pin, with a hash for each
+    of its platforms' files (pip refuses it otherwise)."""
     entries = lock_entries("requirements-uv.lock")
-    assert list(entries) == ["uv"] and entries["uv"][0] == version
-    assert entries["uv"][1] >= 2
+    assert [name for name, *_ in entries] == ["uv"]
+    assert entries[0][3] >= 4, "uv's lock should hash a wheel for each platform"
 
 
 def test_conda_environment_names_the_locks_versions():
-    pins, lock, specs = pip_pins(), lock_entries(), conda_specs()
-    assert specs.pop("python") == "3.11", "the lock is compiled for Python 3.11"
-    expected = {CONDA_NAMES.get(name, name): lock[name][0] for name in pins}
+    pins, lock, specs = asked_for(), locked_for(), conda_specs()
+    assert specs.pop("python") == "3.11", "environment.yml pins the lowest Python the lock supports"
+    expected = {CONDA_NAMES.get(name, name): lock[name] for name in pins}
     assert specs == expected, "environment.yml must name requirements.txt's packages at the lock's versions"
     assert "matplotlib" not in specs and "matplotlib-base" in specs
 
 
-def test_pyproject_declares_the_top_level_packages():
-    import tomllib
-
-    project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
+def _lower_bounds(requirements, project_name):
+    """{name: lower bound} of name>=version requirements; the project's own extras left out."""
     declared = {}
-    for requirement in project["dependencies"]:
+    for requirement in requirements:
+        if _name(requirement.split("[")[0]) == _name(project_name):
+            continue
         name, lower = re.match(r"^([A-Za-z0-9_.-]+)\s*>=\s*([0-9.]+)$", requirement).groups()
         declared[_name(name)] = lower
-    assert declared == pip_pins(), "pyproject.toml's dependencies must start at requirements.txt's pins"
+    return declared
+
+
+def test_pyproject_declares_requirements_txts_groups():
+    import tomllib
+
+    project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    groups, name = pin_groups(), project["name"]
+    assert _lower_bounds(project["dependencies"], name) == groups["base"], \
+        "pyproject.toml's dependencies must start at requirements.txt's first group"
+    extras = project["optional-dependencies"]
+    assert set(extras) == {"report", "test"}
+    for extra in extras:
+        assert _lower_bounds(extras[extra], name) == groups[extra], f"[{extra}] must start at requirements.txt's"
+    assert f"{name}[report]" in extras["test"], "the tests run the notebooks, so [test] brings [report]"
+    # A hosted kernel keeps its own Jupyter: the package alone must not pull any of it in.
+    assert not {"jupyter", "ipykernel", "nbformat", "nbconvert", "papermill", "pytest"} & set(groups["base"])
     assert project["scripts"]["charrnn-sample"] == "lib.sample:main"
 
 
@@ -131,11 +200,12 @@ def test_venv_holds_exactly_the_lock():
     installed = {}
     for line in frozen.splitlines():
         # The editable project itself appears as "-e ..." (after a comment line); it is not locked.
+        # Of the universal lock, only the entries whose markers hold on this machine belong here.
         if not line or line.startswith(("#", "-e ")):
             continue
         name, version = line.split("==")
         installed[_name(name)] = version
-    locked = {name: version for name, (version, _) in lock_entries().items()}
+    locked = locked_for()
     missing = sorted(set(locked) - set(installed))
     extra = sorted(set(installed) - set(locked))
     differ = sorted(f"{n} {installed[n]} != {locked[n]}" for n in set(locked) & set(installed)
