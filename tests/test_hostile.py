@@ -310,6 +310,9 @@ def test_a_run_folder_relative_to_the_root_works_from_notebooks(run_under_the_ro
     result = ok(papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "e.ipynb", NOTEBOOKS,
                           ("run_dir", relative), ("every", 50), ("up_to", 100), ("out_dir", tmp_path)))
     assert runs.read_evolution(tmp_path)["run_dir"] == str(run_under_the_root)
+    ok(papermill(NOTEBOOKS / "best_model.ipynb", tmp_path / "b.ipynb", NOTEBOOKS, ("run_dir", relative),
+                 ("passage_len", 50), ("sweep_len", 20), ("out_dir", tmp_path)))
+    assert runs.read_passage(tmp_path)["run_dir"] == str(run_under_the_root)
     missing = papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "m.ipynb", NOTEBOOKS,
                         ("run_dir", "runs/no_such_run"), ("out_dir", tmp_path / "m"))
     assert missing.returncode != 0
