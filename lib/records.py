@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks, corpus, rnn
+from . import checks, corpus, rnn, rnn_fast
 
 DEFAULT_FIELD = "text"
 DEFAULT_MAX_LEN = 140
@@ -290,10 +290,10 @@ def heldout_bits(params, data, boundary_index):
     starts, pairs = layout(data, boundary_index)
     m, K = params["U"].shape
     h0 = np.zeros(m)
-    work = rnn.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
+    work = rnn_fast.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
     total = 0.0
     for s, n in zip(starts, pairs):
-        total += rnn.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]
+        total += rnn_fast.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]
     return float(total / (pairs.sum() * math.log(2)))
 
 

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, checks, corpus, records, rnn
+from . import checkpoint, checks, corpus, records, rnn, rnn_fast
+from .rnn_fast import adagrad_step, flat_buffer, flat_views
 
-ADAGRAD_EPS = 1e-8
-GRAD_CLIP = 5.0
+ADAGRAD_EPS = rnn.ADAGRAD_EPS
+GRAD_CLIP = rnn.GRAD_CLIP
 LAST_CHECKPOINT = checkpoint.LAST_CHECKPOINT
 BEST_MODEL = checkpoint.BEST_MODEL
 
@@ -63,68 +64,17 @@ def planned_steps(n_chars, val_fraction, seq_length, epochs, max_steps=None):
     return total if max_steps is None else min(total, max_steps)
 
 
-def adagrad_step(theta, grad, M, eta, work=None, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
-    """One AdaGrad update in place on flat arrays of equal shape.
-
-    grad is clipped elementwise to [-clip, clip] in place, then
-    M += grad^2 and theta -= eta * grad / sqrt(M + eps).
-    ``work`` is an optional scratch array shaped like theta.
-    """
-    if work is None:
-        work = np.empty_like(theta)
-    np.square(grad, out=work)                  # the same numbers as grad * grad, in half the time
-    # Gradients rarely pass the bound, and the largest square tells: |g| > clip gives
-    # fl(g^2) >= fl(clip^2), rounding being monotone. One reduction costs less than clipping.
-    if work.max() >= clip * clip:
-        np.clip(grad, -clip, clip, out=grad)
-        np.square(grad, out=work)
-    M += work
-    np.add(M, eps, out=work)
-    np.sqrt(work, out=work)
-    np.divide(grad, work, out=work)
-    work *= eta
-    theta -= work
-
-
-def flat_layout(shapes):
-    """Where each (name, shape) lies in a flat buffer: ({name: first index}, buffer length).
-
-    In order, each starting on a 64-byte boundary (the zeros between them are padding):
-    BLAS loads aligned rows faster, W h takes ~1.55 us against ~1.9 at an 8-byte offset here.
-    """
-    per_line = rnn.ALIGN_BYTES // 8
-    starts, at = {}, 0
-    for name, shape in shapes.items():
-        starts[name] = at
-        at += -(-int(np.prod(shape)) // per_line) * per_line
-    return starts, at
-
-
-def flat_buffer(shapes):
-    """A flat float64 buffer of zeros for ``flat_views``, itself on a 64-byte boundary."""
-    return rnn.aligned_zeros(flat_layout(shapes)[1])
-
-
-def flat_views(flat, shapes):
-    """Dict of views into the 1-D array flat (made by flat_buffer), one per (name, shape)."""
-    starts, size = flat_layout(shapes)
-    if flat.shape != (size,):
-        raise ValueError(f"a flat buffer for these shapes has {size} elements, got shape {flat.shape}")
-    return {name: flat[starts[name]:starts[name] + int(np.prod(shape))].reshape(shape)
-            for name, shape in shapes.items()}
-
-
 def bits_per_char(params, data, chunk=4096):
     """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from h = 0."""
     m, K = params["U"].shape
     h = np.zeros(m)
-    work = rnn.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
+    work = rnn_fast.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
     total = 0.0
     for start in range(0, len(data) - 1, chunk):
         x = data[start:start + chunk]
         y = data[start + 1:start + chunk + 1]
         x = x[:len(y)]
-        part, h = rnn.loss(params, x, y, h, work)
+        part, h = rnn_fast.loss(params, x, y, h, work)
         total += part
     return float(total / ((len(data) - 1) * math.log(2)))
 
@@ -284,7 +234,7 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
     grad_flat, work = flat_buffer(shapes), flat_buffer(shapes)  # the padding's gradient stays 0
     params, h_prev = state["params"], state["h_prev"]
     grads = flat_views(grad_flat, shapes)
-    step_arrays = rnn.workspace(seq_length, m, len(vocab))     # every chunk is at most seq_length long
+    step_arrays = rnn_fast.workspace(seq_length, m, len(vocab))     # every chunk is at most seq_length long
     state["steps_per_epoch"] = len(starts)
     session_start = time.perf_counter()
     wall_before, loop_before = state["wall_seconds"], state["loop_seconds"]
@@ -324,7 +274,7 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
             emit(dict(sample, kind="sample"))
 
         tick = time.process_time()  # CPU time: runs sharing a core are not charged for waiting
-        loss, _, h_last = rnn.loss_and_grads(params, x, y, h_prev, grads, step_arrays)
+        loss, _, h_last = rnn_fast.loss_and_grads(params, x, y, h_prev, grads, step_arrays)
         if not math.isfinite(loss):
             kept = f"the last good checkpoint {last_path} is kept" if last_path is not None and last_path.exists() \
                 else "no checkpoint was written"

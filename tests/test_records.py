@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import test_lifecycle as lifecycle
-from lib import checkpoint, corpus, records, rnn, rundir, runs, train, training_run
+from lib import checkpoint, corpus, records, rnn, rnn_fast, rundir, runs, train, training_run
 
 NAMES = ("anna", "bob", "carl", "dora", "emil", "fia", "gustav", "hedda", "ivar", "jon", "karin",
          "lars", "maja", "nils", "olle", "petra")
@@ -150,14 +150,14 @@ def test_hidden_state_is_zero_at_each_record_start_and_carried_within(records_fi
     run = plan(records_file, None, epochs=2)
     boundary_index = run["vocab"].index(run["records"]["boundary"])
     calls = []
-    real = rnn.loss_and_grads
+    real = rnn_fast.loss_and_grads  # the training path
 
     def spy(params, x, y, h0, grads=None, work=None):
         loss, grads, h_last = real(params, x, y, h0, grads, work)
         calls.append((x.copy(), np.array(h0), h_last.copy()))
         return loss, grads, h_last
 
-    monkeypatch.setattr(rnn, "loss_and_grads", spy)
+    monkeypatch.setattr(rnn_fast, "loss_and_grads", spy)
     p = run["parameters"]
     train.train(run["text"], None, record_mode=record_mode(run), **{k: p[k] for k in train.SETTING_KINDS})
     assert len(calls) == run["planned_steps"]
