@@ -297,6 +297,19 @@ def heldout_bits(params, data, boundary_index):
     return float(total / (pairs.sum() * math.log(2)))
 
 
+def epoch_walk(train_data, boundary_index, seq_length, seed):
+    """epoch number -> that epoch's (starts, lengths, resets): each training record in the
+    epoch's own shuffled order (``epoch_order``)."""
+    starts, pairs = layout(train_data, boundary_index)
+    return lambda epoch: record_chunks(starts, pairs, seq_length, epoch_order(seed, epoch, len(starts)))
+
+
+def record_mode(boundary, settings, facts):
+    """The record_mode argument of lib.train.train: what it keeps, and the steps that differ from the stream."""
+    return {"boundary": boundary, "settings": settings, "facts": facts, "split_text": split_text,
+            "epoch_walk": epoch_walk, "heldout_bits": heldout_bits}
+
+
 def bigram_bits(train_data, val_data, boundary_index, K):
     """An add-one smoothed character bigram fitted on the training records, bits/char on the held-out ones.
 

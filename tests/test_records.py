@@ -35,8 +35,7 @@ def plan(path, out, **extra):
 
 
 def record_mode(run):
-    return {"boundary": run["records"]["boundary"], "settings": {"records": True},
-            "facts": run["records"]["facts"]}
+    return records.record_mode(run["records"]["boundary"], {"records": True}, run["records"]["facts"])
 
 
 # ----------------------------------------------------------------- reading
@@ -150,7 +149,7 @@ def test_hidden_state_is_zero_at_each_record_start_and_carried_within(records_fi
     run = plan(records_file, None, epochs=2)
     boundary_index = run["vocab"].index(run["records"]["boundary"])
     calls = []
-    real = rnn_fast.loss_and_grads  # the training path
+    real = rnn_fast.loss_and_grads  # the training path (lib.rnn_fast.FlatModel calls it)
 
     def spy(params, x, y, h0, grads=None, work=None):
         loss, grads, h_last = real(params, x, y, h0, grads, work)
@@ -196,7 +195,7 @@ def test_a_records_loss_does_not_depend_on_the_record_before(tmp_path):
 
 def test_stream_mode_is_untouched_by_record_mode(english_text):
     # the stream walk: one reset at the epoch's start, every chunk seq_length long
-    starts, lengths, resets = train._epoch_walk(np.arange(101), 10, 0, None)(3)
+    starts, lengths, resets = train.stream_chunks(101, 10)
     assert resets.tolist() == [True] + [False] * 9 and set(lengths.tolist()) == {10}
     assert starts.tolist() == list(range(0, 100, 10))
 
