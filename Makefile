@@ -77,7 +77,7 @@ CORPUS_OK := $(RUNS)/.settings/corpus-ok
 # A stage runs its notebook all or nothing, with a one-line error (lib/stage.py).
 STAGE := $(PY) -m lib.stage --failures-dir $(RUNS)/.failed
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
-TRAINING_CODE := lib/rnn.py lib/train.py lib/corpus.py lib/training_run.py
+TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/train.py lib/corpus.py lib/training_run.py
 
 .PHONY: help report runs test bench install lock corpus tex clean FORCE
 
@@ -154,7 +154,7 @@ $(CORPUS_OK): $(CORPUS) lib/corpus.py | $(INSTALLED)
 	@$(PY) -m lib.corpus $(CORPUS) $(RUNS)/.failed
 	@touch $@
 
-$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/gradcheck.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
+$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/gradcheck.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
 	$(STAGE) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
 
 # retrain=True: the new run is built beside the folder and swapped in only when it has
@@ -170,7 +170,7 @@ $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summa
 %/evolution.json: notebooks/text_evolution.ipynb lib/show.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
 
-%/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/explore.py lib/rnn.py %/summary.json | $(INSTALLED)
+%/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/explore.py lib/rnn.py lib/rnn_fast.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
 # What the network learned, on the course seed's longest run and the default corpus's held-out

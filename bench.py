@@ -1,8 +1,9 @@
 """Speed benchmark: `python bench.py` (or `make bench`).
 
-Times, in one process on one BLAS thread, lib's loss_and_grads and full update step
-(loss_and_grads + clip + AdaGrad) against a naive reference written below in the
-classic per-timestep style, checks first that both compute the same numbers, and
+Times, in one process on one BLAS thread, the training path's (lib.rnn_fast) loss_and_grads
+and full update step (loss_and_grads + clip + AdaGrad) against lib.rnn as the course writes
+it ("plain") and a naive reference written below in the classic per-timestep style, checks
+first that lib and the naive reference compute the same numbers, and
 prints medians and ratios, the train() loop's cost per update, and peak memory; then the
 sampling speed of lib's block-wise synthesis against a one-character-at-a-time reference
 (the same draws), and the peak memory of `python -m lib.sample --length 1000000`.
@@ -18,7 +19,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lib import rnn, train  # noqa: E402
+from lib import rnn, rnn_fast, train  # noqa: E402
 
 M, K, SEQ = 100, 80, 25
 ETA = 0.1
@@ -94,25 +95,16 @@ def naive_synthesize(params, x, n, rng, temperature=1.0):
 
 # ------------------------------------------------------------------ the lib
 
-class LibState:
-    """Parameters, gradients and AdaGrad memory in flat buffers, as lib/train.py keeps them."""
+def lib_model(params):
+    """The training path as train() runs it: lib.rnn_fast.FlatModel, AdaGrad memory at zero."""
+    return rnn_fast.FlatModel(params, {k: np.zeros_like(v) for k, v in params.items()}, params, SEQ)
 
-    def __init__(self, params):
-        shapes = rnn.param_shapes(K, M)
-        self.theta, self.grad, self.mem, self.work = (train.flat_buffer(shapes) for _ in range(4))
-        self.params = train.flat_views(self.theta, shapes)
-        self.grads = train.flat_views(self.grad, shapes)
-        self.arrays = rnn.workspace(SEQ, M, K)  # as train() keeps one for all its updates
-        for name in rnn.PARAM_NAMES:
-            self.params[name][...] = params[name]
 
-    def loss_and_grads(self, x, y, h):
-        return rnn.loss_and_grads(self.params, x, y, h, self.grads, self.arrays)
-
-    def step(self, x, y, h):
-        loss, _, h = rnn.loss_and_grads(self.params, x, y, h, self.grads, self.arrays)
-        train.adagrad_step(self.theta, self.grad, self.mem, ETA, self.work)
-        return loss, h
+def plain_step(params, memory, x, y, h):
+    """lib.rnn as the course writes it: loss_and_grads, then AdaGrad on each parameter."""
+    loss, grads, h = rnn.loss_and_grads(params, x, y, h)
+    rnn.adagrad_step(params, grads, memory, ETA)
+    return loss, h
 
 
 # -------------------------------------------------------------------- checks
@@ -120,8 +112,9 @@ class LibState:
 def verify(params, data):
     x, y = data[:SEQ], data[1:SEQ + 1]
     h0 = np.tanh(np.random.default_rng(5).standard_normal(M))
-    lib = LibState(params)
-    loss_l, grads_l, h_l = lib.loss_and_grads(x, y, h0)
+    lib = lib_model(params)
+    loss_l, h_l = lib.loss_and_grads(x, y, h0)
+    grads_l = {k: v.copy() for k, v in lib.grads.items()}
     P = to_columns(params)
     loss_n, grads_n, h_n = naive_loss_and_grads(P, x, y, h0.reshape(-1, 1))
     assert np.allclose(loss_l, loss_n, rtol=1e-12, atol=0), (loss_l, loss_n)
@@ -132,7 +125,8 @@ def verify(params, data):
         assert np.allclose(a, b, rtol=1e-10, atol=1e-13), name
         worst = max(worst, float(np.max(np.abs(a - b))))
     # And one full update (clip + AdaGrad) lands on the same parameters.
-    lib.step(x, y, h0)
+    lib.loss_and_grads(x, y, h0)
+    lib.adagrad_update(ETA)
     mem = {k: np.zeros_like(v) for k, v in P.items()}
     naive_step(P, mem, x, y, h0.reshape(-1, 1))
     for name in rnn.PARAM_NAMES:
@@ -175,28 +169,37 @@ def main():
           f"median of {REPS} reps x {ITERS} iterations")
     print(f"naive reference agrees with lib: |loss diff| {loss_diff:.1e}, max |grad diff| {grad_diff:.1e}")
 
-    lib = LibState(params)
+    lib = lib_model(params)
     h0, P = np.zeros(M), to_columns(params)
     h0_col = np.zeros((M, 1))
     lg = time_loops({"lib": lambda x, y: lib.loss_and_grads(x, y, h0),
+                     "plain": lambda x, y: rnn.loss_and_grads(params, x, y, h0),
                      "naive": lambda x, y: naive_loss_and_grads(P, x, y, h0_col)}, data)
-    lib_lg, naive_lg = lg["lib"], lg["naive"]
 
-    lib, P = LibState(params), to_columns(params)
+    lib, P = lib_model(params), to_columns(params)
+    plain = {k: v.copy() for k, v in params.items()}
     mem = {k: np.zeros_like(v) for k, v in P.items()}
-    h = {"lib": np.zeros(M), "naive": np.zeros((M, 1))}
+    plain_mem = {k: np.zeros_like(v) for k, v in params.items()}
+    h = {"lib": np.zeros(M), "plain": np.zeros(M), "naive": np.zeros((M, 1))}
 
     def lib_step(x, y):
-        _, h["lib"] = lib.step(x, y, h["lib"])
+        _, h["lib"] = lib.loss_and_grads(x, y, h["lib"])
+        lib.adagrad_update(ETA)
+
+    def plain_full(x, y):
+        _, h["plain"] = plain_step(plain, plain_mem, x, y, h["plain"])
 
     def naive_full(x, y):
         _, h["naive"] = naive_step(P, mem, x, y, h["naive"])
-    full = time_loops({"lib": lib_step, "naive": naive_full}, data)
-    lib_full, naive_full_us = full["lib"], full["naive"]
+    full = time_loops({"lib": lib_step, "plain": plain_full, "naive": naive_full}, data)
+    lib_full = full["lib"]
 
-    print(f"{'':26s}{'lib us':>10s}{'naive us':>11s}{'naive/lib':>11s}")
-    print(f"{'loss_and_grads':26s}{lib_lg:10.1f}{naive_lg:11.1f}{naive_lg / lib_lg:10.2f}x")
-    print(f"{'full update step':26s}{lib_full:10.1f}{naive_full_us:11.1f}{naive_full_us / lib_full:10.2f}x")
+    # lib: the training path (lib.rnn_fast); plain: lib.rnn as the course writes it.
+    print(f"{'':26s}{'lib us':>10s}{'plain us':>11s}{'naive us':>11s}{'plain/lib':>11s}{'naive/lib':>11s}")
+    for label, row in (("loss_and_grads", lg), ("full update step", full)):
+        print(f"{label:26s}{row['lib']:10.1f}{row['plain']:11.1f}{row['naive']:11.1f}"
+              f"{row['plain'] / row['lib']:10.2f}x{row['naive'] / row['lib']:10.2f}x")
+    naive_full_us = full["naive"]
 
     updates = EPOCHS * train.steps_per_epoch(BOOK_CHARS, SEQ)
     print(f"{EPOCHS} epochs of a {BOOK_CHARS:,}-character book ({updates:,} updates): "
@@ -219,8 +222,9 @@ SAMPLE_REPS = 5
 
 
 def sampling_speed(params):
-    """Characters per second of rnn.synthesize against naive_synthesize, after a warm-up."""
-    lib_draw = lambda n: rnn.synthesize(params, np.zeros(M), 0, n, np.random.default_rng(0))  # noqa: E731
+    """Characters per second of rnn_fast.synthesize_blocks against naive_synthesize, after a warm-up."""
+    lib_draw = lambda n: np.concatenate(list(  # noqa: E731
+        rnn_fast.synthesize_blocks(params, np.zeros(M), 0, n, np.random.default_rng(0))))
     naive_draw = lambda n: naive_synthesize(params, 0, n, np.random.default_rng(0))  # noqa: E731
     assert np.array_equal(lib_draw(2000), naive_draw(2000)), "block-wise synthesis differs from the reference"
     # Alternate the two, so that a change in the machine's load falls on both alike.

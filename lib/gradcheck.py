@@ -1,4 +1,4 @@
-"""Numerical gradients of the RNN loss, to check the analytic ones in ``rnn``.
+"""Numerical gradients of the RNN loss, to check the analytic ones of the training path (``rnn_fast``).
 
 Two kinds:
 
@@ -19,7 +19,7 @@ Two kinds:
 
 import numpy as np
 
-from . import rnn
+from . import rnn, rnn_fast
 
 TINY = 1e-300
 COMPLEX_STEP = 1e-30
@@ -34,12 +34,12 @@ def _perturbed_losses(params, x, y, h0, name, dtype, deltas):
     h0 = np.asarray(h0, dtype=dtype)
     flat = work[name].reshape(-1)
     out = np.empty((flat.size, len(deltas)), dtype=dtype)
-    arrays = rnn.workspace(len(x), *params["U"].shape, dtype=dtype, backward=False)
+    arrays = rnn_fast.workspace(len(x), *params["U"].shape, dtype=dtype, backward=False)
     for i in range(flat.size):
         original = flat[i]
         for j, delta in enumerate(deltas):
             flat[i] = original + delta
-            out[i, j] = rnn.loss(work, x, y, h0, arrays)[0]
+            out[i, j] = rnn_fast.loss(work, x, y, h0, arrays)[0]
         flat[i] = original
     return out.reshape(params[name].shape + (len(deltas),))
 
@@ -86,7 +86,7 @@ def gradient_check(params, x, y, h0, h=1e-4, eps=COMPLEX_STEP):
         {name: {"central_max_rel", "central_norm_rel", "complex_max_rel",
         "complex_norm_rel"}} for name in b, c, U, W, V.
     """
-    _, analytic, _ = rnn.loss_and_grads(params, x, y, h0)
+    _, analytic, _ = rnn_fast.loss_and_grads(params, x, y, h0)
     central = central_difference_grads(params, x, y, h0, h=h)
     complex_ = complex_step_grads(params, x, y, h0, eps=eps)
     table = {}

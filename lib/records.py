@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks, corpus, rnn
+from . import checks, corpus, rnn, rnn_fast
 
 DEFAULT_FIELD = "text"
 DEFAULT_MAX_LEN = 140
@@ -290,11 +290,24 @@ def heldout_bits(params, data, boundary_index):
     starts, pairs = layout(data, boundary_index)
     m, K = params["U"].shape
     h0 = np.zeros(m)
-    work = rnn.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
+    work = rnn_fast.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
     total = 0.0
     for s, n in zip(starts, pairs):
-        total += rnn.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]
+        total += rnn_fast.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]
     return float(total / (pairs.sum() * math.log(2)))
+
+
+def epoch_walk(train_data, boundary_index, seq_length, seed):
+    """epoch number -> that epoch's (starts, lengths, resets): each training record in the
+    epoch's own shuffled order (``epoch_order``)."""
+    starts, pairs = layout(train_data, boundary_index)
+    return lambda epoch: record_chunks(starts, pairs, seq_length, epoch_order(seed, epoch, len(starts)))
+
+
+def record_mode(boundary, settings, facts):
+    """The record_mode argument of lib.train.train: what it keeps, and the steps that differ from the stream."""
+    return {"boundary": boundary, "settings": settings, "facts": facts, "split_text": split_text,
+            "epoch_walk": epoch_walk, "heldout_bits": heldout_bits}
 
 
 def bigram_bits(train_data, val_data, boundary_index, K):

@@ -3,31 +3,41 @@
 Shapes, with K the vocabulary size, m the hidden size and n the sequence length:
 
     b (m,)    c (K,)    U (m, K)    W (m, m)    V (K, m)
+    H (n + 1, m): H[0] = h_0, the state before x_1, and H[t] = h_t
+    P (n, K): row t - 1 is p_t
+
+Forward, for t = 1 .. n:
 
     a_t = W h_{t-1} + U x_t + b      h_t = tanh(a_t)
     o_t = V h_t + c                  p_t = softmax(o_t)
     loss = -sum_t log p_t[y_t]
 
+Backward through time, from t = n down to 1, with da_{n+1} = 0:
+
+    do_t = p_t - onehot(y_t)
+    dh_t = V^T do_t + W^T da_{t+1}   da_t = (1 - h_t^2) * dh_t
+    dV = sum_t do_t h_t^T    dc = sum_t do_t
+    dW = sum_t da_t h_{t-1}^T    dU = sum_t da_t x_t^T    db = sum_t da_t
+
+AdaGrad, for each parameter theta with gradient g clipped to [-5, 5]:
+
+    M = M + g^2      theta = theta - eta * g / sqrt(M + eps)
+
+Sampling: h = tanh(W h + U x + b), p = softmax((V h + c) / temperature), x ~ p.
+
 Inputs ``x`` and targets ``y`` are int arrays of character indices. ``x_t`` is
 one-hot in the math, but no one-hot matrix is ever built: ``U x_t`` is the
-column ``U[:, x_t]``.
+column ``U[:, x_t]``. Each equation is one place below; the steps that involve no
+recurrence (U x_t + b, the outputs, the softmax, the sums over t) are written for all t
+at once as matrix products. lib/rnn_fast.py computes the same numbers faster for the
+training loop (see its docstring).
 """
-
-import math
 
 import numpy as np
 
 PARAM_NAMES = ("b", "c", "U", "W", "V")
-# The arrays the training loop computes in start on a cache line, where BLAS runs aligned loads.
-ALIGN_BYTES = 64
-
-
-def aligned_zeros(shape, dtype=float):
-    """np.zeros(shape, dtype) whose first element lies on an ALIGN_BYTES boundary."""
-    nbytes = math.prod(np.atleast_1d(shape).tolist()) * np.dtype(dtype).itemsize
-    raw = np.zeros(nbytes + ALIGN_BYTES, dtype=np.uint8)
-    skip = -raw.ctypes.data % ALIGN_BYTES
-    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
+GRAD_CLIP = 5.0
+ADAGRAD_EPS = 1e-8
 
 
 def param_shapes(K, m):
@@ -54,48 +64,18 @@ def init_params(K, m, sigma=0.01, rng=None):
     }
 
 
-def _aligned_copy(array):
-    out = aligned_zeros(np.shape(array))
-    out[...] = array
-    return out
+def softmax_rows(O):
+    """Row-wise softmax of (n, K) logits O: each row exp(o - max o) / sum exp(o - max o).
 
-
-def workspace(n, m, K, dtype=float, backward=True, aligned=True):
-    """Arrays for ``forward`` and ``backward`` on sequences of up to n characters.
-
-    A training loop makes one and passes it to every ``loss_and_grads`` call, so an
-    update allocates nothing; without one, each call makes its own. Shapes:
-    H (n + 1, m), A_in (n, m), P (n, K), a (m,), and unless backward=False (a loss
-    alone, as an evaluation needs) dO (n, K), dH (n, m), dtanh (n, m), dA (n, m),
-    back (m,), onehot (n, K) of zeros; ``<name>_rows`` are lists of their row views,
-    made once (making them costs as much as a timestep). aligned=False: plain arrays,
-    quicker to make, for a single call.
+    Shifting by the real part of the row maximum keeps exp() in range and leaves the
+    imaginary part of a complex step (lib.gradcheck) untouched.
     """
-    z = aligned_zeros if aligned else np.zeros
-    work = {"H": z((n + 1, m), dtype), "A_in": z((n, m), dtype), "P": z((n, K), dtype), "a": z(m, dtype),
-            "ones_n": np.ones(n), "ones_K": np.ones(K), "t": np.arange(n), "n": n, "dtype": np.dtype(dtype)}
-    rows = ["H", "A_in"]
-    if backward:
-        work.update(dO=z((n, K), dtype), dH=z((n, m), dtype), dtanh=z((n, m), dtype), dA=z((n, m), dtype),
-                    back=z(m, dtype), onehot=z((n, K)))
-        rows += ["dH", "dtanh", "dA"]
-    for name in rows:
-        work[name + "_rows"] = list(work[name])
-    return work
+    E = np.exp(O - O.real.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
 
 
-def _dtype(params, h0):
-    """The dtype a pass computes in: complex when a complex step is anywhere."""
-    return np.result_type(h0, *(params[k] for k in PARAM_NAMES))
-
-
-def _fits(work, n, m, K, dtype, backward=False):
-    return work is not None and work["n"] >= n and work["H"].shape[1] == m and work["P"].shape[1] == K \
-        and work["dtype"] == dtype and (not backward or "dO" in work)
-
-
-def forward(params, x, h0, work=None):
-    """Run the recurrence over a sequence and return what backward needs.
+def forward(params, x, h0):
+    """Run the recurrence over a sequence: the hidden states and the probabilities.
 
     Works in any floating or complex dtype that the parameters carry (the
     complex-step gradient check runs it in complex128).
@@ -103,123 +83,82 @@ def forward(params, x, h0, work=None):
     Args:
         params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
         x: (n,) int input indices.  h0: (m,) hidden state before x[0].
-        work: a ``workspace`` to compute in (the returned arrays are its views,
-            overwritten by the next call); None: fresh arrays.
     Returns:
         H: (n + 1, m) hidden states, H[0] = h0 and H[t + 1] = h_t.
         P: (n, K) softmax probabilities p_t.
     """
-    W, U = params["W"], params["U"]
-    n = len(x)
-    m, K = U.shape
-    dtype = _dtype(params, h0)
-    if not _fits(work, n, m, K, dtype):
-        work = workspace(n, m, K, dtype, backward=False, aligned=False)
-    H, A_in, P = work["H"][:n + 1], work["A_in"][:n], work["P"][:n]
-    # Batch the input projection for the whole chunk; only W h_{t-1} is sequential.
-    np.add(U.T[x], params["b"], out=A_in)                 # row t: column x_t of U, plus b
+    b, c, U, W, V = (params[k] for k in PARAM_NAMES)
+    dtype = np.result_type(h0, b, c, U, W, V)
+    H = np.empty((len(x) + 1, W.shape[0]), dtype=dtype)
     H[0] = h0
-    a = work["a"]
-    # The loop is the bulk of a training step: each iteration is three numpy calls on
-    # row views made in advance, and nothing else. The bound method W.dot skips np.dot's
-    # dispatch layer (~0.2 us a call, the same product); each call's last argument is
-    # its output, given by position (a keyword costs a little more).
-    W_dot, add, tanh = W.dot, np.add, np.tanh
-    h_rows, a_rows = work["H_rows"], work["A_in_rows"]
-    for t in range(n):
-        W_dot(h_rows[t], a)
-        add(a, a_rows[t], a)
-        tanh(a, h_rows[t + 1])
-    H[1:].dot(params["V"].T, out=P)                       # (n, K) logits, then probabilities
-    P += params["c"]
-    # Shifting by the real part of the row maximum keeps exp() in range and
-    # leaves the imaginary part of a complex step untouched.
-    P -= P.real.max(axis=1, keepdims=True)
-    np.exp(P, out=P)
-    # Row sums as a product with a ones vector: one BLAS call, cheaper than sum(axis=1).
-    P /= (P @ work["ones_K"])[:, None]
-    return H, P
+    UX_b = U.T[x] + b                                     # (n, m): row t is U x_t + b
+    for t in range(len(x)):                               # the recurrence: only this is sequential
+        H[t + 1] = np.tanh(W @ H[t] + UX_b[t])            # h_t = tanh(W h_{t-1} + U x_t + b)
+    O = H[1:] @ V.T + c                                   # (n, K): row t is o_t = V h_t + c
+    return H, softmax_rows(O)
 
 
 def sequence_loss(P, y):
     """Cross-entropy -sum_t log P[t, y_t] of (n, K) probabilities against (n,) targets."""
-    return -np.add.reduce(np.log(P[np.arange(len(y)), y]))
+    return -np.log(P[np.arange(len(y)), y]).sum()
 
 
-def loss(params, x, y, h0, work=None):
+def loss(params, x, y, h0):
     """Forward pass only: (loss, h_last) for inputs x (n,), targets y (n,), h0 (m,)."""
-    H, P = forward(params, x, h0, work)
+    H, P = forward(params, x, h0)
     return sequence_loss(P, y), H[-1].copy()
 
 
-def backward(params, x, y, H, P, grads=None, work=None):
+def backward(params, x, y, H, P):
     """Exact gradients of the sequence loss by backpropagation through time.
 
     Args:
         params: dict as in ``forward``.  x, y: (n,) int arrays.
         H: (n + 1, m) and P: (n, K) from ``forward`` (left unchanged).
-        grads: optional dict of preallocated arrays with the parameters' shapes
-            to write into (the training loop passes views of one flat buffer).
-        work: a ``workspace`` for the intermediate arrays (None: fresh ones).
     Returns:
         dict of gradients with the same keys and shapes as params.
     """
-    if grads is None:
-        grads = {k: np.empty_like(v) for k, v in params.items()}
     W, V = params["W"], params["V"]
     n = len(x)
-    m, K = params["U"].shape
-    dtype = np.result_type(H, P)
-    if not _fits(work, n, m, K, dtype, backward=True):   # (H and P may be views of work: only
-        work = workspace(n, m, K, dtype, aligned=False)   # its other arrays are written here)
-    t_index, ones = work["t"][:n], work["ones_n"][:n]
-    dO = work["dO"][:n]                                   # (n, K): p_t - onehot(y_t)
-    dO[...] = P
-    dO[t_index, y] -= 1.0
-    dO.T.dot(H[1:], out=grads["V"])
-    ones.dot(dO, out=grads["c"])                          # column sums as products, as in forward
-    dH, dtanh, dA = work["dH"][:n], work["dtanh"][:n], work["dA"][:n]
-    dO.dot(V, out=dH)                                     # (n, m): from the outputs
-    np.square(H[1:], out=dtanh)
-    np.subtract(1.0, dtanh, out=dtanh)                    # (n, m): tanh' = 1 - h_t^2
-    back = work["back"]
-    WT_dot, add, multiply = W.T.dot, np.add, np.multiply
-    da_rows, dh_rows, dtanh_rows = work["dA_rows"], work["dH_rows"], work["dtanh_rows"]
-    multiply(dh_rows[n - 1], dtanh_rows[n - 1], out=da_rows[n - 1])
-    for t in range(n - 2, -1, -1):                        # (outputs last, as in forward)
-        WT_dot(da_rows[t + 1], back)                       # W^T da_{t+1}
-        add(back, dh_rows[t], back)
-        multiply(back, dtanh_rows[t], da_rows[t])
-    dA.T.dot(H[:-1], out=grads["W"])
-    ones.dot(dA, out=grads["b"])
-    # dU[:, x_t] += da_t for every t, repeated characters summed: a product with the
-    # (n, K) one-hot matrix of x, cheaper here than np.add.at or a bincount.
-    onehot = work["onehot"][:n]
-    onehot[t_index, x] = 1.0
-    dA.T.dot(onehot, out=grads["U"])
-    onehot[t_index, x] = 0.0                              # all zeros again for the next call
-    return grads
+    dO = P.copy()                                         # (n, K): row t is do_t = p_t - onehot(y_t)
+    dO[np.arange(n), y] -= 1.0
+    dH_out = dO @ V                                       # (n, m): row t is V^T do_t
+    dA = np.empty_like(dH_out)                            # (n, m): row t is da_t
+    da_next = np.zeros(W.shape[0], dtype=dA.dtype)        # W^T da_{n+1} = 0: nothing after the last step
+    for t in range(n - 1, -1, -1):
+        dh = dH_out[t] + W.T @ da_next                    # dh_t = V^T do_t + W^T da_{t+1}
+        dA[t] = (1.0 - H[t + 1] ** 2) * dh                # da_t = (1 - h_t^2) * dh_t
+        da_next = dA[t]
+    dU = np.zeros_like(params["U"], dtype=dA.dtype)
+    np.add.at(dU.T, x, dA)                                # dU[:, x_t] += da_t, repeats summed
+    return {"b": dA.sum(axis=0), "c": dO.sum(axis=0), "U": dU,
+            "W": dA.T @ H[:-1], "V": dO.T @ H[1:]}
 
 
-def loss_and_grads(params, x, y, h0, grads=None, work=None):
+def loss_and_grads(params, x, y, h0):
     """Loss, exact (unclipped) gradients and the last hidden state of one sequence.
 
     Args:
         params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
         x: (n,) int input indices.  y: (n,) int target indices (x shifted by one).
         h0: (m,) hidden state before x[0].
-        grads: optional dict of preallocated output arrays (see ``backward``).
-        work: optional ``workspace`` (see ``forward``); the training loop passes one.
     Returns:
         (loss, grads, h_last): a float, a dict shaped like params, an (m,) array.
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if work is None:                                      # one set of arrays for both passes
-        work = workspace(len(x), *params["U"].shape, _dtype(params, h0), aligned=False)
-    H, P = forward(params, x, h0, work)
-    grads = backward(params, x, y, H, P, grads, work)
-    return float(sequence_loss(P, y)), grads, H[-1].copy()
+    x, y = np.asarray(x), np.asarray(y)
+    H, P = forward(params, x, h0)
+    return float(sequence_loss(P, y)), backward(params, x, y, H, P), H[-1].copy()
+
+
+def adagrad_step(params, grads, memory, eta, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
+    """One AdaGrad update of every parameter, in place: params and memory change, grads do not.
+
+    g = clip(grad, -clip, clip), M += g^2, theta -= eta * g / sqrt(M + eps).
+    """
+    for name in PARAM_NAMES:
+        g = np.clip(grads[name], -clip, clip)
+        memory[name] += g * g
+        params[name] -= eta * (g / np.sqrt(memory[name] + eps))
 
 
 def softmax_sample(p, u):
@@ -235,79 +174,6 @@ def _check_sampling_args(n, temperature):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     if isinstance(n, bool) or int(n) != n or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
-
-
-# Characters drawn per block by synthesize_blocks: large enough that the per-block
-# work vanishes, small enough that a block's text is a few hundred kilobytes.
-SYNTH_BLOCK = 65_536
-
-
-def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False,
-                      block=SYNTH_BLOCK):
-    """Sample n characters like ``synthesize``, yielding them in blocks of at most ``block``.
-
-    The uniform numbers are drawn from rng ``block`` at a time (the last block only as
-    many as it needs), which is the same sequence as one draw per character: the
-    concatenated blocks equal ``synthesize``'s array for every block size, and rng ends
-    in the same state. Memory stays flat however large n is.
-
-    Args:
-        as ``synthesize``; argmax: always take the most likely character
-            (rng is then not used at all).
-    Yields:
-        (k,) int64 arrays of sampled indices, k <= block, n indices in all.
-    """
-    _check_sampling_args(n, temperature)
-    if isinstance(block, bool) or int(block) != block or block < 1:
-        raise ValueError(f"block must be a positive integer, got {block!r}")
-    b, c, U = (np.asarray(params[k], dtype=float) for k in ("b", "c", "U"))
-    W, V = (_aligned_copy(params[k]) for k in ("W", "V"))  # (a model file's arrays may not be)
-    m, K = U.shape
-    h = np.array(h0, dtype=float)
-    x = int(x0)
-    if prime is not None and len(prime) > 0:
-        prime = np.asarray(prime)
-        for t in prime[:-1]:
-            h = np.tanh(W @ h + U[:, t] + b)
-        x = int(prime[-1])
-    h = _aligned_copy(h)
-    # The same arithmetic as the one-character-at-a-time formulation, written with out=
-    # so that each step allocates nothing: a = (W h + U[:, x]) + b, h = tanh(a),
-    # o = (V h + c) / T, p = exp(o - max o), then the index whose cumulative sum passes
-    # u * sum p (see softmax_sample).
-    U_cols = list(np.ascontiguousarray(U.T))               # U[:, x] as a contiguous row
-    a, o, cum = aligned_zeros(m), aligned_zeros(K), np.empty(K)
-    W_dot, V_dot, add, tanh, exp, subtract, divide = W.dot, V.dot, np.add, np.tanh, np.exp, np.subtract, np.divide
-    cumsum, searchsorted, argmax_ = np.cumsum, np.searchsorted, np.argmax
-    temperature = float(temperature)
-    scale = temperature != 1.0
-    last = K - 1
-    remaining = int(n)
-    while remaining > 0:
-        size = min(int(block), remaining)
-        out = np.empty(size, dtype=np.int64)
-        uniforms = None if argmax else rng.random(size).tolist()
-        for t in range(size):
-            W_dot(h, out=a)
-            add(a, U_cols[x], out=a)
-            add(a, b, out=a)
-            tanh(a, out=h)
-            V_dot(h, out=o)
-            add(o, c, out=o)
-            if argmax:
-                x = int(argmax_(o))
-            else:
-                if scale:                                  # dividing by 1.0 changes nothing
-                    divide(o, temperature, out=o)
-                subtract(o, o.max(), out=o)
-                exp(o, out=o)
-                cumsum(o, out=cum)
-                x = int(searchsorted(cum, uniforms[t] * cum[last], side="right"))
-                if x > last:
-                    x = last
-            out[t] = x
-        remaining -= size
-        yield out
 
 
 def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False):
@@ -328,5 +194,21 @@ def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False
         (n,) int array of sampled indices.
     """
     _check_sampling_args(n, temperature)
-    blocks = list(synthesize_blocks(params, h0, x0, n, rng, temperature, prime, argmax))
-    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)
+    b, c, U, W, V = (np.asarray(params[k], dtype=float) for k in PARAM_NAMES)
+    h = np.array(h0, dtype=float)
+    x = int(x0)
+    if prime is not None and len(prime) > 0:
+        for t in prime[:-1]:
+            h = np.tanh(W @ h + U[:, t] + b)
+        x = int(prime[-1])
+    drawn = np.empty(int(n), dtype=np.int64)
+    for t in range(int(n)):
+        h = np.tanh(W @ h + U[:, x] + b)                  # h = tanh(W h + U x + b)
+        o = V @ h + c
+        if argmax:
+            x = int(np.argmax(o))
+        else:
+            o = o / temperature
+            x = softmax_sample(np.exp(o - o.max()), rng.random())   # x ~ softmax(o / T)
+        drawn[t] = x
+    return drawn

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, checks, corpus, records, rnn, rundir, sampling
+from . import checkpoint, checks, corpus, records, rnn_fast, rundir, sampling
 from .atomic import WriteError, atomic_write
 from .checkpoint import BEST_MODEL, LAST_CHECKPOINT, load_model
 
@@ -191,7 +191,7 @@ def generate(params, vocab, length, seed, temperature=1.0, prime="", argmax=Fals
     h0 = np.zeros(params["W"].shape[0])
     if prime:
         yield prime
-    for block in rnn.synthesize_blocks(params, h0, first, length, np.random.default_rng(seed),
+    for block in rnn_fast.synthesize_blocks(params, h0, first, length, np.random.default_rng(seed),
                                        temperature, prime_ids, argmax=argmax):
         yield corpus.decode(block, vocab)
 

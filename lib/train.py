@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, checks, corpus, records, rnn
+from . import checkpoint, checks, corpus, rnn, rnn_fast
 
-ADAGRAD_EPS = 1e-8
-GRAD_CLIP = 5.0
+ADAGRAD_EPS = rnn.ADAGRAD_EPS
+GRAD_CLIP = rnn.GRAD_CLIP
 LAST_CHECKPOINT = checkpoint.LAST_CHECKPOINT
 BEST_MODEL = checkpoint.BEST_MODEL
 
@@ -63,68 +63,17 @@ def planned_steps(n_chars, val_fraction, seq_length, epochs, max_steps=None):
     return total if max_steps is None else min(total, max_steps)
 
 
-def adagrad_step(theta, grad, M, eta, work=None, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
-    """One AdaGrad update in place on flat arrays of equal shape.
-
-    grad is clipped elementwise to [-clip, clip] in place, then
-    M += grad^2 and theta -= eta * grad / sqrt(M + eps).
-    ``work`` is an optional scratch array shaped like theta.
-    """
-    if work is None:
-        work = np.empty_like(theta)
-    np.square(grad, out=work)                  # the same numbers as grad * grad, in half the time
-    # Gradients rarely pass the bound, and the largest square tells: |g| > clip gives
-    # fl(g^2) >= fl(clip^2), rounding being monotone. One reduction costs less than clipping.
-    if work.max() >= clip * clip:
-        np.clip(grad, -clip, clip, out=grad)
-        np.square(grad, out=work)
-    M += work
-    np.add(M, eps, out=work)
-    np.sqrt(work, out=work)
-    np.divide(grad, work, out=work)
-    work *= eta
-    theta -= work
-
-
-def flat_layout(shapes):
-    """Where each (name, shape) lies in a flat buffer: ({name: first index}, buffer length).
-
-    In order, each starting on a 64-byte boundary (the zeros between them are padding):
-    BLAS loads aligned rows faster, W h takes ~1.55 us against ~1.9 at an 8-byte offset here.
-    """
-    per_line = rnn.ALIGN_BYTES // 8
-    starts, at = {}, 0
-    for name, shape in shapes.items():
-        starts[name] = at
-        at += -(-int(np.prod(shape)) // per_line) * per_line
-    return starts, at
-
-
-def flat_buffer(shapes):
-    """A flat float64 buffer of zeros for ``flat_views``, itself on a 64-byte boundary."""
-    return rnn.aligned_zeros(flat_layout(shapes)[1])
-
-
-def flat_views(flat, shapes):
-    """Dict of views into the 1-D array flat (made by flat_buffer), one per (name, shape)."""
-    starts, size = flat_layout(shapes)
-    if flat.shape != (size,):
-        raise ValueError(f"a flat buffer for these shapes has {size} elements, got shape {flat.shape}")
-    return {name: flat[starts[name]:starts[name] + int(np.prod(shape))].reshape(shape)
-            for name, shape in shapes.items()}
-
-
 def bits_per_char(params, data, chunk=4096):
     """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from h = 0."""
     m, K = params["U"].shape
     h = np.zeros(m)
-    work = rnn.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
+    work = rnn_fast.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
     total = 0.0
     for start in range(0, len(data) - 1, chunk):
         x = data[start:start + chunk]
         y = data[start + 1:start + chunk + 1]
         x = x[:len(y)]
-        part, h = rnn.loss(params, x, y, h, work)
+        part, h = rnn_fast.loss(params, x, y, h, work)
         total += part
     return float(total / ((len(data) - 1) * math.log(2)))
 
@@ -163,19 +112,6 @@ def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng
     }
 
 
-def _into_flat_buffers(state, shapes):
-    """Move params, M and best_params into flat buffers; the state keeps views into them."""
-    flats = {}
-    for key in ("params", "M", "best_params"):
-        flats[key] = flat_buffer(shapes)
-        views = flat_views(flats[key], shapes)
-        for name in rnn.PARAM_NAMES:
-            views[name][...] = state[key][name]
-        state[key] = views
-    state["h_prev"] = np.array(state["h_prev"], dtype=float)
-    return flats
-
-
 def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed=0, epochs=10,
           max_steps=None, log_every=100, synth_every=10_000, synth_len=200,
           val_fraction=0.0, eval_every=10_000, checkpoint_every=10_000, resume=False,
@@ -203,9 +139,13 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         on_event: called with a dict for each event: kind "log" (step, epoch,
             loss, smooth_loss, elapsed), "sample" (step, smooth_loss, text),
             "eval" (step, val_bpc), "epoch" (epoch, step), "checkpoint" (step, path).
-        record_mode: None (the course's stream) or record mode (see lib.records): a dict with
-            "boundary" (text is records.join's output), "settings" (kept with the run's
-            settings) and "facts" (kept in the model file and the summary).
+        record_mode: None (the course's stream) or record mode, as lib.records.record_mode
+            makes it: a dict with "boundary" (text is records.join's output), "settings"
+            (kept with the run's settings), "facts" (kept in the model file and the
+            summary), and the three steps that differ from the stream: "split_text"
+            (text, boundary, val_fraction) -> where training ends, "epoch_walk"
+            (train_data, boundary_index, seq_length, seed) -> (epoch -> chunks), and
+            "heldout_bits" (params, val_data, boundary_index) -> bits per character.
     Returns:
         The final state dict: params, best_params, best_step, best_smooth_loss,
         smooth_loss, step, epoch, history (lists step, epoch, loss,
@@ -216,169 +156,189 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         ConfigError, corpus.CorpusError, checkpoint.CheckpointError: bad input.
         TrainingDiverged: the loss became NaN or infinite (the last checkpoint is kept).
     """
-    given = check_settings(m=m, eta=eta, seq_length=seq_length, sigma=sigma, seed=seed, epochs=epochs,
-                           max_steps=max_steps, log_every=log_every, synth_every=synth_every,
-                           synth_len=synth_len, val_fraction=val_fraction, eval_every=eval_every,
-                           checkpoint_every=checkpoint_every)
-    resume = checks.check("resume", resume, "bool")
-    if not isinstance(text, str):
-        raise corpus.CorpusError(f"text must be a str, got {type(text).__name__}")
-    where = f"{data_path}: " if data_path is not None else ""
-    if not text:
-        raise corpus.CorpusError(f"{where}text is empty: nothing to train on")
-    boundary = None if record_mode is None else record_mode["boundary"]
-    try:
-        split = corpus.split_train_val(len(text), val_fraction, seq_length) if boundary is None \
-            else records.split_text(text, boundary, val_fraction)
-    except corpus.CorpusError as err:
-        raise corpus.CorpusError(f"{where}{err}") from None
-    vocab = corpus.build_vocab(text)
-    data = corpus.encode(text, vocab)
-    # Record mode: the held-out records start at the closing boundary of the last training one.
-    train_data, val_data = data[:split], data[split - (boundary is not None and split < len(data)):]
-    settings = {k: given[k] for k in RUN_SETTINGS}
-    if heldout_text is not None:
-        if given["val_fraction"] > 0:
-            raise ConfigError("val_fraction must be 0 when a held-out text is given (one held-out set at a time)")
-        if not isinstance(heldout_text, str) or len(heldout_text) < 2:
-            raise corpus.CorpusError("heldout_text must be a text of at least 2 characters")
-        val_data = corpus.encode(heldout_text, vocab, what="the held-out text")
-        settings["heldout_sha256"] = text_sha256(heldout_text)
-    snapshot_epochs = checks.check("snapshot_epochs", snapshot_epochs, "list of positive_int", empty=True)
-    if record_mode is not None:
-        settings.update(record_mode["settings"])
-    text_hash = text_sha256(text)
-    out_dir = None if out_dir is None else Path(out_dir)
-    last_path = None if out_dir is None else out_dir / LAST_CHECKPOINT
-    emit = on_event if on_event is not None else (lambda event: None)
-
-    if not resume and last_path is not None and last_path.exists():
-        raise ConfigError(f"out_dir {out_dir} already holds a run ({LAST_CHECKPOINT}); continue it, "
-                          f"or choose another out_dir (nothing was overwritten)")
-    init_seq, sample_seq = np.random.SeedSequence(seed).spawn(2)
-    sample_rng = np.random.default_rng(sample_seq)
-    if resume:
-        if last_path is None:
-            raise ConfigError("resume=True needs an out_dir holding last.npz")
-        if not last_path.is_file():
-            raise checkpoint.CheckpointError(
-                f"resume=True but there is no checkpoint to resume: {last_path} not found")
-        state = checkpoint.load_state(last_path, vocab, text_hash, settings)
-        sample_rng.bit_generator.state = state["sample_rng_state"]
-    else:
-        state = _new_state(vocab, text_hash, len(text), split, data_path, settings,
-                           np.random.default_rng(init_seq), sample_rng)
-    state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
-    walk = _epoch_walk(train_data, seq_length, seed, vocab, boundary)
-    starts, lengths, resets = walk(state["epoch"])
-    # Every epoch has the same number of chunks (records: the same records, reordered).
-    total_steps = len(starts) * epochs if max_steps is None else min(len(starts) * epochs, max_steps)
-    if boundary is not None:
-        state["records"] = dict(record_mode["facts"], boundary=boundary)
-    state["total_steps"] = total_steps
-
-    # All parameters live in one flat buffer so the update is a handful of numpy calls.
-    shapes = rnn.param_shapes(len(vocab), m)
-    flats = _into_flat_buffers(state, shapes)
-    theta, M, best_flat = flats["params"], flats["M"], flats["best_params"]
-    grad_flat, work = flat_buffer(shapes), flat_buffer(shapes)  # the padding's gradient stays 0
-    params, h_prev = state["params"], state["h_prev"]
-    grads = flat_views(grad_flat, shapes)
-    step_arrays = rnn.workspace(seq_length, m, len(vocab))     # every chunk is at most seq_length long
-    state["steps_per_epoch"] = len(starts)
-    session_start = time.perf_counter()
-    wall_before, loop_before = state["wall_seconds"], state["loop_seconds"]
-    loop_seconds, steps_here = 0.0, 0
-
-    def write_files(folder=out_dir):
-        state["wall_seconds"] = wall_before + time.perf_counter() - session_start
-        state["loop_seconds"] = loop_before + loop_seconds
-        state["sample_rng_state"] = sample_rng.bit_generator.state
-        if folder is None:
-            return
-        checkpoint.save_state(folder / LAST_CHECKPOINT, state)
-        if state["best_step"] is not None:
-            checkpoint.save_model(folder / BEST_MODEL, state["best_params"], vocab, {
-                "step": state["best_step"], "smooth_loss": state["best_smooth_loss"],
-                "settings": settings, "data_path": state["data_path"], "n_chars": len(text),
-                **({} if boundary is None else dict(state["records"], records=True))})
-        emit({"kind": "checkpoint", "step": state["step"], "path": str(folder / LAST_CHECKPOINT)})
-
-    while state["step"] < total_steps:
+    run = _Run(text, out_dir, dict(
+        m=m, eta=eta, seq_length=seq_length, sigma=sigma, seed=seed, epochs=epochs, max_steps=max_steps,
+        log_every=log_every, synth_every=synth_every, synth_len=synth_len, val_fraction=val_fraction,
+        eval_every=eval_every, checkpoint_every=checkpoint_every), resume=resume, data_path=data_path,
+        on_event=on_event, heldout_text=heldout_text, snapshot_epochs=snapshot_epochs, record_mode=record_mode)
+    state, model, data = run.state, run.model, run.train_data
+    eta, synth_every = run.settings["eta"], run.settings["synth_every"]
+    starts, lengths, resets = run.walk(state["epoch"])
+    h_prev = state["h_prev"]
+    while state["step"] < run.total_steps:
         if state["chunk"] == len(starts):
-            state["epoch"] += 1
-            state["chunk"] = 0
-            state["epoch_starts"].append(state["step"])
-            starts, lengths, resets = walk(state["epoch"])
-            emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
+            starts, lengths, resets = run.start_next_epoch()
         i, step = state["chunk"], state["step"]
-        if resets[i]:
-            h_prev[:] = 0.0
-        start = starts[i]
-        x = train_data[start:start + lengths[i]]
-        y = train_data[start + 1:start + lengths[i] + 1]
+        if resets[i]:                                     # the first chunk of an epoch (or record)
+            h_prev = np.zeros_like(h_prev)
+        x = data[starts[i]:starts[i] + lengths[i]]        # inputs, and the targets one character on
+        y = data[starts[i] + 1:starts[i] + lengths[i] + 1]
         if step % synth_every == 0:
-            drawn = rnn.synthesize(params, h_prev, x[0], synth_len, sample_rng)
-            sample = {"step": step, "smooth_loss": state["smooth_loss"], "text": corpus.decode(drawn, vocab)}
-            state["samples"].append(sample)
-            emit(dict(sample, kind="sample"))
+            run.draw_sample(h_prev, x[0])
 
         tick = time.process_time()  # CPU time: runs sharing a core are not charged for waiting
-        loss, _, h_last = rnn.loss_and_grads(params, x, y, h_prev, grads, step_arrays)
-        if not math.isfinite(loss):
-            kept = f"the last good checkpoint {last_path} is kept" if last_path is not None and last_path.exists() \
-                else "no checkpoint was written"
-            raise TrainingDiverged(
-                f"training diverged: loss became {loss} at step {step + 1} (epoch {state['epoch']}, "
-                f"eta={eta}); stopped, {kept}")
-        adagrad_step(theta, grad_flat, M, eta, work)
-        h_prev[:] = h_last
-        smooth = state["smooth_loss"]
-        smooth = loss if smooth is None else 0.999 * smooth + 0.001 * loss
+        loss, h_prev = model.loss_and_grads(x, y, h_prev)
+        run.stop_if_diverged(loss)
+        model.adagrad_update(eta)
+        smooth = loss if state["smooth_loss"] is None else 0.999 * state["smooth_loss"] + 0.001 * loss
         step += 1
-        state.update(step=step, chunk=i + 1, smooth_loss=smooth)
+        state.update(step=step, chunk=i + 1, smooth_loss=smooth, h_prev=h_prev)
         if state["best_smooth_loss"] is None or smooth < state["best_smooth_loss"]:
             state.update(best_smooth_loss=smooth, best_step=step)
-            best_flat[:] = theta
-        loop_seconds += time.process_time() - tick
-        steps_here += 1
+            model.keep_best()
+        run.loop_seconds += time.process_time() - tick
 
-        epoch_ended = i + 1 == len(starts)
+        run.record_step(loss, epoch_ended=i + 1 == len(starts))
+    return run.finish()
+
+
+class _Run:
+    """What train() keeps around its loop: the checked settings and data, the state that a
+    checkpoint holds, the events, the evaluations and the files."""
+
+    def __init__(self, text, out_dir, settings, *, resume, data_path, on_event, heldout_text,
+                 snapshot_epochs, record_mode):
+        given = check_settings(**settings)
+        resume = checks.check("resume", resume, "bool")
+        if not isinstance(text, str):
+            raise corpus.CorpusError(f"text must be a str, got {type(text).__name__}")
+        where = f"{data_path}: " if data_path is not None else ""
+        if not text:
+            raise corpus.CorpusError(f"{where}text is empty: nothing to train on")
+        boundary = None if record_mode is None else record_mode["boundary"]
+        try:
+            split = corpus.split_train_val(len(text), given["val_fraction"], given["seq_length"]) \
+                if boundary is None else record_mode["split_text"](text, boundary, given["val_fraction"])
+        except corpus.CorpusError as err:
+            raise corpus.CorpusError(f"{where}{err}") from None
+        vocab = corpus.build_vocab(text)
+        data = corpus.encode(text, vocab)
+        # Record mode: the held-out records start at the closing boundary of the last training one.
+        self.train_data, self.val_data = data[:split], data[split - (boundary is not None and split < len(data)):]
+        run_settings = {k: given[k] for k in RUN_SETTINGS}
+        if heldout_text is not None:
+            if given["val_fraction"] > 0:
+                raise ConfigError("val_fraction must be 0 when a held-out text is given (one held-out set at a time)")
+            if not isinstance(heldout_text, str) or len(heldout_text) < 2:
+                raise corpus.CorpusError("heldout_text must be a text of at least 2 characters")
+            self.val_data = corpus.encode(heldout_text, vocab, what="the held-out text")
+            run_settings["heldout_sha256"] = text_sha256(heldout_text)
+        self.snapshot_epochs = checks.check("snapshot_epochs", snapshot_epochs, "list of positive_int", empty=True)
+        if record_mode is not None:
+            run_settings.update(record_mode["settings"])
+        text_hash = text_sha256(text)
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.last_path = None if out_dir is None else self.out_dir / LAST_CHECKPOINT
+        self.emit = on_event if on_event is not None else (lambda event: None)
+
+        if not resume and self.last_path is not None and self.last_path.exists():
+            raise ConfigError(f"out_dir {out_dir} already holds a run ({LAST_CHECKPOINT}); continue it, "
+                              f"or choose another out_dir (nothing was overwritten)")
+        init_seq, sample_seq = np.random.SeedSequence(given["seed"]).spawn(2)
+        self.sample_rng = np.random.default_rng(sample_seq)
+        if resume:
+            if self.last_path is None:
+                raise ConfigError("resume=True needs an out_dir holding last.npz")
+            if not self.last_path.is_file():
+                raise checkpoint.CheckpointError(
+                    f"resume=True but there is no checkpoint to resume: {self.last_path} not found")
+            state = checkpoint.load_state(self.last_path, vocab, text_hash, run_settings)
+            self.sample_rng.bit_generator.state = state["sample_rng_state"]
+        else:
+            state = _new_state(vocab, text_hash, len(text), split, data_path, run_settings,
+                               np.random.default_rng(init_seq), self.sample_rng)
+        state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
+        if boundary is None:
+            stream = stream_chunks(len(self.train_data), given["seq_length"])
+            self.walk = lambda epoch: stream
+            self.val_bits = lambda params: bits_per_char(params, self.val_data)
+        else:
+            b = vocab.index(boundary)
+            self.walk = record_mode["epoch_walk"](self.train_data, b, given["seq_length"], given["seed"])
+            self.val_bits = lambda params: record_mode["heldout_bits"](params, self.val_data, b)
+            state["records"] = dict(record_mode["facts"], boundary=boundary)
+        # Every epoch has the same number of chunks (records: the same records, reordered).
+        state["steps_per_epoch"] = len(self.walk(state["epoch"])[0])
+        total = state["steps_per_epoch"] * given["epochs"]
+        self.total_steps = state["total_steps"] = total if given["max_steps"] is None else min(total, given["max_steps"])
+        self.model = rnn_fast.FlatModel(state["params"], state["M"], state["best_params"], given["seq_length"])
+        state.update(params=self.model.params, M=self.model.memory, best_params=self.model.best,
+                     h_prev=np.array(state["h_prev"], dtype=float))
+        self.state, self.settings, self.run_settings, self.vocab = state, given, run_settings, vocab
+        self.text_chars, self.boundary = len(text), boundary
+        self.session_start = time.perf_counter()
+        self.wall_before, self.loop_before = state["wall_seconds"], state["loop_seconds"]
+        self.loop_seconds, self.steps_here = 0.0, 0
+
+    def start_next_epoch(self):
+        state = self.state
+        state["epoch"] += 1
+        state["chunk"] = 0
+        state["epoch_starts"].append(state["step"])
+        self.emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
+        return self.walk(state["epoch"])
+
+    def draw_sample(self, h, x0):
+        drawn = rnn.synthesize(self.model.params, h, x0, self.settings["synth_len"], self.sample_rng)
+        sample = {"step": self.state["step"], "smooth_loss": self.state["smooth_loss"],
+                  "text": corpus.decode(drawn, self.vocab)}
+        self.state["samples"].append(sample)
+        self.emit(dict(sample, kind="sample"))
+
+    def stop_if_diverged(self, loss):
+        if not math.isfinite(loss):
+            kept = f"the last good checkpoint {self.last_path} is kept" \
+                if self.last_path is not None and self.last_path.exists() else "no checkpoint was written"
+            raise TrainingDiverged(
+                f"training diverged: loss became {loss} at step {self.state['step'] + 1} "
+                f"(epoch {self.state['epoch']}, eta={self.settings['eta']}); stopped, {kept}")
+
+    def record_step(self, loss, epoch_ended):
+        """After an update: the epoch's record, the history, evaluations, events and files."""
+        state, settings = self.state, self.settings
+        step, smooth = state["step"], state["smooth_loss"]
+        self.steps_here += 1
         if epoch_ended:
             state["epoch_ends"].append({"epoch": state["epoch"], "step": step, "smooth_loss": smooth,
                                         "best_step": state["best_step"],
                                         "best_smooth_loss": state["best_smooth_loss"]})
-        evaluate = len(val_data) > 0 and step % eval_every == 0
-        if step % log_every == 0 or evaluate:
-            val_bpc = math.nan if not evaluate else bits_per_char(params, val_data) if boundary is None \
-                else records.heldout_bits(params, val_data, vocab.index(boundary))
+        evaluate = len(self.val_data) > 0 and step % settings["eval_every"] == 0
+        if step % settings["log_every"] == 0 or evaluate:
+            val_bpc = self.val_bits(self.model.params) if evaluate else math.nan
             for key, value in zip(checkpoint.HISTORY_KEYS, (step, state["epoch"], loss, smooth, val_bpc)):
                 state["history"][key].append(value)
             if evaluate:
-                emit({"kind": "eval", "step": step, "val_bpc": val_bpc})
-            emit({"kind": "log", "step": step, "epoch": state["epoch"], "loss": loss,
-                  "smooth_loss": smooth, "elapsed": time.perf_counter() - session_start})
-        if step % checkpoint_every == 0:
-            write_files()
-        if epoch_ended and state["epoch"] in snapshot_epochs and out_dir is not None:
-            write_files(out_dir / f"epochs_{state['epoch']}")
+                self.emit({"kind": "eval", "step": step, "val_bpc": val_bpc})
+            self.emit({"kind": "log", "step": step, "epoch": state["epoch"], "loss": loss,
+                       "smooth_loss": smooth, "elapsed": time.perf_counter() - self.session_start})
+        if step % settings["checkpoint_every"] == 0:
+            self.write_files()
+        if epoch_ended and state["epoch"] in self.snapshot_epochs and self.out_dir is not None:
+            self.write_files(self.out_dir / f"epochs_{state['epoch']}")
 
-    if state["step"] % checkpoint_every != 0 or steps_here == 0:
-        write_files()
-    # Time per update over the whole run (all sessions of a resumed one): a resume
-    # with nothing left to do still reports the run's speed.
-    state["timing"] = {"steps_this_session": steps_here, "loop_seconds": loop_seconds,
-                       "us_per_step": 1e6 * state["loop_seconds"] / state["step"] if state["step"] else None}
-    state["vocab_list"] = vocab
-    return state
+    def write_files(self, folder=None):
+        state = self.state
+        folder = self.out_dir if folder is None else folder
+        state["wall_seconds"] = self.wall_before + time.perf_counter() - self.session_start
+        state["loop_seconds"] = self.loop_before + self.loop_seconds
+        state["sample_rng_state"] = self.sample_rng.bit_generator.state
+        if folder is None:
+            return
+        checkpoint.save_state(folder / LAST_CHECKPOINT, state)
+        if state["best_step"] is not None:
+            checkpoint.save_model(folder / BEST_MODEL, state["best_params"], self.vocab, {
+                "step": state["best_step"], "smooth_loss": state["best_smooth_loss"],
+                "settings": self.run_settings, "data_path": state["data_path"], "n_chars": self.text_chars,
+                **({} if self.boundary is None else dict(state["records"], records=True))})
+        self.emit({"kind": "checkpoint", "step": state["step"], "path": str(folder / LAST_CHECKPOINT)})
 
-
-def _epoch_walk(train_data, seq_length, seed, vocab, boundary=None):
-    """epoch number -> that epoch's (starts, lengths, resets): the stream's, or (record mode) each
-    training record in the epoch's own shuffled order (lib.records.epoch_order)."""
-    if boundary is None:
-        walk = stream_chunks(len(train_data), seq_length)
-        return lambda epoch: walk
-    rec_starts, pairs = records.layout(train_data, vocab.index(boundary))
-    return lambda epoch: records.record_chunks(rec_starts, pairs, seq_length,
-                                               records.epoch_order(seed, epoch, len(rec_starts)))
+    def finish(self):
+        state = self.state
+        if state["step"] % self.settings["checkpoint_every"] != 0 or self.steps_here == 0:
+            self.write_files()
+        # Time per update over the whole run (all sessions of a resumed one): a resume
+        # with nothing left to do still reports the run's speed.
+        state["timing"] = {"steps_this_session": self.steps_here, "loop_seconds": self.loop_seconds,
+                           "us_per_step": 1e6 * state["loop_seconds"] / state["step"] if state["step"] else None}
+        state["vocab_list"] = self.vocab
+        return state

@@ -284,9 +284,8 @@ def _train_in(run, folder, action, progress, label, facts):
                 run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
                 on_event=on_event, heldout_text=heldout["text"] if heldout else None,
                 snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS},
-                record_mode=None if not run.get("records") else {
-                    "boundary": run["records"]["boundary"], "settings": _record_settings(p),
-                    "facts": run["records"]["facts"]})
+                record_mode=None if not run.get("records") else records.record_mode(
+                    run["records"]["boundary"], _record_settings(p), run["records"]["facts"]))
         finally:
             reporter.close()
         for k in p["snapshot_epochs"]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import test_lifecycle as lifecycle
-from lib import checkpoint, corpus, records, rnn, rundir, runs, train, training_run
+from lib import checkpoint, corpus, records, rnn, rnn_fast, rundir, runs, train, training_run
 
 NAMES = ("anna", "bob", "carl", "dora", "emil", "fia", "gustav", "hedda", "ivar", "jon", "karin",
          "lars", "maja", "nils", "olle", "petra")
@@ -35,8 +35,7 @@ def plan(path, out, **extra):
 
 
 def record_mode(run):
-    return {"boundary": run["records"]["boundary"], "settings": {"records": True},
-            "facts": run["records"]["facts"]}
+    return records.record_mode(run["records"]["boundary"], {"records": True}, run["records"]["facts"])
 
 
 # ----------------------------------------------------------------- reading
@@ -150,14 +149,14 @@ def test_hidden_state_is_zero_at_each_record_start_and_carried_within(records_fi
     run = plan(records_file, None, epochs=2)
     boundary_index = run["vocab"].index(run["records"]["boundary"])
     calls = []
-    real = rnn.loss_and_grads
+    real = rnn_fast.loss_and_grads  # the training path (lib.rnn_fast.FlatModel calls it)
 
     def spy(params, x, y, h0, grads=None, work=None):
         loss, grads, h_last = real(params, x, y, h0, grads, work)
         calls.append((x.copy(), np.array(h0), h_last.copy()))
         return loss, grads, h_last
 
-    monkeypatch.setattr(rnn, "loss_and_grads", spy)
+    monkeypatch.setattr(rnn_fast, "loss_and_grads", spy)
     p = run["parameters"]
     train.train(run["text"], None, record_mode=record_mode(run), **{k: p[k] for k in train.SETTING_KINDS})
     assert len(calls) == run["planned_steps"]
@@ -196,7 +195,7 @@ def test_a_records_loss_does_not_depend_on_the_record_before(tmp_path):
 
 def test_stream_mode_is_untouched_by_record_mode(english_text):
     # the stream walk: one reset at the epoch's start, every chunk seq_length long
-    starts, lengths, resets = train._epoch_walk(np.arange(101), 10, 0, None)(3)
+    starts, lengths, resets = train.stream_chunks(101, 10)
     assert resets.tolist() == [True] + [False] * 9 and set(lengths.tolist()) == {10}
     assert starts.tolist() == list(range(0, 100, 10))
 

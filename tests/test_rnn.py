@@ -1,9 +1,11 @@
-"""lib.rnn: parameter init, the loss_and_grads contract, and sampling."""
+"""lib.rnn and its fast twin lib.rnn_fast: parameter init, the loss_and_grads contract, their agreement, and sampling."""
 
 import numpy as np
 import pytest
 
-from lib import corpus, gradcheck, rnn, train
+from lib import corpus, gradcheck, rnn, rnn_fast, train
+
+PATHS = pytest.mark.parametrize("path", [rnn, rnn_fast], ids=["plain", "fast"])
 
 
 def _setup(text, m, n=25, sigma=0.01, seed=0):
@@ -66,11 +68,12 @@ def test_init_params_deterministic_for_a_seed():
 
 # ------------------------------------------------------------ loss_and_grads
 
-def test_loss_and_grads_contract(english_text):
+@PATHS
+def test_loss_and_grads_contract(english_text, path):
     m = 8
     vocab, x, y, params = _setup(english_text, m, sigma=0.1, seed=3)
     h0 = np.random.default_rng(4).uniform(-0.5, 0.5, m)
-    result = rnn.loss_and_grads(params, x, y, h0)
+    result = path.loss_and_grads(params, x, y, h0)
     assert isinstance(result, tuple) and len(result) == 3
     loss, grads, h_last = result
     assert type(loss) is float
@@ -83,7 +86,7 @@ def test_loss_and_grads_contract(english_text):
     assert h_last.shape == (m,)
 
     # Same numbers as the forward-only pass.
-    loss_fwd, h_fwd = rnn.loss(params, x, y, h0)
+    loss_fwd, h_fwd = path.loss(params, x, y, h0)
     assert loss == float(loss_fwd)
     assert h_last.tobytes() == h_fwd.tobytes()
 
@@ -94,23 +97,25 @@ def test_loss_and_grads_contract(english_text):
 
     # h_last is a copy, not a view into internal buffers; inputs untouched.
     h_copy = h_last.copy()
-    rnn.loss_and_grads(params, y, x, h0)
+    path.loss_and_grads(params, y, x, h0)
     assert h_last.tobytes() == h_copy.tobytes()
 
 
-def test_loss_and_grads_does_not_modify_inputs(english_text):
+@PATHS
+def test_loss_and_grads_does_not_modify_inputs(english_text, path):
     _, x, y, params = _setup(english_text, 5, sigma=0.1)
     before = {k: v.copy() for k, v in params.items()}
     h0 = np.full(5, 0.3)
-    rnn.loss_and_grads(params, x, y, h0)
+    path.loss_and_grads(params, x, y, h0)
     for name in rnn.PARAM_NAMES:
         assert params[name].tobytes() == before[name].tobytes(), name
     assert np.all(h0 == 0.3)
 
 
-def test_forward_probabilities_are_normalised(english_text):
+@PATHS
+def test_forward_probabilities_are_normalised(english_text, path):
     _, x, _, params = _setup(english_text, 6, sigma=0.5)
-    H, P = rnn.forward(params, x, np.zeros(6))
+    H, P = path.forward(params, x, np.zeros(6))
     assert H.shape == (len(x) + 1, 6)
     assert P.shape == (len(x), params["c"].shape[0])
     assert np.all(H[0] == 0)
@@ -118,7 +123,8 @@ def test_forward_probabilities_are_normalised(english_text):
     assert np.all(P > 0)
 
 
-def test_gradients_are_returned_unclipped():
+@PATHS
+def test_gradients_are_returned_unclipped(path):
     # A text of one repeated character and a large V: the c and V gradients
     # accumulate over all 25 steps, far beyond the clip bound of 5.
     text = "ab" + "a" * 30
@@ -130,7 +136,7 @@ def test_gradients_are_returned_unclipped():
     params["U"] = 3.0 * rng.standard_normal(params["U"].shape)  # saturated hidden units
     params["V"] = 10.0 * rng.standard_normal(params["V"].shape)
     params["c"] = np.array([-20.0, 20.0])  # predicts 'b' strongly, target is 'a'
-    _, grads, _ = rnn.loss_and_grads(params, x, y, np.zeros(4))
+    _, grads, _ = path.loss_and_grads(params, x, y, np.zeros(4))
     biggest = max(np.abs(grads[name]).max() for name in rnn.PARAM_NAMES)
     assert biggest > train.GRAD_CLIP * 3, biggest
     assert abs(grads["c"][0]) > 20  # about -25: every target is 'a'
@@ -144,14 +150,14 @@ def test_preallocated_grads_give_same_numbers(english_text):
     m = 7
     vocab, x, y, params = _setup(english_text, m, sigma=0.2, seed=5)
     h0 = np.linspace(-0.4, 0.4, m)
-    loss_a, fresh, h_a = rnn.loss_and_grads(params, x, y, h0)
+    loss_a, fresh, h_a = rnn_fast.loss_and_grads(params, x, y, h0)
 
     # Views of one flat buffer, as the training loop uses, filled with garbage first.
     shapes = rnn.param_shapes(len(vocab), m)
-    flat = train.flat_buffer(shapes)
+    flat = rnn_fast.flat_buffer(shapes)
     flat[:] = np.nan
-    views = train.flat_views(flat, shapes)
-    loss_b, returned, h_b = rnn.loss_and_grads(params, x, y, h0, grads=views)
+    views = rnn_fast.flat_views(flat, shapes)
+    loss_b, returned, h_b = rnn_fast.loss_and_grads(params, x, y, h0, grads=views)
     assert returned is views
     for name in rnn.PARAM_NAMES:
         assert returned[name] is views[name]
@@ -162,7 +168,7 @@ def test_preallocated_grads_give_same_numbers(english_text):
 
     # Plain separate preallocated arrays, too (again dirty to start with).
     dirty = {k: np.full_like(v, 123.0) for k, v in params.items()}
-    loss_c, _, _ = rnn.loss_and_grads(params, x, y, h0, grads=dirty)
+    loss_c, _, _ = rnn_fast.loss_and_grads(params, x, y, h0, grads=dirty)
     assert loss_c == loss_a
     for name in rnn.PARAM_NAMES:
         assert dirty[name].tobytes() == fresh[name].tobytes(), name
@@ -174,12 +180,12 @@ def test_a_shared_workspace_gives_the_same_numbers_call_after_call(english_text)
     nothing of an earlier call may leak into a later one."""
     m = 6
     vocab, data, _, params = _setup(english_text, m, n=200, sigma=0.3, seed=3)
-    work = rnn.workspace(25, m, len(vocab))
+    work = rnn_fast.workspace(25, m, len(vocab))
     h = np.zeros(m)
     for start, n in ((0, 25), (25, 7), (32, 25), (57, 1), (58, 25), (90, 13)):
         x, y = data[start:start + n], data[start + 1:start + n + 1]
-        loss_f, fresh, h_f = rnn.loss_and_grads(params, x, y, h)
-        loss_w, shared, h_w = rnn.loss_and_grads(params, x, y, h, work=work)
+        loss_f, fresh, h_f = rnn_fast.loss_and_grads(params, x, y, h)
+        loss_w, shared, h_w = rnn_fast.loss_and_grads(params, x, y, h, work=work)
         assert loss_w == loss_f and h_w.tobytes() == h_f.tobytes()
         for name in rnn.PARAM_NAMES:
             assert shared[name].tobytes() == fresh[name].tobytes(), (name, start, n)
@@ -188,39 +194,111 @@ def test_a_shared_workspace_gives_the_same_numbers_call_after_call(english_text)
         h = h_w
     # A workspace too short or of another dtype is not used, and nothing fails.
     x, y = data[:40], data[1:41]
-    assert rnn.loss(params, x, y, h, work)[0] == rnn.loss(params, x, y, h)[0]
+    assert rnn_fast.loss(params, x, y, h, work)[0] == rnn_fast.loss(params, x, y, h)[0]
     cparams = {k: v.astype(complex) for k, v in params.items()}
-    assert rnn.loss(cparams, x[:5], y[:5], h, work)[0] == rnn.loss(cparams, x[:5], y[:5], h)[0]
+    assert rnn_fast.loss(cparams, x[:5], y[:5], h, work)[0] == rnn_fast.loss(cparams, x[:5], y[:5], h)[0]
     # A forward-only workspace (evaluations) serves a loss; given to backward, it is not used.
-    lean = rnn.workspace(25, m, len(vocab), backward=False)
+    lean = rnn_fast.workspace(25, m, len(vocab), backward=False)
     assert "dA" not in lean
     x, y = data[:25], data[1:26]
-    assert rnn.loss(params, x, y, h, lean)[0] == rnn.loss(params, x, y, h)[0]
-    loss_l, grads_l, _ = rnn.loss_and_grads(params, x, y, h, work=lean)
-    loss_f, fresh, _ = rnn.loss_and_grads(params, x, y, h)
+    assert rnn_fast.loss(params, x, y, h, lean)[0] == rnn_fast.loss(params, x, y, h)[0]
+    loss_l, grads_l, _ = rnn_fast.loss_and_grads(params, x, y, h, work=lean)
+    loss_f, fresh, _ = rnn_fast.loss_and_grads(params, x, y, h)
     assert loss_l == loss_f and all(grads_l[k].tobytes() == fresh[k].tobytes() for k in rnn.PARAM_NAMES)
 
 
 def test_backward_leaves_the_forward_arrays_alone(english_text):
     m = 5
     vocab, x, y, params = _setup(english_text, m, sigma=0.3, seed=4)
-    work = rnn.workspace(len(x), m, len(vocab))
-    H, P = rnn.forward(params, x, np.zeros(m), work)
+    work = rnn_fast.workspace(len(x), m, len(vocab))
+    H, P = rnn_fast.forward(params, x, np.zeros(m), work)
     H_before, P_before = H.copy(), P.copy()
-    rnn.backward(params, x, y, H, P, work=work)
+    rnn_fast.backward(params, x, y, H, P, work=work)
     assert H.tobytes() == H_before.tobytes() and P.tobytes() == P_before.tobytes()
 
 
-def test_repeated_inputs_accumulate_in_U():
+@PATHS
+def test_repeated_inputs_accumulate_in_U(path):
     # x holds the same index several times: its U column must get the sum of all steps.
     text = "abcabcaab"
     vocab = corpus.build_vocab(text)
     data = corpus.encode(text, vocab)
     params = rnn.init_params(len(vocab), 3, 0.3, np.random.default_rng(9))
     x, y = data[:-1], data[1:]
-    _, grads, _ = rnn.loss_and_grads(params, x, y, np.zeros(3))
+    _, grads, _ = path.loss_and_grads(params, x, y, np.zeros(3))
     exact = gradcheck.complex_step_grads(params, x, y, np.zeros(3))
     np.testing.assert_allclose(grads["U"], exact["U"], rtol=1e-10, atol=1e-14)
+
+
+# ------------------------------------------- the plain path and the fast one agree
+
+def _random_case(seed):
+    """A random model, text and starting state of random sizes (K, m, n up to 40, 30, 60)."""
+    rng = np.random.default_rng(seed)
+    K, m, n = int(rng.integers(2, 40)), int(rng.integers(1, 30)), int(rng.integers(1, 60))
+    params = rnn.init_params(K, m, float(rng.uniform(0.05, 1.5)), rng)
+    params["b"], params["c"] = rng.normal(0, 0.5, m), rng.normal(0, 0.5, K)
+    x, y = rng.integers(0, K, n), rng.integers(0, K, n)
+    return params, x, y, np.tanh(rng.standard_normal(m))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plain_and_fast_paths_give_the_same_loss_and_gradients(seed):
+    params, x, y, h0 = _random_case(seed)
+    loss_p, grads_p, h_p = rnn.loss_and_grads(params, x, y, h0)
+    loss_f, grads_f, h_f = rnn_fast.loss_and_grads(params, x, y, h0)
+    assert loss_f == pytest.approx(loss_p, rel=1e-12, abs=0)
+    for name in rnn.PARAM_NAMES:
+        scale = np.abs(grads_p[name]).max()
+        assert np.abs(grads_f[name] - grads_p[name]).max() <= 1e-12 * scale, name
+    # The recurrence is the same products and sums in the same order: the states agree bit for bit.
+    assert rnn.forward(params, x, h0)[0].tobytes() == rnn_fast.forward(params, x, h0)[0].tobytes()
+    assert h_p.tobytes() == h_f.tobytes()
+
+
+def test_the_agreement_check_sees_a_wrong_gradient():
+    params, x, y, h0 = _random_case(0)
+    _, grads_p, _ = rnn.loss_and_grads(params, x, y, h0)
+    _, grads_f, _ = rnn_fast.loss_and_grads(dict(params, W=params["W"] * (1 + 1e-9)), x, y, h0)
+    assert np.abs(grads_f["W"] - grads_p["W"]).max() > 1e-12 * np.abs(grads_p["W"]).max()
+
+
+def test_plain_and_fast_adagrad_give_the_same_parameters_bit_for_bit():
+    """lib.rnn.adagrad_step on each parameter and the flat update of the training path, over
+    steps whose gradients pass the clip bound and steps whose do not."""
+    params, x, y, h0 = _random_case(3)
+    memory = {k: np.zeros_like(v) for k, v in params.items()}
+    model = rnn_fast.FlatModel(params, memory, params, len(x))
+    plain = {k: v.copy() for k, v in params.items()}
+    rng = np.random.default_rng(4)
+    for scale in (0.1, 20.0, 1.0, 50.0):
+        grads = {k: scale * rng.standard_normal(v.shape) for k, v in params.items()}
+        for name in rnn.PARAM_NAMES:
+            model.grads[name][...] = grads[name]
+        model.adagrad_update(0.1)
+        rnn.adagrad_step(plain, grads, memory, 0.1)
+        for name in rnn.PARAM_NAMES:
+            assert model.params[name].tobytes() == plain[name].tobytes(), (scale, name)
+            assert model.memory[name].tobytes() == memory[name].tobytes(), (scale, name)
+
+
+def test_plain_and_fast_training_follow_the_same_trajectory(english_text):
+    """Forty updates of the course's walk on each path end on the same parameters to 1e-10."""
+    vocab, data, _, params = _setup(english_text * 3, 12, n=1001, sigma=0.1, seed=6)
+    assert len(data) == 1001
+    memory = {k: np.zeros_like(v) for k, v in params.items()}
+    model = rnn_fast.FlatModel(params, memory, params, 25)
+    plain, h_plain, h_fast = {k: v.copy() for k, v in params.items()}, np.zeros(12), np.zeros(12)
+    for e in range(0, 1000, 25):
+        x, y = data[e:e + 25], data[e + 1:e + 26]
+        loss_f, h_fast = model.loss_and_grads(x, y, h_fast)
+        model.adagrad_update(0.1)
+        loss_p, grads, h_plain = rnn.loss_and_grads(plain, x, y, h_plain)
+        rnn.adagrad_step(plain, grads, memory, 0.1)
+        assert loss_f == pytest.approx(loss_p, rel=1e-10)
+    for name in rnn.PARAM_NAMES:
+        np.testing.assert_allclose(model.params[name], plain[name], rtol=1e-10, atol=1e-13, err_msg=name)
+    assert not np.array_equal(model.params["W"], params["W"])  # it did train
 
 
 # ---------------------------------------------------------------- sampling

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import (checkpoint, checks, explore, jupyter, paths, records, rnn, rundir, sample, sampling,
+from lib import (checkpoint, checks, explore, jupyter, paths, records, rnn, rnn_fast, rundir, sample, sampling,
                  training_run)
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
@@ -68,7 +68,9 @@ def test_blocks_equal_a_single_draw_and_leave_the_rng_alike(block, temperature):
         x = rnn.softmax_sample(np.exp(o - o.max()), one_by_one.random())
         expected.append(x)
     rng = np.random.default_rng(8)
-    blocks = list(rnn.synthesize_blocks(params, np.zeros(m), 0, n, rng, temperature, prime, block=block))
+    blocks = list(rnn_fast.synthesize_blocks(params, np.zeros(m), 0, n, rng, temperature, prime, block=block))
+    plain = rnn.synthesize(params, np.zeros(m), 0, n, np.random.default_rng(8), temperature, prime)
+    assert plain.tolist() == expected  # lib.rnn, one character at a time, draws the same
     assert [len(b) for b in blocks[:-1]] == [block] * (len(blocks) - 1)
     assert np.concatenate(blocks).tolist() == expected
     assert rng.bit_generator.state == one_by_one.bit_generator.state

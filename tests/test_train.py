@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from lib import checkpoint, corpus, rnn, train
+from lib import checkpoint, corpus, rnn, rnn_fast, train
 
 TINY_TEXT = "the cat sat on the mat; a dog ran far away, and then it came back.\n"
 
@@ -22,7 +22,7 @@ def test_adagrad_step_against_hand_computation():
 
     theta, M = theta0.copy(), np.zeros(6)
     grad = g1.copy()
-    train.adagrad_step(theta, grad, M, eta)
+    rnn_fast.adagrad_step(theta, grad, M, eta)
     c1 = [0.3, -5.0, 5.0, 5.0, -5.0, 0.0]  # clipped by hand
     M1 = [c * c for c in c1]
     t1 = [t - eta * c / math.sqrt(mm + eps) for t, c, mm in zip(theta0, c1, M1)]
@@ -32,7 +32,7 @@ def test_adagrad_step_against_hand_computation():
 
     grad = g2.copy()
     work = np.empty(6)
-    train.adagrad_step(theta, grad, M, eta, work)  # with a scratch array this time
+    rnn_fast.adagrad_step(theta, grad, M, eta, work)  # with a scratch array this time
     c2 = [-1.0, 2.0, -5.0, 0.5, 4.0, 5.0]
     M2 = [a + c * c for a, c in zip(M1, c2)]
     t2 = [t - eta * c / math.sqrt(mm + eps) for t, c, mm in zip(t1, c2, M2)]
@@ -48,32 +48,32 @@ def test_adagrad_clips_one_ulp_beyond_the_bound(clip):
     above = np.nextafter(clip, np.inf)
     grad = np.array([above, -above, clip, -clip, 0.0, clip / 2])
     theta, M = np.zeros(6), np.zeros(6)
-    train.adagrad_step(theta, grad, M, 0.1, clip=clip)
+    rnn_fast.adagrad_step(theta, grad, M, 0.1, clip=clip)
     assert grad.tolist() == [clip, -clip, clip, -clip, 0.0, clip / 2]
     assert M.tolist() == [g * g for g in grad.tolist()]
     inside = np.array([np.nextafter(clip, 0.0), -clip, 0.0])
     kept = inside.copy()
-    train.adagrad_step(np.zeros(3), inside, np.zeros(3), 0.1, clip=clip)
+    rnn_fast.adagrad_step(np.zeros(3), inside, np.zeros(3), 0.1, clip=clip)
     assert inside.tolist() == kept.tolist()  # nothing passed the bound: nothing changed
 
 
 def test_adagrad_zero_gradient_is_finite_and_still():
     theta, M = np.array([1.5, -2.0]), np.zeros(2)
-    train.adagrad_step(theta, np.zeros(2), M, 0.1)  # 0 / sqrt(0 + eps) = 0, no NaN
+    rnn_fast.adagrad_step(theta, np.zeros(2), M, 0.1)  # 0 / sqrt(0 + eps) = 0, no NaN
     assert theta.tolist() == [1.5, -2.0] and M.tolist() == [0.0, 0.0]
 
 
 def test_adagrad_first_step_moves_by_eta():
     theta, M = np.zeros(4), np.zeros(4)
-    train.adagrad_step(theta, np.array([0.1, -2.0, 40.0, 0.5]), M, 0.25)
+    rnn_fast.adagrad_step(theta, np.array([0.1, -2.0, 40.0, 0.5]), M, 0.25)
     np.testing.assert_allclose(theta, [-0.25, 0.25, -0.25, -0.25], rtol=1e-6)
 
 
 def test_flat_views_cover_buffer_in_order():
     shapes = rnn.param_shapes(3, 2)
-    flat = train.flat_buffer(shapes)
+    flat = rnn_fast.flat_buffer(shapes)
     flat[:] = np.arange(flat.size)
-    views = train.flat_views(flat, shapes)
+    views = rnn_fast.flat_views(flat, shapes)
     assert list(views) == list(shapes)
     # In order, each on a 64-byte boundary (8 float64s): b at 0, c at 8, U at 16, W at 24, V at 32.
     assert views["b"].tolist() == [0, 1]
@@ -86,13 +86,13 @@ def test_flat_views_cover_buffer_in_order():
     views["W"][...] = -1
     assert flat[24:28].tolist() == [-1] * 4
     with pytest.raises(ValueError, match="40 elements"):
-        train.flat_views(np.zeros(21), shapes)
+        rnn_fast.flat_views(np.zeros(21), shapes)
 
 
 # ------------------------------------------------ the epoch walk and h reset
 
 def _hand_train(text, m, eta, seq_length, sigma, seed, epochs, reset="epoch"):
-    """The course protocol written out step by step, with per-parameter AdaGrad.
+    """The course protocol written out step by step: the training path's gradients, lib.rnn's AdaGrad.
 
     reset: "epoch" (the protocol), "never" or "chunk" (deliberately wrong variants).
     """
@@ -111,10 +111,9 @@ def _hand_train(text, m, eta, seq_length, sigma, seed, epochs, reset="epoch"):
         while e + seq_length + 1 <= len(data):
             if reset == "chunk":
                 h = np.zeros(m)
-            loss, grads, h = rnn.loss_and_grads(params, data[e:e + seq_length],
-                                                data[e + 1:e + seq_length + 1], h)
-            for name in rnn.PARAM_NAMES:
-                train.adagrad_step(params[name], grads[name], M[name], eta)
+            loss, grads, h = rnn_fast.loss_and_grads(params, data[e:e + seq_length],
+                                                     data[e + 1:e + seq_length + 1], h)
+            rnn.adagrad_step(params, grads, M, eta)  # the course's AdaGrad, one parameter at a time
             step += 1
             smooth = loss if smooth is None else 0.999 * smooth + 0.001 * loss
             for key, value in (("step", step), ("epoch", epoch), ("loss", loss), ("smooth_loss", smooth)):
