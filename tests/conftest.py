@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from toy_corpus import learnable_text
 
 ENGLISH_TEXT = (
     "The old lighthouse keeper climbed the stairs every evening, counting each step as his "
@@ -24,6 +25,14 @@ def english_text_file(tmp_path, english_text):
     """english_text written as a UTF-8 file; returns its path."""
     path = tmp_path / "english.txt"
     path.write_text(english_text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    """toy_corpus.learnable_text as a UTF-8 file, one per test module (tests/toy_run.py trains on it)."""
+    path = tmp_path_factory.mktemp("text") / "toy.txt"
+    path.write_text(learnable_text(), encoding="utf-8")
     return path
 
 

@@ -21,26 +21,15 @@ import numpy as np
 import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
+from toy_run import TOY, params, run_lib
 
 from lib import atomic, checkpoint, paths, plots, progress, report, rundir, runs, show, train, training_run
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
-TOY = dict(m=5, log_every=10, synth_every=50, synth_len=20, checkpoint_every=50)
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("text") / "toy.txt"
-    path.write_text(learnable_text(), encoding="utf-8")
-    return path
 
 
 def plan(text_file, out, **extra):
-    return training_run.plan(**dict(dict(data_path=str(text_file), out_dir=str(out), **TOY), **extra))
-
-
-def run_lib(text_file, out, **extra):
-    return training_run.execute(plan(text_file, out, **extra), progress=None)
+    return training_run.plan(**params(text_file, out, **extra))
 
 
 def derived_left(folder):

@@ -14,27 +14,12 @@ import pytest
 import reference
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
+from toy_run import TOY, params, run_lib
 
 from lib import checkpoint, checks, corpus, paths, progress, rundir, runs, training_run
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 WORKER = Path(__file__).with_name("_run_worker.py")
-TOY = dict(m=5, log_every=10, synth_every=50, synth_len=20, checkpoint_every=50)
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("text") / "toy.txt"
-    path.write_text(learnable_text(), encoding="utf-8")
-    return path
-
-
-def params(text_file, out, **extra):
-    return dict(dict(data_path=str(text_file), out_dir=str(out), **TOY), **extra)
-
-
-def run_lib(text_file, out, **extra):
-    return training_run.execute(training_run.plan(**params(text_file, out, **extra)), progress=None)
 
 
 def folder_bytes(folder):
