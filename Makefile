@@ -74,10 +74,11 @@ RUN_FILES := $(GRADCHECK) $(foreach r,$(SEED_RUNS),$(r)/summary.json) \
 	$(foreach r,$(COURSE_RUNS),$(r)/summary.json $(r)/evolution.json $(r)/passage.json)
 # The corpus, checked once in one line before any stage reads it.
 CORPUS_OK := $(RUNS)/.settings/corpus-ok
-# A stage runs its notebook all or nothing, with a one-line error (lib/stage.py).
-STAGE := $(PY) -m lib.stage --failures-dir $(RUNS)/.failed
+# A stage runs its notebook all or nothing, with a one-line error (lib/jupyter/stage.py).
+STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
-TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/train.py lib/corpus.py lib/training_run.py
+TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/training/train.py lib/text/corpus.py lib/training/runner.py \
+	lib/training/resume.py lib/training/finish.py
 
 .PHONY: help report runs test bench install lock corpus tex clean FORCE
 
@@ -135,7 +136,7 @@ lock:
 
 corpus: $(DEFAULT_CORPUS)
 
-$(DEFAULT_CORPUS): data/shakespeare/prepare.py lib/shakespeare.py | $(INSTALLED)
+$(DEFAULT_CORPUS): data/shakespeare/prepare.py lib/text/shakespeare.py lib/text/plays.py lib/text/wheel.py | $(INSTALLED)
 	$(PY) data/shakespeare/prepare.py
 	@touch $@  # prepare.py leaves an up-to-date text alone; mark it checked against the new script
 
@@ -149,9 +150,9 @@ $(RUNS)/.settings/%: FORCE
 SETTINGS_gradcheck := data=$(CORPUS)
 $(foreach s,$(SEEDS),$(eval SETTINGS_seed$(s) := data=$(CORPUS) epochs=$(LONGEST) kept=$(SHORTER) seed=$(s) eval_every=$(EVAL_EVERY)))
 
-$(CORPUS_OK): $(CORPUS) lib/corpus.py | $(INSTALLED)
+$(CORPUS_OK): $(CORPUS) lib/text/corpus.py | $(INSTALLED)
 	@mkdir -p $(@D)
-	@$(PY) -m lib.corpus $(CORPUS) $(RUNS)/.failed
+	@$(PY) -m lib.text.corpus $(CORPUS) $(RUNS)/.failed
 	@touch $@
 
 $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/gradcheck.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
@@ -167,10 +168,10 @@ $(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_
 # The shorter runs are written by the longest one's training.
 $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summary.json: $(RUNS)/seed%/train_$(LONGEST)ep/summary.json ; @test -f $$@))
 
-%/evolution.json: notebooks/text_evolution.ipynb lib/show.py %/summary.json | $(INSTALLED)
+%/evolution.json: notebooks/text_evolution.ipynb lib/report/evolution.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/text_evolution.ipynb $(@D)/text_evolution.ipynb -p run_dir $(@D)
 
-%/passage.json: notebooks/best_model.ipynb lib/sampling.py lib/explore.py lib/rnn.py lib/rnn_fast.py %/summary.json | $(INSTALLED)
+%/passage.json: notebooks/best_model.ipynb $(wildcard lib/sample/*.py) lib/records/record_sampling.py lib/rnn.py lib/rnn_fast.py %/summary.json | $(INSTALLED)
 	$(STAGE) notebooks/best_model.ipynb $(@D)/best_model.ipynb -p run_dir $(@D)
 
 # What the network learned, on the course seed's longest run and the default corpus's held-out
@@ -178,14 +179,14 @@ $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summa
 INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 
 # Every seed's run is given, so that one whose held-out figure lies far from the others' is read twice.
-%/inside.json: notebooks/inside.ipynb lib/inside.py lib/inside_report.py lib/inside_figures.py lib/ngram.py lib/rnn.py %/summary.json \
+%/inside.json: notebooks/inside.ipynb $(wildcard lib/inside/*.py) lib/rnn.py %/summary.json \
 		$(foreach r,$(SEED_RUNS),$(r)/summary.json) | $(INSTALLED)
 	$(STAGE) notebooks/inside.ipynb $(@D)/inside.ipynb -p run_dir $(@D) -p seed_dirs "[$(subst $(space),$(comma),$(strip $(SEED_RUNS)))]"
 
 runs: $(RUN_FILES) $(INSIDE)
 
-REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) lib/report.py lib/gradcheck.py \
-	lib/inside_report.py lib/inside_figures.py
+REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) $(wildcard lib/report/*.py) \
+	lib/gradcheck.py lib/inside/inside_report.py lib/inside/inside_figures.py
 
 # One build writes both documents: a pattern rule with two targets says so to every GNU make
 # (a grouped target, &:, needs make 4.3; macOS has 3.81).
@@ -203,7 +204,7 @@ report/%.pdf report/%.html: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALL
 JOBS ?= 8
 report:
 	@rm -rf $(RUNS)/.failed
-	@$(MAKE) --no-print-directory -j$(JOBS) runs || $(PY) -m lib.stage --failures $(RUNS)/.failed
+	@$(MAKE) --no-print-directory -j$(JOBS) runs || $(PY) -m lib.jupyter.stage --failures $(RUNS)/.failed
 	@$(MAKE) --no-print-directory report/report.pdf
 
 tex:
@@ -230,14 +231,14 @@ RECORDS_RUN := $(RUNS)/records
 RECORDS_EPOCHS ?= 5
 SETTINGS_records := epochs=$(RECORDS_EPOCHS) seed=$(COURSE_SEED)
 
-$(SPEECHES): $(DEFAULT_CORPUS) lib/records.py | $(INSTALLED)
+$(SPEECHES): $(DEFAULT_CORPUS) lib/records/speeches.py | $(INSTALLED)
 	$(PY) -m lib.records speeches $(DEFAULT_CORPUS) $@
 
-$(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) lib/records.py $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
+$(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(wildcard lib/records/*.py) $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
 	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
 
 runs: $(RECORDS_RUN)/summary.json
-report/report.pdf report/report.html: $(RECORDS_RUN)/summary.json lib/records.py lib/records_report.py
+report/report.pdf report/report.html: $(RECORDS_RUN)/summary.json $(wildcard lib/records/*.py)
 
 # ----------------------------------------------------------- the settings' checks (see check_integers)
 CHECKED_GOALS := $(filter-out help install lock corpus tex clean test bench,$(if $(MAKECMDGOALS),$(MAKECMDGOALS),$(.DEFAULT_GOAL)))

@@ -19,7 +19,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lib import rnn, rnn_fast, train  # noqa: E402
+from lib import rnn, rnn_fast  # noqa: E402
+from lib.training import train  # noqa: E402
 
 M, K, SEQ = 100, 80, 25
 ETA = 0.1
@@ -260,7 +261,7 @@ def peak_mb():
 
 MEMORY_PROBE = PEAK_MEMORY + """
 import numpy as np
-from lib import train
+from lib.training import train
 # Built from bytes: a str of 5M numpy scalars would itself cost more memory than training.
 text = np.random.default_rng(3).integers(33, 33 + 80, size=5_000_000, dtype=np.uint8).tobytes().decode("ascii")
 train.train(text, m=100, epochs=1, max_steps=2000, val_fraction=0.05, eval_every=1000)
@@ -281,13 +282,15 @@ SAMPLE_MEMORY_PROBE = """
 import os, tempfile
 from pathlib import Path
 import numpy as np
-from lib import checkpoint, rnn, sample
+from lib import rnn
+from lib.sample import command
+from lib.training import checkpoint
 vocab = [chr(c) for c in range(33, 33 + {K})]
 params = rnn.init_params(len(vocab), {M}, 0.3, np.random.default_rng(1))
 with tempfile.TemporaryDirectory() as folder:
     checkpoint.save_model(Path(folder) / "best.npz", params, vocab, {{"step": 0}})
     sys.stdout = open(os.devnull, "w", encoding="utf-8")
-    status = sample.run([folder, "--length", "{n}", "--out", os.devnull])
+    status = command.run([folder, "--length", "{n}", "--out", os.devnull])
 sys.stderr.write(str(peak_mb()))
 """
 

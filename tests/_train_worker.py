@@ -2,7 +2,7 @@
 
     python tests/_train_worker.py TEXT_PATH OUT_DIR SETTINGS_JSON [PAUSE_SECONDS]
 
-SETTINGS_JSON is a JSON object of keyword arguments for lib.train.train (it may
+SETTINGS_JSON is a JSON object of keyword arguments for lib.training.train.train (it may
 hold "resume": true). PAUSE_SECONDS (default 0) is slept after every checkpoint
 written, which stretches the run in wall time without changing any number, so a
 test can kill the process in the middle of it.
@@ -12,7 +12,8 @@ import json
 import sys
 import time
 
-from lib import corpus, train
+from lib.text import corpus
+from lib.training import train
 
 
 def main(argv):

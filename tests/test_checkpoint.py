@@ -1,4 +1,4 @@
-"""Checkpoints: lib.checkpoint files, train()'s last.npz/best.npz, resume, crashes."""
+"""Checkpoints: lib.training.checkpoint files, train()'s last.npz/best.npz, resume, crashes."""
 
 import json
 import os
@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import checkpoint, checks, corpus, rnn, sampling, train
+from lib import checks, rnn
+from lib.sample import sampling
+from lib.text import corpus
+from lib.training import checkpoint, train
 
 WORKER = Path(__file__).with_name("_train_worker.py")
 
@@ -29,7 +32,7 @@ def _tmp_files(folder):
     return [p.name for p in Path(folder).iterdir() if p.name.endswith(".tmp")]
 
 
-# ------------------------------------------------------------ lib.checkpoint
+# ------------------------------------------------------------ lib.training.checkpoint
 
 def test_save_load_round_trip(tmp_path):
     path = tmp_path / "sub" / "file.npz"

@@ -1,9 +1,9 @@
-"""lib.corpus: reading the text file, the vocabulary, encoding and the split."""
+"""lib.text.corpus: reading the text file, the vocabulary, encoding and the split."""
 
 import numpy as np
 import pytest
 
-from lib import corpus
+from lib.text import corpus
 
 
 def test_read_text_round_trip(english_text_file, english_text):

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from lib import corpus, gradcheck, rnn, rnn_fast
+from lib import gradcheck, rnn, rnn_fast
+from lib.text import corpus
 
 
 def _first_25(text):
@@ -25,7 +26,8 @@ def _first_25(text):
 _CHECK_SCRIPT = """
 import json, sys
 import numpy as np
-from lib import corpus, gradcheck, rnn
+from lib import gradcheck, rnn
+from lib.text import corpus
 job = json.load(sys.stdin)
 vocab = corpus.build_vocab(job["text"])
 data = corpus.encode(job["text"], vocab)

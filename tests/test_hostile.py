@@ -23,17 +23,19 @@ from nbrun import ok, papermill
 from toy_corpus import learnable_text
 from toy_run import TOY, params, run_lib
 
-from lib import atomic, checkpoint, paths, plots, progress, report, rundir, runs, show, train, training_run
+from lib import atomic, paths
+from lib.report import spread
+from lib.training import checkpoint, loss_plot, progress, run_files, run_folder, runner, train
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 
 
 def plan(text_file, out, **extra):
-    return training_run.plan(**params(text_file, out, **extra))
+    return runner.plan(**params(text_file, out, **extra))
 
 
 def derived_left(folder):
-    return sorted(name for name in rundir.DERIVED if (folder / name).exists())
+    return sorted(name for name in run_folder.DERIVED if (folder / name).exists())
 
 
 def interrupt_at(monkeypatch, step):
@@ -46,7 +48,7 @@ def interrupt_at(monkeypatch, step):
         on_event.close = lambda: None
         on_event.seconds = 0.0
         return on_event
-    monkeypatch.setattr(training_run, "make_progress", progress_raising)
+    monkeypatch.setattr(runner, "make_progress", progress_raising)
 
 
 # ----------------------------------------------------------- 1: Ctrl-C in make, then make again
@@ -67,7 +69,7 @@ def test_ctrl_c_in_the_first_make_then_make_again_continues_from_the_checkpoint(
     # A terminal's Ctrl-C goes to the whole foreground process group: make and its stages.
     first = make(*args, cwd=tmp_path, start_new_session=True)
     try:
-        wait_for(lambda: (rundir.read_status(run) or {}).get("step", 0) >= 10_000 or first.poll() is not None,
+        wait_for(lambda: (run_folder.read_status(run) or {}).get("step", 0) >= 10_000 or first.poll() is not None,
                  timeout=300)
         assert first.poll() is None, "the run ended before it could be interrupted:\n" + first.stderr.read()
         os.killpg(first.pid, signal.SIGINT)
@@ -88,7 +90,7 @@ def test_ctrl_c_in_the_first_make_then_make_again_continues_from_the_checkpoint(
     assert f"seed0/train_20ep: {kept:,}/" in err  # the progress line: where training took up again
     executed = (run / "train.ipynb").read_text(encoding="utf-8")
     assert f"continued {run}: updates {kept:,} to " in executed
-    assert rundir.folder_state(run)[0] == "finished"
+    assert run_folder.folder_state(run)[0] == "finished"
 
 
 def wait_for(predicate, timeout):
@@ -104,12 +106,12 @@ def test_retrain_true_continues_an_interrupted_run_of_the_same_settings_in_place
                                                                                   monkeypatch):
     out = tmp_path / "run"
     interrupt_at(monkeypatch, 120)
-    with pytest.raises(training_run.TrainingInterrupted):
+    with pytest.raises(runner.TrainingInterrupted):
         run_lib(text_file, out, max_steps=200)
     monkeypatch.undo()
     result = run_lib(text_file, out, max_steps=200, retrain=True)
     assert (result["action"], result["trained_from"]) == ("continue", 100)
-    assert not rundir.aside_folder(out).exists()
+    assert not run_folder.aside_folder(out).exists()
     fresh = run_lib(text_file, tmp_path / "fresh", max_steps=200)
     for name in ("best.npz", "last.npz"):
         a, b = checkpoint.load(out / name)[0], checkpoint.load(tmp_path / "fresh" / name)[0]
@@ -153,15 +155,15 @@ def test_the_spread_counts_a_repeated_run_once():
                 "by_epochs": {5: {"best_step": 5, "best_smooth_loss": loss_5, "heldout": None},
                               10: {"best_step": 10, "best_smooth_loss": loss_10, "heldout": None}}}
     same = [seed_run(0, 45.0, 44.0, "r/seed0/train_10ep"), seed_run(0, 45.0, 44.0, "r/seed0/train_10ep")]
-    text = report.spread_text(same)
+    text = spread.spread_text(same)
     assert "more than the seed-to-seed spread" not in text
     assert "counts once" in text and "there is no spread over initialisations to measure" in text
     # Folders seed010 and seed8 trained with seed 8 (YAML's octal): the same numbers, one draw.
     octal = [seed_run(8, 45.0, 44.0, "r/seed010/train_10ep"), seed_run(8, 45.0, 44.0, "r/seed8/train_10ep"),
              seed_run(1, 46.0, 44.5, "r/seed1/train_10ep")]
-    text = report.spread_text(octal)
+    text = spread.spread_text(octal)
     assert "Over 2 seeds" in text and "seed010" in text
-    assert report.spread_table(octal).count("| 8 |") == 1
+    assert spread.spread_table(octal).count("| 8 |") == 1
 
 
 # ----------------------------------------------------------- 5 and 14: status follows checkpoints; interrupt
@@ -170,16 +172,16 @@ def test_interrupt_ends_in_one_line_naming_the_kept_checkpoint_and_status_follow
                                                                                      monkeypatch):
     out = tmp_path / "run"
     interrupt_at(monkeypatch, 170)
-    with pytest.raises(training_run.TrainingInterrupted) as info:
+    with pytest.raises(runner.TrainingInterrupted) as info:
         run_lib(text_file, out, max_steps=300)
     assert isinstance(info.value, KeyboardInterrupt)  # still an interrupt for code that stops on one
     message = str(info.value)
     assert message == (f"interrupted: {out} keeps its last checkpoint, update 150 of 300; run the notebook "
                        f"again with the same settings to continue from there")
     assert info.value._render_traceback_() == [f"TrainingInterrupted: {message}"]  # what Jupyter shows
-    assert rundir.read_status(out)["step"] == 150 == checkpoint.load(out / "last.npz")[1]["step"]
-    with pytest.raises(rundir.RunFolderError, match="interrupted at step 150 of 300"):
-        rundir.require_finished(out)
+    assert run_folder.read_status(out)["step"] == 150 == checkpoint.load(out / "last.npz")[1]["step"]
+    with pytest.raises(run_folder.RunFolderError, match="interrupted at step 150 of 300"):
+        run_folder.require_finished(out)
     monkeypatch.undo()
     result = run_lib(text_file, out, max_steps=300)
     assert (result["action"], result["trained_from"]) == ("continue", 150)
@@ -195,7 +197,7 @@ def test_stop_button_while_the_notebook_trains_ends_in_one_line(tmp_path):
            "-p", "epochs", "20", "-p", "checkpoint_every", "1000"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: (rundir.read_status(out) or {}).get("step", 0) >= 1000 or proc.poll() is not None,
+        wait_for(lambda: (run_folder.read_status(out) or {}).get("step", 0) >= 1000 or proc.poll() is not None,
                  timeout=300)
         kernels = [c for c in psutil.Process(proc.pid).children(recursive=True)
                    if any("ipykernel" in part for part in c.cmdline())]
@@ -213,13 +215,13 @@ def test_stop_button_while_the_notebook_trains_ends_in_one_line(tmp_path):
     assert errors[0]["traceback"] == [f"TrainingInterrupted: interrupted: {out} keeps its last checkpoint, "
                                       f"update {kept:,} of 34,700; run the notebook again with the same "
                                       f"settings to continue from there"]
-    assert "rnn.py" not in err and rundir.read_status(out)["step"] == kept
+    assert "rnn.py" not in err and run_folder.read_status(out)["step"] == kept
 
 
 def test_status_step_follows_the_checkpoints_while_running(text_file, tmp_path, monkeypatch):
     out = tmp_path / "run"
     seen = []
-    real = rundir.write_status
+    real = run_folder.write_status
 
     def recording(folder, state, **facts):
         status = real(folder, state, **facts)
@@ -227,7 +229,7 @@ def test_status_step_follows_the_checkpoints_while_running(text_file, tmp_path, 
             seen.append((state, status["step"], checkpoint.load(out / "last.npz")[1]["step"]
                          if (out / "last.npz").exists() else None))
         return status
-    monkeypatch.setattr(rundir, "write_status", recording)
+    monkeypatch.setattr(run_folder, "write_status", recording)
     run_lib(text_file, out, max_steps=130)
     assert seen == [("running", 0, None), ("running", 50, 50), ("running", 100, 100), ("running", 130, 130),
                     ("finished", 130, 130)]
@@ -247,7 +249,7 @@ def test_full_disk_at_the_figure_names_it_and_leaves_nothing_derived(text_file, 
     assert str(info.value) == f"could not write {out / 'loss.png'}: {os.strerror(errno.ENOSPC)}"
     assert info.value._render_traceback_() == [f"WriteError: {info.value}"]  # one line in Jupyter too
     assert derived_left(out) == [] and not list(out.glob(".*.tmp"))
-    assert rundir.read_status(out)["state"] == "running"  # unfinished, and nothing says otherwise
+    assert run_folder.read_status(out)["state"] == "running"  # unfinished, and nothing says otherwise
     monkeypatch.undo()
     result = run_lib(text_file, out, max_steps=120)
     assert result["action"] == "continue" and result["trained_from"] == 120
@@ -259,26 +261,26 @@ def test_full_disk_at_the_figure_names_it_and_leaves_nothing_derived(text_file, 
 
 def test_diverging_run_is_one_line_and_leaves_a_folder_the_next_run_takes(text_file, tmp_path):
     out = tmp_path / "run"
-    with np.errstate(all="ignore"), pytest.raises(training_run.TrainingDiverged) as info:
+    with np.errstate(all="ignore"), pytest.raises(runner.TrainingDiverged) as info:
         run_lib(text_file, out, eta=1e6, max_steps=200)
     message = str(info.value)
     assert message.startswith("training diverged: loss became") and "\n" not in message
     assert f"{out} was left empty (a new run folder)" in message
     assert info.value._render_traceback_() == [f"TrainingDiverged: {message}"]
-    assert rundir.folder_state(out)[0] == "new"
+    assert run_folder.folder_state(out)[0] == "new"
     result = run_lib(text_file, out, max_steps=60)  # another eta, same folder: trains afresh
-    assert result["action"] == "new" and rundir.folder_state(out)[0] == "finished"
+    assert result["action"] == "new" and run_folder.folder_state(out)[0] == "finished"
 
 
 def test_diverging_after_a_checkpoint_keeps_it_and_says_so(english_text_file, tmp_path):
     out = tmp_path / "run"
     # The setting of test_train's divergence test: it diverges after a few checkpoints.
-    with np.errstate(all="ignore"), pytest.raises(training_run.TrainingDiverged) as info:
+    with np.errstate(all="ignore"), pytest.raises(runner.TrainingDiverged) as info:
         run_lib(english_text_file, out, m=5, eta=70.0, seq_length=10, seed=1, epochs=20, checkpoint_every=2,
                 log_every=1)
     kept = checkpoint.load(out / "last.npz")[1]["step"]
     assert f"{out} is left interrupted at update {kept:,}" in str(info.value)
-    assert rundir.folder_state(out)[0] == "interrupted" and rundir.read_status(out)["step"] == kept
+    assert run_folder.folder_state(out)[0] == "interrupted" and run_folder.read_status(out)["step"] == kept
 
 
 # ----------------------------------------------------------- 15 and 19: the next notebook
@@ -289,7 +291,7 @@ def run_under_the_root(tmp_path_factory):
     text = tmp_path_factory.mktemp("root_text") / "toy.txt"
     text.write_text(learnable_text(), encoding="utf-8")
     folder = paths.RUNS_DIR / f"test_hostile_{uuid.uuid4().hex[:8]}"
-    training_run.execute(plan(text, folder, max_steps=130), progress=None)
+    runner.execute(plan(text, folder, max_steps=130), progress=None)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -298,10 +300,10 @@ def test_a_run_folder_relative_to_the_root_works_from_notebooks(run_under_the_ro
     relative = run_under_the_root.relative_to(paths.REPO_ROOT).as_posix()  # runs/test_hostile_...
     result = ok(papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "e.ipynb", NOTEBOOKS,
                           ("run_dir", relative), ("every", 50), ("up_to", 100), ("out_dir", tmp_path)))
-    assert runs.read_evolution(tmp_path)["run_dir"] == str(run_under_the_root)
+    assert run_files.read_evolution(tmp_path)["run_dir"] == str(run_under_the_root)
     ok(papermill(NOTEBOOKS / "best_model.ipynb", tmp_path / "b.ipynb", NOTEBOOKS, ("run_dir", relative),
                  ("passage_len", 50), ("sweep_len", 20), ("out_dir", tmp_path)))
-    assert runs.read_passage(tmp_path)["run_dir"] == str(run_under_the_root)
+    assert run_files.read_passage(tmp_path)["run_dir"] == str(run_under_the_root)
     missing = papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "m.ipynb", NOTEBOOKS,
                         ("run_dir", "runs/no_such_run"), ("out_dir", tmp_path / "m"))
     assert missing.returncode != 0
@@ -315,7 +317,7 @@ def test_text_evolution_says_when_the_run_is_shorter_than_up_to(run_under_the_ro
                  ("run_dir", run_under_the_root), ("every", 50), ("up_to", 1000), ("out_dir", tmp_path)))
     printed = cell_text(tmp_path / "e.ipynb")
     assert "the run is shorter than asked: 130 updates, up_to=1,000" in printed
-    assert [s["step"] for s in runs.read_evolution(tmp_path)["samples"]] == [0, 50, 100]
+    assert [s["step"] for s in run_files.read_evolution(tmp_path)["samples"]] == [0, 50, 100]
     ok(papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "f.ipynb", tmp_path,
                  ("run_dir", run_under_the_root), ("every", 50), ("up_to", 100), ("out_dir", tmp_path / "f")))
     assert "shorter than asked" not in cell_text(tmp_path / "f.ipynb")
@@ -331,18 +333,18 @@ def cell_text(executed):
 
 def test_loss_plot_title_says_what_was_run(text_file, tmp_path):
     short = run_lib(text_file, tmp_path / "short", max_steps=130)["summary"]
-    title = plots.loss_figure(runs.read_history(tmp_path / "short"), short).axes[0].get_title()
+    title = loss_plot.loss_figure(run_files.read_history(tmp_path / "short"), short).axes[0].get_title()
     fraction = 130 / short["steps_per_epoch"]
     assert title.endswith(f", 130 updates ({fraction:.2g} of an epoch)") and "10 epochs" not in title
     whole = run_lib(text_file, tmp_path / "whole", epochs=1)["summary"]
-    assert plots.loss_figure(runs.read_history(tmp_path / "whole"), whole).axes[0].get_title().endswith(
+    assert loss_plot.loss_figure(run_files.read_history(tmp_path / "whole"), whole).axes[0].get_title().endswith(
         ", 1 epoch")
 
 
 @pytest.mark.parametrize("steps", [130, 150])
 def test_the_samples_end_with_one_from_the_final_model(text_file, tmp_path, steps):
     result = run_lib(text_file, tmp_path / "run", max_steps=steps)
-    samples = runs.read_samples(tmp_path / "run")
+    samples = run_files.read_samples(tmp_path / "run")
     assert [s["step"] for s in samples] == [0, 50, 100, steps]
     assert samples[-1]["smooth_loss"] == result["summary"]["final_smooth_loss"]
     # The trajectory is train()'s own, and the checkpoint keeps no closing sample, so that a
@@ -354,13 +356,13 @@ def test_the_samples_end_with_one_from_the_final_model(text_file, tmp_path, step
     assert checkpoint.load(tmp_path / "run" / "last.npz")[1]["samples"] == direct["samples"]
     longer = run_lib(text_file, tmp_path / "run", max_steps=230)
     never_stopped = run_lib(text_file, tmp_path / "once", max_steps=230)
-    assert runs.read_samples(tmp_path / "run") == runs.read_samples(tmp_path / "once")
-    assert [s["step"] for s in runs.read_samples(tmp_path / "once")] == [0, 50, 100, 150, 200, 230]
+    assert run_files.read_samples(tmp_path / "run") == run_files.read_samples(tmp_path / "once")
+    assert [s["step"] for s in run_files.read_samples(tmp_path / "once")] == [0, 50, 100, 150, 200, 230]
     assert longer["summary"]["best_smooth_loss"] == never_stopped["summary"]["best_smooth_loss"]
 
 
 def test_result_line_says_its_time_is_cpu_and_the_progress_wall_clock(text_file, tmp_path):
-    line = training_run.report_line(run_lib(text_file, tmp_path / "run", max_steps=60))
+    line = runner.report_line(run_lib(text_file, tmp_path / "run", max_steps=60))
     assert re.search(r"\d+ us of CPU time per update \(the progress shows wall-clock time\)", line)
     read_end, write_end = os.pipe()
     lines = progress.LineProgress(100, "run", every=0.0, stream_fd=write_end)
@@ -371,5 +373,5 @@ def test_result_line_says_its_time_is_cpu_and_the_progress_wall_clock(text_file,
 
 
 def test_show_run_folder_takes_an_absolute_path_as_given(tmp_path):
-    assert show.run_folder(str(tmp_path), paths.RUNS_DIR) == tmp_path.resolve()
-    assert show.run_folder(None, paths.RUNS_DIR / "train_10ep") == paths.RUNS_DIR / "train_10ep"
+    assert run_folder.locate(str(tmp_path), paths.RUNS_DIR) == tmp_path.resolve()
+    assert run_folder.locate(None, paths.RUNS_DIR / "train_10ep") == paths.RUNS_DIR / "train_10ep"

@@ -1,4 +1,4 @@
-"""notebooks/inside.ipynb and lib/inside.py: each number against an independent computation."""
+"""notebooks/inside.ipynb and lib/inside/analysis.py: each number against an independent computation."""
 
 import subprocess
 import sys
@@ -8,7 +8,10 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
-from lib import checkpoint, corpus, inside, inside_figures, inside_report, ngram, paths, rnn, rundir, train
+from lib import paths, rnn
+from lib.inside import analysis, inside_figures, inside_report, ngram
+from lib.text import corpus
+from lib.training import checkpoint, run_folder, train
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 
@@ -16,7 +19,7 @@ NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 # ----------------------------------------------------------- features, written out character by character
 def loop_features(text):
     """The features of issue 18 with a plain loop over the text."""
-    out = {name: [] for name in inside.FEATURES}
+    out = {name: [] for name in analysis.FEATURES}
     quotes = depth = since_newline = 0
     line_of, lines, current = [], [[]], 0
     for ch in text:                                   # which line each character is on (a newline ends its line)
@@ -50,21 +53,21 @@ SAMPLE = 'JULIET\nO Romeo, "Romeo"! (wherefore [art]) thou)) Romeo?\nDENY thy fa
 
 def test_features_equal_a_loop_over_the_characters():
     expected = loop_features(SAMPLE)
-    got = inside.features(SAMPLE)
-    for name in inside.FEATURES:
+    got = analysis.features(SAMPLE)
+    for name in analysis.FEATURES:
         np.testing.assert_array_equal(np.asarray(got[name], dtype=float), expected[name], err_msg=name)
     assert expected["bracket"].any() and expected["quote"].any() and expected["caps_line"].any()
 
 
 def test_position_kinds_follow_their_rules_in_order():
-    kinds = inside.position_kinds(SAMPLE)
+    kinds = analysis.position_kinds(SAMPLE)
     for t, kind in enumerate(kinds):
         now, nxt = SAMPLE[t], SAMPLE[t + 1]
         want = ("after a newline" if now == "\n" else "after punctuation" if not now.isalpha() and now != " "
                 else "start of a word" if now == " " and nxt.isalpha()
                 else "inside a word" if now.isalpha() and nxt.isalpha()
                 else "end of a word" if now.isalpha() else "other")
-        assert inside.KINDS[kind] == want, (t, now, nxt)
+        assert analysis.KINDS[kind] == want, (t, now, nxt)
 
 
 def test_correlations_equal_numpy_corrcoef():
@@ -72,12 +75,12 @@ def test_correlations_equal_numpy_corrcoef():
     states = np.tanh(rng.standard_normal((400, 7)))
     states[:, 2] = 0.25                                # a constant unit counts r = 0
     feature = (rng.random(400) < 0.3) + 0.5 * states[:, 4]
-    r = inside.correlations(states, feature)
+    r = analysis.correlations(states, feature)
     for unit in range(7):
         expected = 0.0 if unit == 2 else np.corrcoef(states[:, unit], feature)[0, 1]
         assert abs(r[unit] - expected) < 1e-12
-    assert inside.best_unit(states, feature)[0] == 4
-    assert not inside.correlations(states, np.ones(400)).any()   # so does a constant feature
+    assert analysis.best_unit(states, feature)[0] == 4
+    assert not analysis.correlations(states, np.ones(400)).any()   # so does a constant feature
 
 
 # ----------------------------------------------------------- the gradient reach against finite differences
@@ -98,7 +101,7 @@ def test_gradient_reach_equals_finite_differences():
     x = rng.integers(0, K, 40)
     H, P = rnn.forward(params, x, np.zeros(m))
     positions = np.array([12, 25, 37])
-    reach = inside.gradient_reach(params, x, H, P, positions, max_k=6)
+    reach = analysis.gradient_reach(params, x, H, P, positions, max_k=6)
     eps = 1e-6
     for k in range(7):
         norms = []
@@ -118,7 +121,7 @@ def test_initial_params_are_the_ones_training_starts_from(monkeypatch, english_t
     real = rnn.init_params
     monkeypatch.setattr(rnn, "init_params", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
     train.train(english_text, m=7, seed=11, epochs=1, max_steps=1, synth_every=10_000, log_every=1)
-    again = inside.initial_params(len(set(english_text)), 7, 0.01, 11)
+    again = analysis.initial_params(len(set(english_text)), 7, 0.01, 11)
     for name in rnn.PARAM_NAMES:
         np.testing.assert_array_equal(again[name], drawn[0][name])
 
@@ -137,20 +140,20 @@ def looked(tmp_path_factory):
                  ("eval_every", 100), ("synth_every", 100), ("synth_len", 20)))
     ok(papermill(NOTEBOOKS / "inside.ipynb", work / "inside.ipynb", work, ("run_dir", run), ("chars", 1000),
                  ("ngram_max", 4)))
-    return {"work": work, "run": run, "text": text, "data": inside.read(run)}
+    return {"work": work, "run": run, "text": text, "data": analysis.read(run)}
 
 
 def test_inside_json_holds_the_interface(looked):
     data = looked["data"]
     assert data["chars"] == 1000 and [e["n"] for e in data["ngram"]] == [1, 2, 3, 4]
-    assert [u["feature"] for u in data["units"]][:7] == list(inside.FEATURES[:7])
-    assert [e["k"] for e in data["gradient_reach"]] == list(range(inside.MAX_K + 1))
+    assert [u["feature"] for u in data["units"]][:7] == list(analysis.FEATURES[:7])
+    assert [e["k"] for e in data["gradient_reach"]] == list(range(analysis.MAX_K + 1))
     assert sum(e["positions"] for e in data["by_kind"]) == 999
     assert data["outliers"] == [] and data["seeds_compared"] == 0
     for stem, _ in inside_figures.FIGURES[:-1]:
         for ext in ("png", "pdf"):
             assert (looked["run"] / f"{stem}.{ext}").stat().st_size > 0
-            assert f"{stem}.{ext}" in rundir.DERIVED, "a retrained run must not keep the old figures"
+            assert f"{stem}.{ext}" in run_folder.DERIVED, "a retrained run must not keep the old figures"
 
 
 def _passage(looked):
@@ -169,7 +172,7 @@ def test_every_r_equals_corrcoef_of_the_states(looked):
     states = rnn.forward(params, x, np.zeros(6))[0][1:]
     states_init = rnn.forward(init, x, np.zeros(6))[0][1:]
     features = loop_features(text)
-    shuffler = np.random.default_rng(inside.SHUFFLE_SEED)
+    shuffler = np.random.default_rng(analysis.SHUFFLE_SEED)
 
     def all_r(s, f):
         return [0.0 if np.ptp(s[:, u]) == 0 or np.ptp(f) == 0 else np.corrcoef(s[:, u], f)[0, 1] for u in range(6)]
@@ -191,16 +194,16 @@ def test_rnn_and_ngram_bits_equal_their_own_computations(looked):
     model = ngram.KneserNey(corpus.encode(training, vocab), len(vocab), 4)
     for entry in data["ngram"]:
         assert abs(entry["bits_per_char"] - model.bits_per_char(x, entry["n"])) < 1e-12
-    kinds = inside.position_kinds(text)
+    kinds = analysis.position_kinds(text)
     p = rnn.forward(params, x, np.zeros(6))[1][np.arange(len(x) - 1), x[1:]]
     for entry in data["by_kind"]:
-        where = kinds == inside.KINDS.index(entry["kind"])
+        where = kinds == analysis.KINDS.index(entry["kind"])
         assert abs(entry["rnn"] - (-np.log2(p[where]).mean())) < 1e-9
 
 
 # ----------------------------------------------------------- bad parameters end in one line, write nothing
 def _stage(work, *params):
-    cmd = [sys.executable, "-m", "lib.stage", "--failures-dir", str(work / ".failed"),
+    cmd = [sys.executable, "-m", "lib.jupyter.stage", "--failures-dir", str(work / ".failed"),
            str(NOTEBOOKS / "inside.ipynb"), str(work / "bad" / "inside.ipynb")]
     for name, value in params:
         cmd += ["-p", name, str(value)]
@@ -211,7 +214,7 @@ def test_bad_parameters_end_in_one_line(looked):
     work, run = looked["work"], looked["run"]
     unfinished = work / "unfinished"
     unfinished.mkdir()
-    rundir.write_status(unfinished, "running", step=50, planned_steps=200)
+    run_folder.write_status(unfinished, "running", step=50, planned_steps=200)
     foreign = work / "foreign.txt"
     foreign.write_text("the cat sat on the mat \u20ac\n" * 10, encoding="utf-8")
     cases = [
@@ -226,14 +229,14 @@ def test_bad_parameters_end_in_one_line(looked):
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
-        assert not (work / "bad" / inside.FILE).exists() and not (unfinished / inside.FILE).exists()
+        assert not (work / "bad" / analysis.FILE).exists() and not (unfinished / analysis.FILE).exists()
 
 
 def test_two_readings_are_the_model_read_from_its_first_and_second_character():
     rng = np.random.default_rng(8)
     params = rnn.init_params(5, 6, sigma=0.8, rng=rng)
     x = rng.integers(0, 5, 300)
-    got = inside.two_readings(params, x, shown=50)
+    got = analysis.two_readings(params, x, shown=50)
     assert abs(got["bits_first"] - train.bits_per_char(params, x)) < 1e-12
     assert abs(got["bits_second"] - train.bits_per_char(params, x[1:])) < 1e-12
     first = rnn.forward(params, x, np.zeros(6))[0][2:].copy()     # after characters 1, 2, ...
@@ -248,34 +251,34 @@ def test_two_readings_are_the_model_read_from_its_first_and_second_character():
 
 
 def test_only_the_seed_the_report_calls_an_outlier_is_read_twice(monkeypatch, tmp_path):
-    from lib import checkpoint, runs
+    from lib.training import checkpoint, run_files
 
     rng = np.random.default_rng(9)
     vocab = list("abcde")
     models = {f"seed{s}": rnn.init_params(5, 4, sigma=0.5, rng=rng) for s in range(4)}
     held = {"seed0": 2.9, "seed1": 2.95, "seed2": 3.0, "seed3": 12.5}
-    monkeypatch.setattr(rundir, "require_finished", lambda folder: {"state": "finished"})
-    monkeypatch.setattr(runs, "read_summary", lambda folder: {"seed": int(folder.name[4:]),
+    monkeypatch.setattr(run_folder, "require_finished", lambda folder: {"state": "finished"})
+    monkeypatch.setattr(run_files, "read_summary", lambda folder: {"seed": int(folder.name[4:]),
                                                               "heldout": {"best_bpc": held[folder.name]}})
     monkeypatch.setattr(checkpoint, "load_model", lambda path: (models[path.parent.name], vocab, {}))
     text = "".join(rng.choice(vocab, 500))
-    found = inside.outlier_readings([tmp_path / name for name in held], text)
+    found = analysis.outlier_readings([tmp_path / name for name in held], text)
     assert [o["seed"] for o in found] == [3] and found[0]["heldout_bpc"] == 12.5
-    direct = inside.two_readings(models["seed3"], corpus.encode(text, vocab))
+    direct = analysis.two_readings(models["seed3"], corpus.encode(text, vocab))
     assert found[0]["bits_first"] == direct["bits_first"] and found[0]["gap"] == direct["gap"]
-    assert inside.outlier_readings([tmp_path / "seed0"], text) == []     # one seed: nothing to compare
+    assert analysis.outlier_readings([tmp_path / "seed0"], text) == []     # one seed: nothing to compare
     fig, caption = inside_figures.outliers_figure({"outliers": found})
     assert "seed 3" in caption and len(fig.axes) == 2
     assert "Seed 3's best model scores 12.50" in inside_report.outliers_text({"outliers": found})
 
 
 def test_the_report_refuses_an_inside_json_of_another_model(looked, tmp_path):
-    from lib import runs
+    from lib.training import run_files
 
-    summary = runs.read_summary(looked["run"])
+    summary = run_files.read_summary(looked["run"])
     assert inside_report.load(looked["run"], summary)["best_step"] == summary["best_step"]
     assert inside_report.load(tmp_path, summary) is None                  # none there: the section says so
-    runs.write_json(tmp_path / inside.FILE, dict(looked["data"], best_step=summary["best_step"] + 1))
-    with pytest.raises(runs.ArtifactError, match="from another model .* rerun notebooks/inside.ipynb"):
+    run_files.write_json(tmp_path / analysis.FILE, dict(looked["data"], best_step=summary["best_step"] + 1))
+    with pytest.raises(run_files.ArtifactError, match="from another model .* rerun notebooks/inside.ipynb"):
         inside_report.load(tmp_path, summary)
     assert "inside.json is not there" in inside_report.missing_text(tmp_path)

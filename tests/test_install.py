@@ -163,6 +163,9 @@ def test_train_notebook_copied_into_an_empty_folder_trains_into_its_runs_folder(
     where, editable = _installed_lib(python, work, env)
     site = _site_packages(python, env)
     assert where == site / "lib" and not editable, (where, editable)
+    # Every module of every sub-package went in, and nothing else.
+    wanted = sorted(str(f.relative_to(clone)) for f in (clone / "lib").rglob("*.py"))
+    assert sorted(str(f.relative_to(site)) for f in (site / "lib").rglob("*.py")) == wanted
 
     shutil.copyfile(clone / "notebooks" / "train.ipynb", work / "train.ipynb")
     (work / "tiny.txt").write_text(ENGLISH_TEXT * 4, encoding="utf-8")
@@ -184,6 +187,14 @@ def test_train_notebook_copied_into_an_empty_folder_trains_into_its_runs_folder(
     assert (run / "best.npz").is_file()
     status = json.loads((run / "status.json").read_text(encoding="utf-8"))
     assert status["state"] == "finished", status
+    # The commands a user types work from the installed package: the sampler under both its names.
+    scripts = Path(python).parent
+    sampled = _run([scripts / ("charrnn-sample" + (".exe" if os.name == "nt" else "")), run, "--length", "40"],
+                   work, env)
+    assert len(sampled.stdout) == 40, sampled.stdout
+    assert _run([python, "-m", "lib.sample", run, "--length", "40"], work, env).stdout == sampled.stdout
+    usage = subprocess.run([str(python), "-m", "lib.records"], cwd=work, env=env, capture_output=True, text=True)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage: python -m lib.records speeches")
     # Nothing of the run or the corpus in the installed package, nor anywhere in the venv.
     assert not (site / "runs").exists() and not (site / "data").exists()
     assert not list((root / "venv").rglob("summary.json")) and not list((root / "venv").rglob("best.npz"))

@@ -16,7 +16,9 @@ from nbrun import ok, papermill
 from toy_corpus import learnable_text
 from toy_run import TOY, params, run_lib
 
-from lib import checkpoint, checks, corpus, paths, progress, rundir, runs, training_run
+from lib import checks, paths
+from lib.text import corpus, sidecar
+from lib.training import checkpoint, folder_lock, progress, run_files, run_folder, runner
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 WORKER = Path(__file__).with_name("_run_worker.py")
@@ -25,7 +27,7 @@ WORKER = Path(__file__).with_name("_run_worker.py")
 def folder_bytes(folder):
     """{relative path: sha256} of every file under folder (the lock's contents excluded)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name not in rundir.LOCK_FILES}
+            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name not in folder_lock.LOCK_FILES}
 
 
 def same_arrays(path_a, path_b):
@@ -57,12 +59,12 @@ def wait_for(predicate, timeout=60):
 def test_same_settings_finished_is_reused_without_training(text_file, tmp_path):
     out = tmp_path / "run"
     first = run_lib(text_file, out, max_steps=120)
-    assert first["action"] == "new" and rundir.folder_state(out)[0] == "finished"
+    assert first["action"] == "new" and run_folder.folder_state(out)[0] == "finished"
     before = folder_bytes(out)
     again = run_lib(text_file, out, max_steps=120)
     assert again["action"] == "reuse" and "state" not in again
     assert folder_bytes(out) == before
-    assert "reused the finished run" in training_run.report_line(again)
+    assert "reused the finished run" in runner.report_line(again)
 
 
 def test_more_updates_continue_a_finished_run_bitwise(text_file, tmp_path):
@@ -71,15 +73,15 @@ def test_more_updates_continue_a_finished_run_bitwise(text_file, tmp_path):
     assert longer["action"] == "continue" and longer["trained_from"] == 100
     run_lib(text_file, tmp_path / "whole", max_steps=230)
     same_arrays(tmp_path / "short" / "last.npz", tmp_path / "whole" / "last.npz")
-    assert runs.read_history(tmp_path / "short") == runs.read_history(tmp_path / "whole")
-    assert runs.read_samples(tmp_path / "short") == runs.read_samples(tmp_path / "whole")
+    assert run_files.read_history(tmp_path / "short") == run_files.read_history(tmp_path / "whole")
+    assert run_files.read_samples(tmp_path / "short") == run_files.read_samples(tmp_path / "whole")
 
 
 def test_other_settings_are_refused_naming_each_difference(text_file, tmp_path):
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60)
     before = folder_bytes(out)
-    with pytest.raises(rundir.RunFolderError) as info:
+    with pytest.raises(run_folder.RunFolderError) as info:
         run_lib(text_file, out, max_steps=60, eta=0.05, seed=3)
     message = str(info.value)
     assert "eta=0.1 there, 0.05 now" in message and "seed=0 there, 3 now" in message
@@ -87,9 +89,9 @@ def test_other_settings_are_refused_naming_each_difference(text_file, tmp_path):
     assert folder_bytes(out) == before
     other_text = tmp_path / "other.txt"
     other_text.write_text(learnable_text(seed=9), encoding="utf-8")
-    with pytest.raises(rundir.RunFolderError, match="text: .*toy.txt .* there, .*other.txt .* now"):
-        training_run.execute(training_run.plan(**params(other_text, out, max_steps=60)), progress=None)
-    with pytest.raises(rundir.RunFolderError, match="already 60 updates long, more than the 30"):
+    with pytest.raises(run_folder.RunFolderError, match="text: .*toy.txt .* there, .*other.txt .* now"):
+        runner.execute(runner.plan(**params(other_text, out, max_steps=60)), progress=None)
+    with pytest.raises(run_folder.RunFolderError, match="already 60 updates long, more than the 30"):
         run_lib(text_file, out, max_steps=30)
     assert folder_bytes(out) == before
 
@@ -99,8 +101,8 @@ def test_retrain_replaces_only_when_finished(text_file, tmp_path):
     run_lib(text_file, out, max_steps=60, seed=1)
     result = run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
     assert result["action"] == "retrained"
-    assert runs.read_summary(out)["seed"] == 2 and runs.read_summary(out)["steps"] == 80
-    assert not rundir.aside_folder(out).exists()
+    assert run_files.read_summary(out)["seed"] == 2 and run_files.read_summary(out)["steps"] == 80
+    assert not run_folder.aside_folder(out).exists()
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     run_lib(text_file, tmp_path / "fresh", max_steps=80, seed=2)
     same_arrays(out / "last.npz", tmp_path / "fresh" / "last.npz")
@@ -113,23 +115,23 @@ class Killed(BaseException):
 
 
 def entry_names(folder):
-    return sorted(p.name for p in Path(folder).iterdir() if p.name not in rundir.LOCK_FILES)
+    return sorted(p.name for p in Path(folder).iterdir() if p.name not in folder_lock.LOCK_FILES)
 
 
 def read_as(reader, text_file, out, capsys):
     """What the next command says after a kill: train.ipynb or make's stage again (the same retrain),
-    the sampling command, or text_evolution/best_model (rundir.require_finished)."""
+    the sampling command, or text_evolution/best_model (run_folder.require_finished)."""
     capsys.readouterr()
     if reader == "train":
         result = run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
         assert result["action"] == "reuse"  # the killed retrain's run is in: nothing is trained again
-        return training_run.report_line(result).splitlines()[0]
+        return runner.report_line(result).splitlines()[0]
     if reader == "sample":
-        from lib import sample
+        from lib.sample import command
 
-        assert sample.run([str(out), "--length", "20", "--out", str(out.parent.parent / "sample.txt")]) == 0
+        assert command.run([str(out), "--length", "20", "--out", str(out.parent.parent / "sample.txt")]) == 0
         return capsys.readouterr().err.splitlines()[0]
-    assert rundir.require_finished(out)["settings"]["seed"] == 2
+    assert run_folder.require_finished(out)["settings"]["seed"] == 2
     return capsys.readouterr().out
 
 
@@ -144,18 +146,18 @@ def test_a_retrain_swap_killed_at_any_instant_is_finished_by_the_next_command(te
         def killable(real):
             def step(path, *rest):
                 if not steps:  # the swap's first step: the new run is finished beside the old one
-                    new_run.update(files=folder_bytes(rundir.aside_folder(out)),
-                                   entries=entry_names(rundir.aside_folder(out)))
+                    new_run.update(files=folder_bytes(run_folder.aside_folder(out)),
+                                   entries=entry_names(run_folder.aside_folder(out)))
                 # As Windows would refuse: no folder holding an open lock is renamed or removed.
-                assert not (Path(path).is_dir() and rundir.lock_is_held(path)), path
+                assert not (Path(path).is_dir() and folder_lock.lock_is_held(path)), path
                 if len(steps) == instant:
                     raise Killed
                 steps.append(path)
                 real(path, *rest)
             return step
 
-        monkeypatch.setattr(rundir, "_rename", killable(rundir._rename))
-        monkeypatch.setattr(rundir, "_remove", killable(rundir._remove))
+        monkeypatch.setattr(run_folder, "_rename", killable(run_folder._rename))
+        monkeypatch.setattr(run_folder, "_remove", killable(run_folder._remove))
         try:
             run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
         except Killed:
@@ -170,7 +172,7 @@ def test_a_retrain_swap_killed_at_any_instant_is_finished_by_the_next_command(te
         assert folder_bytes(out) == new_run["files"], instant
         assert [p.name for p in out.parent.iterdir()] == ["run"], instant  # no leftover beside it
         assert entry_names(out) == new_run["entries"], instant            # nor inside it
-        assert rundir.settle(out) is None                                   # and nothing more to do
+        assert run_folder.settle(out) is None                                   # and nothing more to do
         instant += 1
     # Every instant was tried: before each rename of the old run's entries, of the folder they are
     # gathered in, of the new run's entries, and before each of the two removals.
@@ -202,22 +204,22 @@ def test_a_retrain_killed_by_sigkill_while_swapping_is_finished_by_the_next_comm
         ok(papermill(NOTEBOOKS / reader, tmp_path / reader, tmp_path, ("run_dir", out), *extra))
         said = (tmp_path / reader).read_text(encoding="utf-8")
     assert f"{out}: a retrain had finished but was stopped while swapping its new run in" in said
-    assert rundir.require_finished(out)["settings"]["seed"] == 2
+    assert run_folder.require_finished(out)["settings"]["seed"] == 2
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-    assert not (out / rundir.REPLACING).exists() and not (out / rundir.REPLACED).exists()
+    assert not (out / run_folder.REPLACING).exists() and not (out / run_folder.REPLACED).exists()
 
 
 def test_a_killed_retrain_keeps_the_old_run_and_the_next_retrain_continues_its_build(text_file, tmp_path):
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60, seed=1)
     old = folder_bytes(out)
-    aside = rundir.aside_folder(out)
+    aside = run_folder.aside_folder(out)
     proc = worker(params(text_file, out, max_steps=300, seed=2, retrain=True), 30)
     wait_for(lambda: (aside / "last.npz").exists())  # the worker sleeps after its first checkpoint
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert rundir.settle(out) is None  # nothing to finish: the build stays for the next retrain
-    assert folder_bytes(out) == old and rundir.require_finished(out)["settings"]["seed"] == 1
+    assert run_folder.settle(out) is None  # nothing to finish: the build stays for the next retrain
+    assert folder_bytes(out) == old and run_folder.require_finished(out)["settings"]["seed"] == 1
     result = run_lib(text_file, out, max_steps=300, seed=2, retrain=True)
     assert result["action"] == "retrained" and result["trained_from"] == 50
     run_lib(text_file, tmp_path / "fresh", max_steps=300, seed=2)
@@ -229,10 +231,10 @@ def test_a_retrain_killed_before_it_trained_leaves_the_old_run_and_goes(text_fil
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60, seed=1)
     old = folder_bytes(out)
-    aside = rundir.aside_folder(out)
+    aside = run_folder.aside_folder(out)
     aside.mkdir()
-    (aside / rundir.LOCK).write_text("")  # claimed, then killed before its status.json
-    rundir.require_finished(out)
+    (aside / folder_lock.LOCK).write_text("")  # claimed, then killed before its status.json
+    run_folder.require_finished(out)
     said = capsys.readouterr().out
     assert said.startswith(f"{out}: the old run is whole there; removed what a retrain killed before it")
     assert folder_bytes(out) == old and not aside.exists()
@@ -247,21 +249,21 @@ def test_the_run_an_earlier_versions_killed_swap_hid_is_found(text_file, tmp_pat
     gone.wait()
     out = tmp_path / "run"
     (tmp_path / "old").rename(tmp_path / f".run.old-{gone.pid}")
-    (tmp_path / "new").rename(rundir.aside_folder(out))
+    (tmp_path / "new").rename(run_folder.aside_folder(out))
     done = subprocess.run([sys.executable, "-m", "lib.sample", str(out), "--length", "10"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "the new run is whole there now" in done.stderr and f".run.old-{gone.pid}" in done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
-    assert rundir.require_finished(out)["settings"]["seed"] == 2
+    assert run_folder.require_finished(out)["settings"]["seed"] == 2
 
 
 def test_default_out_dir_names_what_differs_from_the_course():
-    base = dict(training_run.COURSE, epochs=10, keep_carriage_returns=False)
-    assert training_run.default_out_dir(base, None) == paths.RUNS_DIR / "train_10ep"
+    base = dict(runner.COURSE, epochs=10, keep_carriage_returns=False)
+    assert runner.default_out_dir(base, None) == paths.RUNS_DIR / "train_10ep"
     changed = dict(base, eta=0.05, m=50)
-    assert training_run.default_out_dir(changed, None) == paths.RUNS_DIR / "train_10ep_m50_eta0.05"
-    assert training_run.default_out_dir(dict(base, epochs=5, seed=2), "data/goblet_book.txt") == \
+    assert runner.default_out_dir(changed, None) == paths.RUNS_DIR / "train_10ep_m50_eta0.05"
+    assert runner.default_out_dir(dict(base, epochs=5, seed=2), "data/goblet_book.txt") == \
         paths.RUNS_DIR / "train_5ep_goblet_book_seed2"
 
 
@@ -294,9 +296,9 @@ def test_kill_during_continuation_then_every_notebook(text_file, tmp_path):
     wait_for(lambda: (out / "last.npz").exists() and checkpoint.load(out / "last.npz")[1]["step"] >= 150)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    state, status = rundir.folder_state(out)
+    state, status = run_folder.folder_state(out)
     assert state == "interrupted"
-    assert not any((out / name).exists() for name in rundir.DERIVED)
+    assert not any((out / name).exists() for name in run_folder.DERIVED)
     for notebook, extra in (("text_evolution.ipynb", []), ("best_model.ipynb", [("passage_len", 10)])):
         result = papermill(NOTEBOOKS / notebook, tmp_path / notebook, tmp_path, ("run_dir", out), *extra)
         assert result.returncode != 0
@@ -307,7 +309,7 @@ def test_kill_during_continuation_then_every_notebook(text_file, tmp_path):
     assert result["action"] == "continue" and result["took_over"]["pid"] == proc.pid
     run_lib(text_file, tmp_path / "whole", max_steps=400)
     same_arrays(out / "last.npz", tmp_path / "whole" / "last.npz")
-    assert runs.read_history(out) == runs.read_history(tmp_path / "whole")
+    assert run_files.read_history(out) == run_files.read_history(tmp_path / "whole")
 
 
 def test_kill_during_checkpoint_write_leaves_no_temp_file_after_next_claim(text_file, tmp_path):
@@ -336,7 +338,7 @@ def test_two_processes_racing_for_one_folder(text_file, tmp_path, attempt):
     refused = next(r[0] for p, r in zip(procs, results) if p.returncode == 3)
     winner = next(p for p in procs if p.returncode == 0)
     assert f"is being trained by process {winner.pid}" in refused
-    assert runs.read_summary(out)["steps"] == 300 and rundir.folder_state(out)[0] == "finished"
+    assert run_files.read_summary(out)["steps"] == 300 and run_folder.folder_state(out)[0] == "finished"
     run_lib(text_file, tmp_path / "alone", max_steps=300)
     same_arrays(out / "last.npz", tmp_path / "alone" / "last.npz")
 
@@ -353,7 +355,7 @@ def test_racing_notebooks(text_file, tmp_path):
     assert sorted(p.returncode for p in procs) == [0, 1], results
     refused = next(r[1] for p, r in zip(procs, results) if p.returncode == 1)
     assert "is being trained by process" in refused
-    assert runs.read_summary(tmp_path / "run")["steps"] == 40000
+    assert run_files.read_summary(tmp_path / "run")["steps"] == 40000
 
 
 def test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer(text_file, tmp_path):
@@ -364,25 +366,25 @@ def test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer(text_f
 
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60)
-    rundir.write_status(out, "running", **{k: v for k, v in rundir.read_status(out).items()
+    run_folder.write_status(out, "running", **{k: v for k, v in run_folder.read_status(out).items()
                                            if k not in ("state", "updated_at")})
-    for look in (lambda: rundir.folder_state(out)[0] == "interrupted",
-                 lambda: rundir.claim(out).release() is None):
-        looker = FileLock(out / rundir.LOCK, thread_local=False)
+    for look in (lambda: run_folder.folder_state(out)[0] == "interrupted",
+                 lambda: run_folder.claim(out).release() is None):
+        looker = FileLock(out / folder_lock.LOCK, thread_local=False)
         looker.acquire()                                     # another reader, caught in its instant
         threading.Timer(0.3, looker.release).start()
         assert look()
 
 
 def test_unfinished_run_is_not_reported(text_file, tmp_path):
-    from lib import report
+    from lib.report import report_inputs
 
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60)
-    rundir.write_status(out, "running", **{k: v for k, v in rundir.read_status(out).items()
+    run_folder.write_status(out, "running", **{k: v for k, v in run_folder.read_status(out).items()
                                            if k not in ("state", "updated_at")})
-    with pytest.raises(runs.ArtifactError, match="interrupted"):
-        report.load_report_inputs([out], tmp_path)
+    with pytest.raises(run_files.ArtifactError, match="interrupted"):
+        report_inputs.load_report_inputs([out], tmp_path)
 
 
 # ----------------------------------------------------------- settings checked first
@@ -396,7 +398,7 @@ def test_every_notebook_parameter_is_checked(tmp_path):
         defaults = {name: eval(p["default"]) for name, p in declared.items()}
         checks.check_all(spec, defaults)  # the defaults themselves pass
         if notebook == "train":
-            assert defaults == training_run.DEFAULTS
+            assert defaults == runner.DEFAULTS
         for name in spec:
             for bad in (-5, "x", [], 1.5):
                 kind = spec[name] if isinstance(spec[name], str) else spec[name][0]
@@ -429,16 +431,16 @@ def test_scalars_are_taken_for_lists(text_file, tmp_path):
     run_lib(text_file, tmp_path / "run", max_steps=60)
     ok(papermill(NOTEBOOKS / "best_model.ipynb", tmp_path / "b.ipynb", tmp_path, ("run_dir", tmp_path / "run"),
                  ("temperatures", 0.5), ("passage_len", 20), ("sweep_len", 10)))
-    assert [e["temperature"] for e in runs.read_passage(tmp_path / "run")["sweep"]] == [0.5]
+    assert [e["temperature"] for e in run_files.read_passage(tmp_path / "run")["sweep"]] == [0.5]
     ok(papermill(NOTEBOOKS / "gradient_check.ipynb", tmp_path / "g.ipynb", tmp_path, ("data_path", text_file),
                  ("out_dir", tmp_path / "gc"), yaml="m_values: 3"))
-    assert list(runs.read_gradcheck(tmp_path / "gc")[0]) == ["3"]
+    assert list(run_files.read_gradcheck(tmp_path / "gc")[0]) == ["3"]
 
 
 def test_unwritable_out_dir_is_named_before_training(text_file, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    with pytest.raises(rundir.RunFolderError, match=f"out_dir {blocker / 'run'} cannot be used"):
+    with pytest.raises(run_folder.RunFolderError, match=f"out_dir {blocker / 'run'} cannot be used"):
         run_lib(text_file, blocker / "run", max_steps=60)
 
 
@@ -459,7 +461,7 @@ def test_disk_full_names_the_file_and_keeps_the_last_checkpoint(text_file, tmp_p
     assert str(info.value) == f"could not write {out / 'last.npz'}: No space left on device"
     assert checkpoint.load(out / "last.npz")[1]["step"] == 50
     assert not list(out.glob(".*.tmp"))
-    assert rundir.folder_state(out)[0] == "interrupted"
+    assert run_folder.folder_state(out)[0] == "interrupted"
 
 
 # ----------------------------------------------------------- line endings and progress
@@ -475,16 +477,16 @@ def test_crlf_text_gives_the_same_vocabulary_as_its_lf_twin(tmp_path):
     assert corpus.read(tmp_path / "cr.txt")[0] == lf
     raw, kept = corpus.read(tmp_path / "crlf.txt", keep_carriage_returns=True)
     assert kept == 0 and "\r" in raw and len(corpus.build_vocab(raw)) == len(corpus.build_vocab(lf)) + 1
-    plan = training_run.plan(data_path=str(tmp_path / "crlf.txt"), out_dir=str(tmp_path / "o"), **TOY)
-    assert f"converted {text.count(chr(10)):,} Windows or old-Mac line endings" in training_run.describe(plan)
+    plan = runner.plan(data_path=str(tmp_path / "crlf.txt"), out_dir=str(tmp_path / "o"), **TOY)
+    assert f"converted {text.count(chr(10)):,} Windows or old-Mac line endings" in runner.describe(plan)
 
 
 def test_single_character_text_trains_with_a_warning(tmp_path):
     (tmp_path / "a.txt").write_text("a" * 300)
-    plan = training_run.plan(data_path=str(tmp_path / "a.txt"), out_dir=str(tmp_path / "o"), max_steps=20,
+    plan = runner.plan(data_path=str(tmp_path / "a.txt"), out_dir=str(tmp_path / "o"), max_steps=20,
                              **TOY)
-    assert "single distinct character ('a')" in training_run.describe(plan)
-    assert training_run.execute(plan, progress=None)["summary"]["steps"] == 20
+    assert "single distinct character ('a')" in runner.describe(plan)
+    assert runner.execute(plan, progress=None)["summary"]["steps"] == 20
 
 
 def test_progress_lines_say_done_total_loss_speed_and_time_left():
@@ -519,23 +521,23 @@ def test_snapshot_of_a_longer_run_is_the_shorter_run_bitwise(text_file, tmp_path
     for k in (1, 2):
         run_lib(text_file, tmp_path / f"only{k}", epochs=k)
         snapshot, alone = tmp_path / "long" / f"epochs_{k}", tmp_path / f"only{k}"
-        assert rundir.folder_state(snapshot)[0] == "finished"
+        assert run_folder.folder_state(snapshot)[0] == "finished"
         same_arrays(snapshot / "last.npz", alone / "last.npz")
         for name in rnn_names():
             assert checkpoint.load_model(snapshot / "best.npz")[0][name].tobytes() == \
                 checkpoint.load_model(alone / "best.npz")[0][name].tobytes()
-        assert runs.read_history(snapshot) == runs.read_history(alone)
-        assert runs.read_samples(snapshot) == runs.read_samples(alone)
-        a, b = runs.read_summary(snapshot), runs.read_summary(alone)
+        assert run_files.read_history(snapshot) == run_files.read_history(alone)
+        assert run_files.read_samples(snapshot) == run_files.read_samples(alone)
+        a, b = run_files.read_summary(snapshot), run_files.read_summary(alone)
         for key in ("epochs", "steps", "best_step", "best_smooth_loss", "final_smooth_loss", "epoch_starts"):
             assert a[key] == b[key], key
     # The snapshot folder is a run folder like any other: asking it for its own length reuses it.
     again = run_lib(text_file, tmp_path / "long" / "epochs_2", epochs=2)
     assert again["action"] == "reuse"
-    with pytest.raises(rundir.RunFolderError, match="without keeping its end"):
+    with pytest.raises(run_folder.RunFolderError, match="without keeping its end"):
         run_lib(text_file, tmp_path / "only2", epochs=3, snapshot_epochs=[1])
     with pytest.raises(checks.ParameterError, match="snapshot_epochs must be fewer than epochs=2"):
-        training_run.plan(**params(text_file, tmp_path / "x", epochs=2, snapshot_epochs=[2]))
+        runner.plan(**params(text_file, tmp_path / "x", epochs=2, snapshot_epochs=[2]))
 
 
 def rnn_names():
@@ -543,16 +545,15 @@ def rnn_names():
 
 
 def test_heldout_text_is_evaluated_and_named(text_file, tmp_path, monkeypatch):
-    from lib import shakespeare
 
     held = tmp_path / "heldout.txt"
     held.write_text(learnable_text(n_words=400, seed=5), encoding="utf-8")
-    monkeypatch.setattr(shakespeare, "heldout_path", lambda data_path: held)
-    monkeypatch.setattr(shakespeare, "read_info", lambda data_path: {"heldout": {"play": "comedies/toy"}})
-    plan = training_run.plan(**params(text_file, tmp_path / "run", max_steps=120, eval_every=40))
-    assert "held out, never trained on: comedies/toy" in training_run.describe(plan)
-    summary = training_run.execute(plan, progress=None)["summary"]
-    history = runs.read_history(tmp_path / "run")
+    monkeypatch.setattr(sidecar, "heldout_path", lambda data_path: held)
+    monkeypatch.setattr(sidecar, "read_info", lambda data_path: {"heldout": {"play": "comedies/toy"}})
+    plan = runner.plan(**params(text_file, tmp_path / "run", max_steps=120, eval_every=40))
+    assert "held out, never trained on: comedies/toy" in runner.describe(plan)
+    summary = runner.execute(plan, progress=None)["summary"]
+    history = run_files.read_history(tmp_path / "run")
     evaluated = [s for s, v in zip(history["step"], history["val_bpc"]) if not np.isnan(v)]
     assert evaluated == [40, 80, 120]
     params_, vocab, _ = checkpoint.load_model(tmp_path / "run" / "best.npz")
@@ -561,8 +562,8 @@ def test_heldout_text_is_evaluated_and_named(text_file, tmp_path, monkeypatch):
     assert summary["heldout"]["best_bpc"] == pytest.approx(expected, rel=1e-10)
     # Another held-out text makes it another run.
     held.write_text(learnable_text(n_words=400, seed=6), encoding="utf-8")
-    with pytest.raises(rundir.RunFolderError, match="held-out text"):
-        training_run.execute(training_run.plan(**params(text_file, tmp_path / "run", max_steps=120,
+    with pytest.raises(run_folder.RunFolderError, match="held-out text"):
+        runner.execute(runner.plan(**params(text_file, tmp_path / "run", max_steps=120,
                                                         eval_every=40)), progress=None)
 
 
@@ -572,10 +573,10 @@ def test_live_jupyter_front_end_gets_the_bar_not_terminal_lines(text_file, tmp_p
 
     kernel, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
     try:
-        code = (f"from lib import training_run\n"
-                f"run = training_run.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / 'run')!r}, "
+        code = (f"from lib.training import runner\n"
+                f"run = runner.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / 'run')!r}, "
                 f"m=5, max_steps=200, log_every=10)\n"
-                f"result = training_run.execute(run)\n"
+                f"result = runner.execute(run)\n"
                 f"print(result['action'], result['summary']['steps'])")
         messages = []
         reply = client.execute_interactive(code, allow_stdin=True, output_hook=messages.append, timeout=120)
@@ -596,10 +597,10 @@ def test_front_ends_that_cannot_be_told_apart_get_the_progress_lines_in_the_cell
     kernel, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
 
     def train_in_cell(out, **content):
-        code = (f"from lib import training_run\n"
-                f"run = training_run.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / out)!r}, "
+        code = (f"from lib.training import runner\n"
+                f"run = runner.plan(data_path={str(text_file)!r}, out_dir={str(tmp_path / out)!r}, "
                 f"m=5, max_steps=200, log_every=10)\n"
-                f"print(training_run.execute(run)['action'])")
+                f"print(runner.execute(run)['action'])")
         request = client.session.msg("execute_request", dict(code=code, silent=False, store_history=True,
                                                             user_expressions={}, stop_on_error=True, **content))
         client.shell_channel.send(request)
@@ -626,7 +627,7 @@ def test_front_ends_that_cannot_be_told_apart_get_the_progress_lines_in_the_cell
 
 
 def test_only_papermill_nbconvert_and_make_are_known_headless(monkeypatch):
-    from lib import jupyter
+    from lib.jupyter import front_end
 
     class Parent:
         def __init__(self, *words):
@@ -636,8 +637,8 @@ def test_only_papermill_nbconvert_and_make_are_known_headless(monkeypatch):
             return self.words
 
     def started_by(*words):
-        monkeypatch.setattr(jupyter.psutil.Process, "parent", lambda self: Parent(*words))
-        return jupyter._launched_by_headless_runner()
+        monkeypatch.setattr(front_end.psutil.Process, "parent", lambda self: Parent(*words))
+        return front_end._launched_by_headless_runner()
 
     assert started_by("/x/.venv/bin/python", "-m", "papermill", "a.ipynb", "b.ipynb")
     assert started_by("/x/.venv/bin/python", "/x/.venv/bin/papermill", "a.ipynb")
@@ -645,21 +646,21 @@ def test_only_papermill_nbconvert_and_make_are_known_headless(monkeypatch):
     assert started_by("/usr/bin/python3", "/x/bin/jupyter-nbconvert", "--execute", "a.ipynb")
     assert not started_by("/x/.venv/bin/python", "-m", "pytest", "tests/papermill.py", "-k", "nbconvert")
     assert not started_by("/x/.venv/bin/python", "/x/bin/jupyter-lab")
-    monkeypatch.setattr(jupyter, "_request", lambda: {"allow_stdin": False})
+    monkeypatch.setattr(front_end, "_request", lambda: {"allow_stdin": False})
     assert progress.auto_mode() == "bar+lines"                  # started by jupyter-lab, as just set
-    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
-    assert progress.auto_mode() == "lines"                      # started by lib.nbexec (make's stages)
-    monkeypatch.setattr(jupyter, "_request", lambda: {"allow_stdin": True})
+    monkeypatch.setenv(front_end.HEADLESS_ENV, "1")
+    assert progress.auto_mode() == "lines"                      # started by lib.jupyter.nbexec (make's stages)
+    monkeypatch.setattr(front_end, "_request", lambda: {"allow_stdin": True})
     assert progress.auto_mode() == "bar"
-    monkeypatch.setattr(jupyter, "_request", lambda: None)
+    monkeypatch.setattr(front_end, "_request", lambda: None)
     assert progress.auto_mode() == "lines"                      # no kernel: a terminal
 
 
 def test_make_stage_is_all_or_nothing_and_quiet(text_file, tmp_path):
-    """lib.stage: the executed notebook appears only on success; the kernel's log lines stay out."""
+    """lib.jupyter.stage: the executed notebook appears only on success; the kernel's log lines stay out."""
     runs_root = tmp_path / "runs"
     executed = runs_root / "gc" / "gradient_check.ipynb"
-    cmd = [sys.executable, "-m", "lib.stage", "--failures-dir", str(runs_root / ".failed"),
+    cmd = [sys.executable, "-m", "lib.jupyter.stage", "--failures-dir", str(runs_root / ".failed"),
            str(NOTEBOOKS / "gradient_check.ipynb"), str(executed), "-p", "data_path", str(text_file),
            "-p", "out_dir", str(runs_root / "gc"), "-p", "m_values", "[3]"]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)

@@ -1,4 +1,4 @@
-"""The numpy Kneser-Ney models of lib/ngram.py against a plain dictionary implementation."""
+"""The numpy Kneser-Ney models of lib/inside/ngram.py against a plain dictionary implementation."""
 
 import math
 from collections import Counter, defaultdict
@@ -6,7 +6,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from lib import corpus, ngram
+from lib.inside import ngram
+from lib.text import corpus
 
 
 def reference_probability(train, K, n):

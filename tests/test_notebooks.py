@@ -8,7 +8,8 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text as make_learnable_text
 
-from lib import checkpoint, paths, runs
+from lib import paths
+from lib.training import checkpoint, run_files
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 STEPS = 300
@@ -42,8 +43,8 @@ def chain(tmp_path_factory, learnable_text):
 
 
 def test_train_writes_summary_with_contract_keys(chain):
-    summary = runs.read_summary(chain["run"])
-    for key in runs.SUMMARY_KEYS:
+    summary = run_files.read_summary(chain["run"])
+    for key in run_files.SUMMARY_KEYS:
         assert key in summary
     assert summary["steps"] == STEPS
     assert summary["m"] == 5 and summary["eta"] == 0.1 and summary["seq_length"] == 25
@@ -56,7 +57,7 @@ def test_train_writes_summary_with_contract_keys(chain):
 
 
 def test_train_history_and_loss_falls(chain):
-    history = runs.read_history(chain["run"])
+    history = run_files.read_history(chain["run"])
     assert history["step"] == list(range(10, STEPS + 1, 10))
     smooth = history["smooth_loss"]
     assert smooth[-1] < 0.9 * smooth[0], "smooth loss did not fall on a learnable text"
@@ -66,10 +67,10 @@ def test_train_history_and_loss_falls(chain):
 
 
 def test_train_samples_at_requested_steps(chain):
-    samples = runs.read_samples(chain["run"])
+    samples = run_files.read_samples(chain["run"])
     # Every synth_every updates before one, then the final model's after the last update.
     assert [s["step"] for s in samples] == list(range(0, STEPS, 50)) + [STEPS]
-    assert samples[-1]["smooth_loss"] == runs.read_summary(chain["run"])["final_smooth_loss"]
+    assert samples[-1]["smooth_loss"] == run_files.read_summary(chain["run"])["final_smooth_loss"]
     assert samples[0]["smooth_loss"] is None
     assert all(len(s["text"]) == 40 for s in samples)
     assert set("".join(s["text"] for s in samples)) <= set(chain["text"])
@@ -79,21 +80,21 @@ def test_train_writes_checkpoints_and_figures(chain):
     for name in ("best.npz", "last.npz", "loss.png", "loss.pdf"):
         assert (chain["run"] / name).stat().st_size > 0, name
     params, vocab, meta = checkpoint.load_model(chain["run"] / "best.npz")
-    assert meta["step"] == runs.read_summary(chain["run"])["best_step"]
+    assert meta["step"] == run_files.read_summary(chain["run"])["best_step"]
     assert params["W"].shape == (5, 5)
 
 
 def test_text_evolution_picks_every_interval(chain):
-    evolution = runs.read_json(chain["run"] / "evolution.json")
+    evolution = run_files.read_json(chain["run"] / "evolution.json")
     assert [s["step"] for s in evolution["samples"]] == [0, 100, 200, 300]  # 300: the final model's
-    by_step = {s["step"]: s for s in runs.read_samples(chain["run"])}
+    by_step = {s["step"]: s for s in run_files.read_samples(chain["run"])}
     for s in evolution["samples"]:
         assert s == by_step[s["step"]]
 
 
 def test_best_model_passage_and_sweep(chain):
-    passage = runs.read_json(chain["run"] / "passage.json")
-    summary = runs.read_summary(chain["run"])
+    passage = run_files.read_json(chain["run"] / "passage.json")
+    summary = run_files.read_summary(chain["run"])
     assert passage["best_step"] == summary["best_step"]
     assert passage["best_smooth_loss"] == summary["best_smooth_loss"]
     assert len(passage["passage"]) == 120
@@ -111,7 +112,7 @@ def test_gradient_check_notebook_from_repo_root(tmp_path, learnable_text):
     for table in results.values():
         assert sorted(table) == sorted(["b", "c", "U", "W", "V"])
         for row in table.values():
-            assert sorted(row) == sorted(runs.GRADCHECK_KEYS)
+            assert sorted(row) == sorted(run_files.GRADCHECK_KEYS)
             assert row["complex_max_rel"] < 1e-10 and row["central_norm_rel"] < 1e-6
     executed = json.loads((tmp_path / "gc.ipynb").read_text())
     shown = "".join("".join(o.get("data", {}).get("text/markdown", ""))

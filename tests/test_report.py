@@ -11,7 +11,9 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import NON_ASCII, unicode_text
 
-from lib import gradcheck, inside, inside_figures, inside_report, paths, runs
+from lib import gradcheck, paths
+from lib.inside import analysis, inside_figures, inside_report
+from lib.training import run_files
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 BUILD = paths.REPO_ROOT / "report" / "build.py"
@@ -120,7 +122,7 @@ def test_html_opens_offline(built):
 def test_every_html_figure_has_its_caption_as_alt_text(built):
     html = (built["out"] / "report.html").read_text(encoding="utf-8")
     images = [a for t, a in _Tags(html).tags if t == "img"]
-    data = inside.read(built["runs"][-1])
+    data = analysis.read(built["runs"][-1])
     looked = len(inside_figures.figure_stems(data))
     assert len(images) == len(built["runs"]) + looked, "one loss figure per run, then the look inside"
     for number, image in enumerate(images, start=1):
@@ -168,15 +170,15 @@ def test_pdf_gradcheck_table_matches_the_json(built, pdf_text):
 def test_pdf_best_steps_and_losses_match_the_summaries(built, pdf_text):
     flat = " ".join(pdf_text.split())
     for run in built["runs"]:
-        summary = runs.read_summary(run)
+        summary = run_files.read_summary(run)
         expected = (f"update step {summary['best_step']:,}, smooth loss {summary['best_smooth_loss']:.3f}")
         assert expected in flat, expected
 
 
 @needs_pdf
 def test_pdf_keeps_the_non_ascii_characters_of_the_samples(built, pdf_text):
-    shown = "".join(s["text"] for run in built["runs"] for s in runs.read_samples(run))
-    shown += "".join(runs.read_json(run / "passage.json")["passage"] for run in built["runs"])
+    shown = "".join(s["text"] for run in built["runs"] for s in run_files.read_samples(run))
+    shown += "".join(run_files.read_json(run / "passage.json")["passage"] for run in built["runs"])
     present = {ch for ch in NON_ASCII if ch in shown and ch != "\t"}
     assert "\u0435" in present and "•" in present, "the toy corpus should put these in the samples"
     for ch in present:
@@ -223,8 +225,8 @@ def test_given_runs_bring_no_bonus_run_unless_it_is_given_too(monkeypatch, tmp_p
     command = _build_command()
     calls = []
     monkeypatch.setattr(command, "build", lambda *args: calls.append(args))
-    monkeypatch.setattr(command.report, "discover_records", lambda root: tmp_path / "make_reports_records")
-    monkeypatch.setattr(command.report, "discover_runs", lambda root: (["r5", "r10"], ["s0", "s1"], "gc"))
+    monkeypatch.setattr(command.report_inputs, "discover_records", lambda root: tmp_path / "make_reports_records")
+    monkeypatch.setattr(command.report_inputs, "discover_runs", lambda root: (["r5", "r10"], ["s0", "s1"], "gc"))
     assert command.main(["--runs", "a", "--gradcheck", "g", "--out-dir", str(tmp_path)]) == 0
     assert calls[-1][-1] is None
     assert command.main(["--runs", "a", "--gradcheck", "g", "--records", "mine", "--out-dir", str(tmp_path)]) == 0
@@ -235,7 +237,7 @@ def test_given_runs_bring_no_bonus_run_unless_it_is_given_too(monkeypatch, tmp_p
 
 def test_report_numbers_equal_inside_json(built, pdf_text):
     """Section 5's tables in the HTML and the PDF carry inside.json's numbers."""
-    data = inside.read(built["runs"][-1])
+    data = analysis.read(built["runs"][-1])
     html = (built["out"] / "report.html").read_text(encoding="utf-8")
     flat = " ".join(pdf_text.split())
     rows = [line.split() for line in pdf_text.splitlines()]

@@ -1,5 +1,6 @@
-"""The repository itself: clean notebooks, environments that agree."""
+"""The repository itself: clean notebooks, environments that agree, lib/ grouped by job."""
 
+import ast
 import importlib.util
 import json
 import os
@@ -186,7 +187,7 @@ def test_pyproject_declares_requirements_txts_groups():
     assert f"{name}[report]" in extras["test"], "the tests run the notebooks, so [test] brings [report]"
     # A hosted kernel keeps its own Jupyter: the package alone must not pull any of it in.
     assert not {"jupyter", "ipykernel", "nbformat", "nbconvert", "papermill", "pytest"} & set(groups["base"])
-    assert project["scripts"]["charrnn-sample"] == "lib.sample:main"
+    assert project["scripts"]["charrnn-sample"] == "lib.sample.command:main"
 
 
 def _in_project_venv():
@@ -226,3 +227,35 @@ def test_importing_lib_limits_blas_to_one_thread_unless_the_user_chose():
     chosen = subprocess.run([sys.executable, "-c", script], env=dict(clean, OPENBLAS_NUM_THREADS="2"),
                             capture_output=True, text=True, check=True)
     assert chosen.stdout.strip() == str(min(2, os.cpu_count()))
+
+
+def _lib_modules_loaded_by(module):
+    """The lib modules a fresh interpreter holds after importing module."""
+    script = f"import sys, {module}\nprint(' '.join(sorted(m for m in sys.modules if m.startswith('lib'))))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=paths.REPO_ROOT)
+    return set(done.stdout.split())
+
+
+def test_the_model_and_the_training_loop_stand_on_their_own():
+    """lib/rnn.py needs no other module of the project; the training loop none of the bonus
+    (record mode plugs in through train()'s record_mode argument), of the report or of sampling."""
+    assert _lib_modules_loaded_by("lib.rnn") == {"lib", "lib.rnn"}
+    loop = _lib_modules_loaded_by("lib.training.train")
+    others = ("records", "report", "inside", "sample", "jupyter")
+    assert not {m for m in loop if m.count(".") and m.split(".")[1] in others}, loop
+    assert "lib.rnn" in loop and "lib.rnn_fast" in loop
+
+
+def test_lib_is_grouped_by_job():
+    """The maths at the top of lib/ (the model, its fast path, its check) with the shared basics;
+    everything else in a sub-package whose __init__ says what it holds and defines nothing."""
+    top = sorted(f.name for f in (paths.REPO_ROOT / "lib").glob("*.py"))
+    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "paths.py", "rnn.py", "rnn_fast.py"]
+    packages = sorted(d.name for d in (paths.REPO_ROOT / "lib").iterdir() if (d / "__init__.py").is_file())
+    assert packages == ["inside", "jupyter", "records", "report", "sample", "text", "training"]
+    for name in packages:
+        init = paths.REPO_ROOT / "lib" / name / "__init__.py"
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"lib/{name}/__init__.py says nothing of what it holds"
+        assert len(tree.body) == 1, f"lib/{name}/__init__.py should hold its docstring alone"

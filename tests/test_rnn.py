@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from lib import corpus, gradcheck, rnn, rnn_fast, train
+from lib import gradcheck, rnn, rnn_fast
+from lib.text import corpus
+from lib.training import train
 
 PATHS = pytest.mark.parametrize("path", [rnn, rnn_fast], ids=["plain", "fast"])
 

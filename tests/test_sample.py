@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import (checkpoint, checks, explore, jupyter, paths, records, rnn, rnn_fast, rundir, sample, sampling,
-                 training_run)
+from lib import checks, paths, rnn, rnn_fast
+from lib.jupyter import front_end
+from lib.records import record_files, record_sampling
+from lib.sample import command, sampling, widget
+from lib.training import checkpoint, run_folder, runner
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 
@@ -23,7 +26,7 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     text_file = out.parent / f"{out.name}.txt"
     text_file.write_text(learnable_text(), encoding="utf-8")
-    training_run.execute(training_run.plan(data_path=str(text_file), out_dir=str(out), m=16, max_steps=300,
+    runner.execute(runner.plan(data_path=str(text_file), out_dir=str(out), m=16, max_steps=300,
                                            epochs=1, synth_every=1000, checkpoint_every=1000), progress=None)
     return out
 
@@ -289,7 +292,7 @@ def test_which_with_a_file_and_prime_with_prime_file(run_dir, tmp_path):
 
 
 def test_run_returns_two_in_process(run_dir, capsys):
-    assert sample.run([str(run_dir), "--length", "-1"]) == 2
+    assert command.run([str(run_dir), "--length", "-1"]) == 2
     assert "--length" in capsys.readouterr().err
 
 
@@ -299,9 +302,9 @@ def test_sampler_widgets_redraw_and_write_nothing(run_dir, model):
     pytest.importorskip("ipywidgets")
     params, vocab, _ = model
     before = folder_digest(run_dir)
-    box = explore.sampler(params, vocab, length=60, seed=3)
+    box = widget.sampler(params, vocab, length=60, seed=3)
     c = box.controls
-    assert (c["temperature"].min, c["temperature"].max) == explore.TEMPERATURE_RANGE
+    assert (c["temperature"].min, c["temperature"].max) == widget.TEMPERATURE_RANGE
     assert sampling.sample_text(params, vocab, 60, 3, 1.0) in c["text"].value
     c["again"].click()
     assert c["seed"].value == 4
@@ -316,15 +319,15 @@ def test_sampler_widgets_redraw_and_write_nothing(run_dir, model):
 
 
 def test_widget_cell_headless_prints_one_line_and_leaves_no_widgets(run_dir, tmp_path, monkeypatch):
-    monkeypatch.delenv(jupyter.FORCE_ENV, raising=False)
+    monkeypatch.delenv(front_end.FORCE_ENV, raising=False)
     out_nb = tmp_path / "best_model.ipynb"
     ok(papermill(paths.REPO_ROOT / "notebooks" / "best_model.ipynb", out_nb, tmp_path,
                  ("run_dir", run_dir), ("out_dir", tmp_path), ("passage_len", 100), ("sweep_len", 40)))
     nb = json.loads(out_nb.read_text(encoding="utf-8"))
     last = nb["cells"][-1]
-    assert last["cell_type"] == "code" and "explore.show" in "".join(last["source"])
+    assert last["cell_type"] == "code" and "widget.show" in "".join(last["source"])
     assert [o["output_type"] for o in last["outputs"]] == ["stream"]
-    assert "".join(last["outputs"][0]["text"]).strip() == explore.HEADLESS_MESSAGE
+    assert "".join(last["outputs"][0]["text"]).strip() == widget.HEADLESS_MESSAGE
     assert "widgets" not in nb["metadata"]  # nbclient would store widget state there
     assert "application/vnd.jupyter.widget" not in out_nb.read_text(encoding="utf-8")
     # The notebook's recorded passage is still written, by its own cell, and is the command's --seed 0.
@@ -346,18 +349,18 @@ def record_run(tmp_path_factory):
     rng = np.random.default_rng(5)
     names.write_text("\n".join(" ".join(rng.choice(NAMES, rng.integers(1, 5))) for _ in range(150)) + "\n",
                      encoding="utf-8")
-    training_run.execute(training_run.plan(data_path=str(names), out_dir=str(out), records=True, max_record_len=40,
+    runner.execute(runner.plan(data_path=str(names), out_dir=str(out), records=True, max_record_len=40,
                                            m=16, max_steps=300, epochs=1, seq_length=10, synth_every=1000,
                                            checkpoint_every=1000), progress=None)
     params, vocab, meta = checkpoint.load_model(out / checkpoint.BEST_MODEL)
-    assert records.is_record_model(meta) and meta["max_record_len"] == 40
+    assert record_sampling.is_record_model(meta) and meta["max_record_len"] == 40
     return {"dir": out, "params": params, "vocab": vocab, "meta": meta, "boundary": meta["boundary"]}
 
 
 def expected_records(r, count, seed=0, **options):
-    drawn = records.sample_records(r["params"], r["vocab"], r["boundary"], count, seed,
+    drawn = record_sampling.sample_records(r["params"], r["vocab"], r["boundary"], count, seed,
                                    options.pop("max_len", r["meta"]["max_record_len"]), **options)
-    return "".join(records.visible(record, r["boundary"], r["vocab"]) + "\n" for record in drawn)
+    return "".join(record_files.visible(record, r["boundary"], r["vocab"]) + "\n" for record in drawn)
 
 
 def test_a_record_model_prints_records_one_per_line(record_run):
@@ -402,7 +405,7 @@ def test_best_model_notebook_and_sampler_draw_records(record_run, tmp_path):
     shown = json.loads((tmp_path / "b.ipynb").read_text(encoding="utf-8"))
     printed = "".join("".join(o.get("text", "")) for c in shown["cells"] for o in c.get("outputs", []))
     assert passage["passage"] in printed and "\x1e" not in printed
-    box = explore.sampler(record_run["params"], record_run["vocab"], meta=record_run["meta"], seed=2, count=7)
+    box = widget.sampler(record_run["params"], record_run["vocab"], meta=record_run["meta"], seed=2, count=7)
     assert box.controls["length"].description == "records"
     assert html.unescape(box.controls["text"].value).split(">", 1)[1].rsplit("<", 1)[0] + "\n" == \
         expected_records(record_run, 7, seed=2)
@@ -559,9 +562,9 @@ def test_out_that_is_not_a_regular_file_or_is_the_model_is_refused(run_dir, tmp_
 
 def test_a_run_before_its_first_checkpoint_is_named_as_such(tmp_path):
     folder = tmp_path / "run"
-    claim = rundir.claim(folder)   # this process trains there, as far as the command can tell
+    claim = run_folder.claim(folder)   # this process trains there, as far as the command can tell
     try:
-        rundir.write_status(folder, "running", step=0, planned_steps=300)
+        run_folder.write_status(folder, "running", step=0, planned_steps=300)
         line = bad(cli(folder))
         assert "is a run folder still training (at step 0 of 300) with no best.npz yet" in line
     finally:
@@ -576,13 +579,13 @@ def test_sampling_an_unfinished_run_says_so_on_stderr(run_dir, tmp_path, model):
     params, vocab, _ = model
     folder = tmp_path / "run"
     shutil.copytree(run_dir, folder)
-    rundir.write_status(folder, "running", step=200, planned_steps=300)
+    run_folder.write_status(folder, "running", step=200, planned_steps=300)
     result = cli(folder, "-n", 100)
     assert text_of(result) == sampling.sample_text(params, vocab, 100, 0)
     note = result.stderr.decode().splitlines()[1]
     assert note == f"charrnn-sample: note: {folder} is an unfinished run, interrupted at step 200 of 300: this is " \
                    f"its best.npz from then"
-    claim = rundir.claim(folder)
+    claim = run_folder.claim(folder)
     try:
         assert "is still training (at step 200 of 300)" in cli(folder, "-n", 1).stderr.decode()
     finally:
@@ -595,7 +598,7 @@ def test_sampling_an_unfinished_run_says_so_on_stderr(run_dir, tmp_path, model):
 def test_sampler_label_is_whole_and_text_wraps_between_words(model):
     pytest.importorskip("ipywidgets")
     params, vocab, _ = model
-    box = explore.sampler(params, vocab, length=50)
-    assert box.controls["temperature"].style.description_width == explore.LABEL_STYLE["description_width"]
+    box = widget.sampler(params, vocab, length=50)
+    assert box.controls["temperature"].style.description_width == widget.LABEL_STYLE["description_width"]
     style = box.controls["text"].value.split("style='", 1)[1].split("'", 1)[0]
     assert "white-space: pre-wrap" in style and "word-break: normal" in style and "overflow-wrap: break-word" in style

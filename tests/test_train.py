@@ -1,4 +1,4 @@
-"""lib.train: AdaGrad, the walk over the text, best model, determinism, validation,
+"""lib.training.train: AdaGrad, the walk over the text, best model, determinism, validation,
 bad settings and divergence."""
 
 import math
@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from lib import checkpoint, corpus, rnn, rnn_fast, train
+from lib import rnn, rnn_fast
+from lib.text import corpus
+from lib.training import checkpoint, train
 
 TINY_TEXT = "the cat sat on the mat; a dog ran far away, and then it came back.\n"
 

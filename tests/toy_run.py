@@ -1,6 +1,6 @@
-"""The tiny training runs that the lifecycle tests train through lib.training_run."""
+"""The tiny training runs that the lifecycle tests train through lib.training.runner."""
 
-from lib import training_run
+from lib.training import runner
 
 # A run of a few hundred updates on toy_corpus.learnable_text (the `text_file` fixture).
 TOY = dict(m=5, log_every=10, synth_every=50, synth_len=20, checkpoint_every=50)
@@ -13,4 +13,4 @@ def params(text_file, out, **extra):
 
 def run_lib(text_file, out, **extra):
     """Plan and execute a toy run without a progress display; returns execute's result."""
-    return training_run.execute(training_run.plan(**params(text_file, out, **extra)), progress=None)
+    return runner.execute(runner.plan(**params(text_file, out, **extra)), progress=None)

@@ -7,7 +7,7 @@ Writes nine plays to data/shakespeare/input.txt, one more play that is not among
 them to heldout.txt beside it (text the model never sees), and a sidecar
 input.txt.json saying what was made; a second run finds them up to date and does
 nothing. --all takes every play in the source instead, and holds none out. The
-work is done by lib/shakespeare.py; data/README.md says where the text comes from.
+work is done by lib/text/shakespeare.py; data/README.md says where the text comes from.
 """
 import argparse
 import sys
@@ -17,7 +17,7 @@ from pathlib import Path
 # Run as a plain script, by any Python, from any folder: this repository's lib first.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lib import shakespeare  # noqa: E402
+from lib.text import plays as play_list, shakespeare, sidecar, wheel  # noqa: E402
 
 
 def report(result, seconds):
@@ -33,7 +33,7 @@ def report(result, seconds):
     width = max(len(p) for p in plays + ([held["play"]] if held else []))
     print(f"wrote {result.path}")
     print(f"selection: {info['selection']} ({len(plays)} plays from "
-          f"{shakespeare.PACKAGE} {shakespeare.VERSION})")
+          f"{wheel.PACKAGE} {wheel.VERSION})")
     for play in plays:
         print(f"  {play:<{width}}  {info['play_chars'][play]:>9,} chars")
     print(f"characters: {info['chars']:,} ({info['bytes']:,} bytes UTF-8)")
@@ -54,17 +54,17 @@ def main(argv=None):
         "as plain UTF-8 text for char-level training, with one play held out.")
     parser.add_argument(
         "--all", action="store_true", dest="all_plays",
-        help=f"all {len(shakespeare.ALL_PLAYS)} plays (~5.0M chars, none held out) instead of "
-        f"the default {len(shakespeare.DEFAULT_PLAYS)} (~1.1M chars)")
+        help=f"all {len(play_list.ALL_PLAYS)} plays (~5.0M chars, none held out) instead of "
+        f"the default {len(play_list.DEFAULT_PLAYS)} (~1.1M chars)")
     parser.add_argument(
         "--out", type=Path, default=None, metavar="PATH",
         help="output file (default: data/shakespeare/input.txt); the held-out play goes "
-        f"to {shakespeare.HELDOUT_NAME} in the same folder")
+        f"to {sidecar.HELDOUT_NAME} in the same folder")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     try:
         result = shakespeare.prepare(args.out, all_plays=args.all_plays)
-    except (shakespeare.PrepareError, OSError) as e:  # expected failures: one line, no traceback
+    except (sidecar.PrepareError, OSError) as e:  # expected failures: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
     report(result, time.perf_counter() - t0)

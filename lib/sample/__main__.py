@@ -1,0 +1,5 @@
+"""``python -m lib.sample MODEL``: the sampling command (lib.sample.command)."""
+
+from lib.sample.command import main
+
+main()

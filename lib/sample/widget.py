@@ -1,0 +1,101 @@
+"""Interactive sampling in Jupyter: widgets that redraw text from a loaded model.
+
+``show(params, vocab, meta)`` is what ``best_model.ipynb``'s last cell calls. In a live
+Jupyter frontend (Lab, Notebook) it displays a temperature slider, a prime box, the
+length (for a record model: the number of records), the seed, a "Draw again" button
+and the text. Executed headless (papermill, nbconvert, which run without a frontend to
+show widgets), it prints one line instead, so the executed notebook and the report hold
+plain text and no widget state.
+
+Exploring only reads the model: it writes no file (the notebook's recorded passage,
+``passage.json``, is written by its earlier cell alone).
+"""
+
+import html
+
+from lib.jupyter.front_end import live_frontend
+from lib.records import record_sampling
+from lib.sample import sampling
+from lib.text import corpus
+
+TEMPERATURE_RANGE = (0.1, 2.0)
+MAX_LENGTH = 20_000
+MAX_RECORDS = 1_000
+HEADLESS_MESSAGE = ("(the interactive sampler needs a live Jupyter frontend: open this notebook in "
+                    "Jupyter Lab or Notebook and run the cell)")
+# Wrap long lines at spaces (pre-wrap), breaking inside a word only when it alone is wider
+# than the box; JupyterLab's own style for <pre> breaks anywhere (word-break: break-all).
+TEXT_STYLE = "white-space: pre-wrap; word-break: normal; overflow-wrap: break-word; font-size: 90%"
+# Wide enough for "temperature" in full (ipywidgets cuts a label at 80 pixels by default).
+LABEL_STYLE = {"description_width": "90px"}
+
+
+def draw(params, vocab, temperature, prime, length, seed, meta=None):
+    """The text shown for these settings, or a one-line problem.
+
+    prime + length sampled characters; for a record model (meta says records: true),
+    length records, one per line, each starting with the prime.
+    """
+    try:
+        if meta is not None and record_sampling.is_record_model(meta):
+            return "\n".join(record_sampling.record_lines(params, vocab, meta, int(length), int(seed),
+                                                          float(temperature), prime))
+        return prime + sampling.sample_text(params, vocab, int(length), int(seed), float(temperature), prime)
+    except corpus.CorpusError as err:
+        return str(err)
+
+
+def sampler(params, vocab, length=500, seed=0, temperature=1.0, prime="", meta=None, count=20):
+    """Build the widget box (it draws once straight away). Returns an ipywidgets.VBox.
+
+    Moving the slider or editing the prime, length or seed redraws with those
+    settings; "Draw again" moves the seed on by one and draws, so each click gives
+    new text and any seed shown can be drawn again by typing it in. For a record
+    model (meta, the model file's metadata, says records: true) the length box is
+    the number of records, count at first.
+    """
+    import ipywidgets as w
+
+    record_model = meta is not None and record_sampling.is_record_model(meta)
+    low, high = TEMPERATURE_RANGE
+    temperature_w = w.FloatSlider(value=temperature, min=low, max=high, step=0.05,
+                                  description="temperature", readout_format=".2f",
+                                  continuous_update=False, style=LABEL_STYLE)
+    prime_w = w.Text(value=prime, description="prime", placeholder="text to start from (optional)",
+                     continuous_update=False, style=LABEL_STYLE)
+    if record_model:
+        length_w = w.BoundedIntText(value=count, min=1, max=MAX_RECORDS, description="records", style=LABEL_STYLE)
+    else:
+        length_w = w.BoundedIntText(value=length, min=1, max=MAX_LENGTH, description="length", style=LABEL_STYLE)
+    seed_w = w.BoundedIntText(value=seed, min=0, max=2**32 - 1, description="seed", style=LABEL_STYLE)
+    again = w.Button(description="Draw again", tooltip="next seed, same settings", icon="refresh")
+    text_w = w.HTML()
+
+    def redraw(_change=None):
+        text = draw(params, vocab, temperature_w.value, prime_w.value, length_w.value, seed_w.value, meta)
+        text_w.value = f"<pre style='{TEXT_STYLE}'>" + html.escape(text) + "</pre>"
+
+    def draw_again(_button):
+        seed_w.value = seed_w.value + 1      # observed: the seed's change redraws
+
+    for widget in (temperature_w, prime_w, length_w, seed_w):
+        widget.observe(redraw, names="value")
+    again.on_click(draw_again)
+    redraw()
+    box = w.VBox([w.HBox([temperature_w, again]), prime_w, w.HBox([length_w, seed_w]), text_w])
+    # Handles for code and tests: box.controls["temperature"].value = 0.5, etc.
+    box.controls = {"temperature": temperature_w, "prime": prime_w, "length": length_w,
+                    "seed": seed_w, "again": again, "text": text_w}
+    return box
+
+
+def show(params, vocab, meta=None, **settings):
+    """Display the sampler in a live frontend; otherwise print one line. Returns the box or None."""
+    if not live_frontend():
+        print(HEADLESS_MESSAGE)
+        return None
+    from IPython.display import display
+
+    box = sampler(params, vocab, meta=meta, **settings)
+    display(box)
+    return box

@@ -1,0 +1,64 @@
+"""A finished run's files: the closing sample, summary.json, history.csv, samples.jsonl and the
+loss figure, written all or nothing, then its status; and the same for an epoch snapshot."""
+
+import numpy as np
+
+from lib import rnn
+from lib.text import corpus
+from lib.training import checkpoint, loss_plot, run_files, run_folder, train
+from lib.training.resume import run_facts
+
+
+def final_sample(run, state):
+    """A sample from the model after the last update, where the samples drawn every synth_every
+    stop short of it (None when the last one was drawn there).
+
+    Drawn with a generator of its own (the run seed's third stream, beside the weights' and the
+    samples'), so it changes nothing a continued or longer run computes; it starts as a sample
+    during training would: from the hidden state after the last update and the character read
+    next (in record mode, from a zero state and the boundary, as every record starts)."""
+    samples = state["samples"]
+    if samples and samples[-1]["step"] == state["step"]:
+        return None
+    settings = state["settings"]
+    vocab = list(run["vocab"])
+    if run.get("records"):
+        h0, x0 = np.zeros(settings["m"]), vocab.index(run["records"]["boundary"])
+    else:
+        h0, x0 = state["h_prev"], vocab.index(run["text"][state["chunk"] * settings["seq_length"]])
+    rng = np.random.default_rng(np.random.SeedSequence(settings["seed"], spawn_key=(2,)))
+    drawn = rnn.synthesize(state["params"], h0, x0, settings["synth_len"], rng)
+    return {"step": state["step"], "smooth_loss": state["smooth_loss"], "text": corpus.decode(drawn, vocab)}
+
+
+def finish(run, folder, state, epochs, facts):
+    """Write a finished state's run files and loss figure, then its status; returns the summary.
+
+    All or nothing: if any of them fails (a full disk, an interrupt), those written are
+    removed, so a folder whose status says running holds none of them."""
+    heldout = None
+    if run["heldout"]:
+        data = corpus.encode(run["heldout"]["text"], run["vocab"])
+        heldout = {"name": run["heldout"]["name"], "chars": len(run["heldout"]["text"]),
+                   "best_bpc": train.bits_per_char(state["best_params"], data)}
+    closing = final_sample(run, state)
+    if closing is not None:
+        state = dict(state, samples=state["samples"] + [closing])
+    with run_files.derived_files(folder):
+        summary = run_files.write_training_run(folder, state, epochs, run["data_file"], heldout)
+        loss_plot.save_loss_figure(run_files.read_history(folder), summary, folder)
+        run_folder.write_status(folder, "finished", step=state["step"], **facts)
+    return summary
+
+
+def finish_snapshot(run, folder, epochs):
+    """Make epochs_<k>/, written by train at the end of epoch k, a finished run folder of its own."""
+    status = run_folder.read_status(folder)
+    if status is not None and status["state"] == "finished":
+        return
+    snapshot = dict(run, parameters=dict(run["parameters"], epochs=epochs, max_steps=None, snapshot_epochs=[]))
+    snapshot["planned_steps"] = epochs * run["steps_per_epoch"]
+    state = checkpoint.load_state(folder / checkpoint.LAST_CHECKPOINT, run["vocab"], run["text_sha256"])
+    state["steps_per_epoch"] = run["steps_per_epoch"]
+    state["timing"] = {"us_per_step": 1e6 * state["loop_seconds"] / state["step"]}
+    finish(snapshot, folder, state, epochs, run_facts(snapshot))

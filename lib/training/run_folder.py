@@ -1,0 +1,336 @@
+"""A training run folder's lifecycle: new, running, interrupted or finished.
+
+* ``status.json`` says which state the folder is in, with the run's settings,
+  and is written atomically at every change of state.
+* ``claim`` takes the folder's lock (``lib.training.folder_lock``) before anything
+  else happens to it; a lock that can be taken while status.json says "running"
+  means the run was interrupted.
+* While a run is running or interrupted, nothing derived from its end is left
+  in the folder (``DERIVED``): those files are removed when training starts
+  and rewritten when it finishes.
+* A retrain is built in a hidden sibling (``aside_folder``) and swapped in by
+  ``swap_in``, which renames single entries and never a folder holding an open
+  lock (Windows refuses that). The swap's steps are ordered so that the state
+  after a kill at any instant says how to finish it; every claim of the folder,
+  and every command that reads it (``settle``), finishes it first.
+
+``locate`` is how a notebook finds the run folder its ``run_dir`` names.
+"""
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import psutil
+
+from lib import paths
+from lib.atomic import atomic_write
+from lib.training.folder_lock import HOLDER, LOCK_FILES, Claim, acquire, holder_text, lock_is_held, now, read_holder
+
+STATUS = "status.json"
+# Inside a folder while a retrain is swapped in: the old run's entries, gathered in
+# REPLACING and renamed REPLACED once all of them are there.
+REPLACING, REPLACED = ".replacing", ".replaced"
+# Files that describe a run's end: never present while it is unfinished.
+DERIVED = ("summary.json", "history.csv", "samples.jsonl", "loss.png", "loss.pdf",
+           "evolution.json", "passage.json", "text_evolution.ipynb", "best_model.ipynb",
+           "inside.json", "inside.ipynb") + tuple(
+    f"inside_{what}.{ext}" for what in ("certainty", "guesses", "units", "heatmap", "reach", "outliers")
+    for ext in ("png", "pdf"))
+# Files that only a run of this project writes: a folder holding one without
+# status.json is not a run folder this version can manage.
+RUN_FILES = ("last.npz", "best.npz", "summary.json")
+# How long a command that reads a folder waits for a retrain's swap (renames only) to end.
+SWAP_WAIT_SECONDS = 10.0
+
+
+class RunFolderError(RuntimeError):
+    """A run folder that cannot be used as asked; the message names it and says what to do."""
+
+
+class FolderHeld(RunFolderError):
+    """Another live process holds the folder (``holder``: its pid, host and since, when known)."""
+
+    def __init__(self, message, holder):
+        super().__init__(message)
+        self.holder = holder
+
+
+def claim(folder, wait=0.0):
+    """Take the folder for this process, atomically, before anything is computed.
+
+    Creates the folder if needed, removes temporary files left by killed writes,
+    finishes what an interrupted retrain left (see ``swap_in``) and returns a Claim.
+    Raises FolderHeld when another live process still holds it after ``wait``
+    seconds, and RunFolderError when the folder cannot be created or written.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock, holder = acquire(folder, wait)
+    except OSError as err:
+        raise RunFolderError(f"out_dir {folder} cannot be used: {err.strerror or err}") from None
+    if lock is None:
+        raise FolderHeld(f"out_dir {folder} is being trained by {holder_text(holder)}: wait for it "
+                         f"to finish, or choose another out_dir (nothing was touched)", holder)
+    previous = read_holder(folder)
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": now()}
+    try:
+        (folder / HOLDER).write_text(json.dumps(mine), encoding="utf-8")
+    except OSError as err:
+        lock.release()
+        raise RunFolderError(f"out_dir {folder} is not writable: {err.strerror}") from None
+    held = Claim(folder, lock, previous)
+    try:
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        held.settled, held.settled_new = _settle_held(folder)
+    except BaseException:
+        held.release()
+        raise
+    return held
+
+
+def read_status(folder):
+    """status.json as a dict, or None when the folder has none."""
+    path = Path(folder) / STATUS
+    if not path.is_file():
+        return None
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RunFolderError(f"{path} is unreadable ({err}): move the folder aside and train again") from None
+    if not isinstance(status, dict) or status.get("state") not in ("running", "finished"):
+        raise RunFolderError(f"{path} is not a run status written by this project")
+    return status
+
+
+def write_status(folder, state, **facts):
+    """Record the folder's state ("running" or "finished") with the run's facts, atomically."""
+    status = dict(facts, state=state, updated_at=now())
+    atomic_write(Path(folder) / STATUS,
+                 lambda f: f.write(json.dumps(status, indent=2, ensure_ascii=False) + "\n"), binary=False)
+    return status
+
+
+def folder_state(folder):
+    """(state, status): state is "new", "running", "interrupted" or "finished"."""
+    folder = Path(folder)
+    status = read_status(folder)
+    if status is None:
+        foreign = [name for name in RUN_FILES if (folder / name).exists()]
+        if foreign:
+            raise RunFolderError(f"out_dir {folder} holds {', '.join(foreign)} but no {STATUS}: not a run "
+                                 f"folder this version manages; choose another out_dir")
+        return "new", None
+    if status["state"] == "finished":
+        return "finished", status
+    return ("running" if lock_is_held(folder) else "interrupted"), status
+
+
+def require_finished(folder):
+    """The status of a finished run, or RunFolderError saying what state it is in and what to do.
+
+    What an interrupted retrain left is finished first (``settle``), saying so in one line."""
+    folder = Path(folder)
+    settled = settle(folder)
+    if settled:
+        print(settled)
+    if not folder.is_dir():
+        raise RunFolderError(f"run_dir {folder} does not exist: train it first with notebooks/train.ipynb")
+    state, status = folder_state(folder)
+    if state == "finished":
+        return status
+    if state == "new":
+        raise RunFolderError(f"run_dir {folder} holds no training run: train it first with notebooks/train.ipynb")
+    progress = f"at step {status.get('step', 0):,} of {status.get('planned_steps', 0):,}"
+    if state == "running":
+        raise RunFolderError(f"run_dir {folder} is still training ({progress}): wait for it to finish")
+    raise RunFolderError(f"run_dir {folder} is an unfinished run, interrupted {progress}: run "
+                         f"notebooks/train.ipynb again with the same settings to finish it")
+
+
+def remove_derived(folder):
+    """Delete every file that describes the run's end (see DERIVED)."""
+    for name in DERIVED:
+        (Path(folder) / name).unlink(missing_ok=True)
+
+
+def remove_run_files(folder):
+    """Delete what a run of this project wrote (before a fresh start); other files stay."""
+    for name in RUN_FILES + DERIVED + (STATUS,):
+        (Path(folder) / name).unlink(missing_ok=True)
+    for snapshot in Path(folder).glob("epochs_*"):
+        shutil.rmtree(snapshot)
+
+
+def clear(folder):
+    """Delete everything in a folder but its lock files (a fresh start in a folder we hold)."""
+    for entry in Path(folder).iterdir():
+        if entry.name in LOCK_FILES:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+
+def aside_folder(folder):
+    """Where a run that replaces ``folder`` is built: a hidden sibling."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.retrain"
+
+
+def _finished_status(folder):
+    try:
+        status = read_status(folder)
+    except RunFolderError:
+        return False
+    return status is not None and status["state"] == "finished"
+
+
+def _entries(folder, *also_kept):
+    """The entries a swap moves (all but the lock files and also_kept), status.json last."""
+    kept = LOCK_FILES + also_kept
+    return sorted((e for e in Path(folder).iterdir() if e.name not in kept), key=lambda e: e.name == STATUS)
+
+
+def _rename(source, target):
+    """One step of a swap (the tests kill swaps here)."""
+    os.replace(source, target)
+
+
+def _remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def swap_in(folder):
+    """Put the finished run built in ``aside_folder(folder)`` in the place of folder's run.
+
+    The caller holds folder, and no longer holds the aside folder. Each step renames one
+    entry (never a folder holding an open lock file), so each is either done or not, and
+    the state after a kill at any instant says which step was next:
+
+    1. while the aside folder holds a finished status.json, the new run is whole there
+       (status.json leaves it last, in step 3);
+    2. the old run's entries move into folder/.replacing, status.json last, and the folder
+       is renamed .replaced once all of them are in it;
+    3. the new run's entries move from the aside folder into folder, status.json last;
+    4. the aside folder is removed, then .replaced.
+
+    So a swap has put the new run in exactly when the aside folder holds a finished run
+    or .replaced exists: an aside folder left without status.json alone is a retrain
+    killed before it trained anything, and the old run is there, whole.
+
+    Running it again after a kill goes on from the next step, and ``settle`` does just
+    that. Returns nothing; raises OSError (the old run stays whole until step 2 ends).
+    """
+    folder = Path(folder)
+    aside, replacing, replaced = aside_folder(folder), folder / REPLACING, folder / REPLACED
+    if _finished_status(aside):
+        if not replaced.exists():
+            replacing.mkdir(exist_ok=True)
+            for entry in _entries(folder, REPLACING):
+                _rename(entry, replacing / entry.name)
+            _rename(replacing, replaced)
+        for entry in _entries(aside):
+            _rename(entry, folder / entry.name)
+    if aside.is_dir() and not (aside / STATUS).exists():
+        _remove(aside)
+    _remove(replaced)
+
+
+def _left_by_a_retrain(folder):
+    """What an interrupted retrain left beside or in folder that the next claim clears."""
+    aside = aside_folder(folder)
+    left = [p for p in (folder / REPLACING, folder / REPLACED) if p.exists()]
+    if aside.is_dir() and (_finished_status(aside) or not (aside / STATUS).exists()):
+        left.append(aside)
+    left += _earlier_trash(folder)
+    return left
+
+
+def _earlier_trash(folder):
+    """Old runs an earlier version's swap hid as .<name>.old-<pid> before it was killed."""
+    trash = []
+    for path in folder.parent.glob(f".{folder.name}.old-*"):
+        pid = path.name.rsplit("-", 1)[1]
+        if pid.isdigit() and path.is_dir() and not psutil.pid_exists(int(pid)):
+            trash.append(path)
+    return trash
+
+
+def _settle_held(folder):
+    """Finish what an interrupted retrain left (the caller holds folder): (line, new run put in)."""
+    folder = Path(folder)
+    aside = aside_folder(folder)
+    left = _left_by_a_retrain(folder)
+    if not left or lock_is_held(aside):  # a live process trains in the aside folder itself
+        return None, False
+    new_in = _finished_status(aside) or (folder / REPLACED).exists()
+    swap_in(folder)
+    trash = _earlier_trash(folder) if (folder / STATUS).exists() else []
+    for path in trash:
+        shutil.rmtree(path)
+    names = ", ".join(p.name for p in left)
+    if new_in:
+        return (f"{folder}: a retrain had finished but was stopped while swapping its new run in: "
+                f"the new run is whole there now (removed {names})"), True
+    if aside in left:
+        return (f"{folder}: the old run is whole there; removed what a retrain killed before it "
+                f"trained anything left ({names})"), False
+    return (f"{folder}: the run there is whole; removed {names}, an old run hidden by an interrupted "
+            f"retrain of an earlier version"), False
+
+
+def settle(folder, wait=SWAP_WAIT_SECONDS):
+    """For a command that reads folder: finish what an interrupted retrain left, as a claim would.
+
+    Returns the line saying which run is whole there now, or None when nothing was left or
+    a live process holds the folder and will finish it itself. Raises RunFolderError when
+    a swap is under way and still is after ``wait`` seconds.
+    """
+    folder = Path(folder)
+    if not _left_by_a_retrain(folder):
+        return None
+    aside = aside_folder(folder)
+    swapping = _finished_status(aside) or (folder / REPLACING).exists() or (folder / REPLACED).exists()
+    try:
+        with claim(folder, wait=wait if swapping else 0.0) as held:
+            return held.settled
+    except FolderHeld as err:
+        if swapping:
+            raise RunFolderError(f"run_dir {folder} is having a retrain swapped in by "
+                                 f"{holder_text(err.holder)}: try again when it has finished") from None
+        return None
+    except RunFolderError:
+        if swapping:
+            raise
+        return None
+
+
+def locate(run_dir, default):
+    """The run folder a notebook's run_dir names (default when None or empty), as an absolute path.
+
+    A relative path is taken from the current folder, as a shell would; where nothing is
+    there it is taken from the repository root, so that a folder printed relative to the
+    root (runs/train_10ep) also works from notebooks/, Jupyter's folder. Raises
+    RunFolderError naming both places when neither holds it.
+    """
+    if run_dir is None or str(run_dir) == "":
+        return Path(default)
+    given = Path(run_dir).expanduser()
+    here = given.resolve()
+    if given.is_absolute() or here.is_dir():
+        return here
+    from_root = (paths.REPO_ROOT / given).resolve()
+    if from_root.is_dir():
+        return from_root
+    raise RunFolderError(f"run_dir {run_dir} does not exist (looked in {here} and in {from_root}): "
+                                f"train it first with notebooks/train.ipynb")

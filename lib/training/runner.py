@@ -1,0 +1,286 @@
+"""One training run as the notebook and make see it: settings in, a finished run folder out.
+
+``plan`` checks every setting and reads the text before anything else;
+``execute`` claims the folder and then, by what the folder holds (see
+``lib.training.run_folder``; ``lib.training.resume`` compares it with the run asked for,
+and ``lib.training.finish`` writes a finished run's files):
+
+* nothing, or an interrupted run without a checkpoint: trains afresh;
+* a finished run of the same settings and length: reuses it, training nothing;
+* an interrupted run, or a finished one asked for more updates: continues it
+  from ``last.npz`` (bitwise the run that was never interrupted);
+* a run of other settings: refuses, naming each difference, touching nothing;
+* ``retrain=True``: trains afresh beside the folder and swaps the new run in
+  only when it has finished; an interrupted run of the same settings has no
+  finished result to keep, so it is continued in place (the same numbers as
+  training it afresh, bitwise, without the updates already made).
+
+An interrupt (Ctrl-C, Jupyter's stop button) ends in ``TrainingInterrupted``, one
+line saying which checkpoint was kept; a diverging run in ``TrainingDiverged``, one
+line saying what the folder holds.
+"""
+
+from pathlib import Path
+
+from lib import checks, paths
+from lib.records import record_files, record_walk
+from lib.text import corpus, sidecar
+from lib.training import run_files, run_folder, train
+from lib.training.finish import finish, finish_snapshot
+from lib.training.progress import make_progress
+from lib.training.resume import (
+    checkpoint_step,
+    decide,
+    decide_aside,
+    needs_aside,
+    record_settings,
+    retrained_by_claim,
+    run_facts,
+)
+
+# The course's settings: the default out_dir names only the ones that differ.
+COURSE = {"m": 100, "eta": 0.1, "seq_length": 25, "sigma": 0.01, "seed": 0, "max_steps": None,
+          "val_fraction": 0.0, "log_every": 100, "synth_every": 10_000, "synth_len": 200,
+          "eval_every": 10_000}
+
+PARAMETERS = checks.NOTEBOOKS["train"]
+# The train notebook's defaults (tests/test_lifecycle.py checks that they agree).
+DEFAULTS = dict(data_path=None, out_dir=None, epochs=10, **COURSE, checkpoint_every=10_000,
+                retrain=False, keep_carriage_returns=False, snapshot_epochs=[],
+                records=False, record_field=record_files.DEFAULT_FIELD, max_record_len=record_files.DEFAULT_MAX_LEN)
+
+
+class _OneLine:
+    """Shown by IPython (Jupyter, papermill) as its message alone: the user did nothing wrong
+    that a traceback into the training loop would help with."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+class TrainingInterrupted(_OneLine, KeyboardInterrupt):
+    """Training stopped by an interrupt; the message says what was kept and how to continue."""
+
+
+class TrainingDiverged(_OneLine, train.TrainingDiverged):
+    """The loss became NaN or infinite; the message says what the run folder was left holding."""
+
+
+def default_out_dir(settings, data_path):
+    """runs/train_<epochs>ep, then _<name><value> for each setting that is not the course's."""
+    name = f"train_{settings['epochs']}ep"
+    if data_path is not None:
+        name += f"_{Path(data_path).stem}"
+    for key, course in COURSE.items():
+        if settings[key] != course:
+            name += f"_{key}{settings[key]:g}" if isinstance(settings[key], float) else f"_{key}{settings[key]}"
+    if settings["keep_carriage_returns"]:
+        name += "_raw_newlines"
+    return paths.RUNS_DIR / (name + _records_suffix(settings))
+
+
+def plan(**parameters):
+    """Check the parameters, read the text, decide the folder: a dict for ``execute``.
+
+    Takes the train notebook's parameters (``PARAMETERS``; those not given take
+    the notebook's defaults); raises checks.ParameterError or corpus.CorpusError
+    in one line before any work.
+    """
+    unknown = sorted(set(parameters) - set(PARAMETERS))
+    if unknown:
+        raise checks.ParameterError(f"unknown parameter {unknown[0]!r}")
+    p = checks.check_all(PARAMETERS, dict(DEFAULTS, **parameters))
+    data_file = paths.corpus_path(p["data_path"])
+    if p["records"]:
+        return _plan_records(p, data_file)
+    text, converted = corpus.read(data_file, p["keep_carriage_returns"])
+    n_train = corpus.split_train_val(len(text), p["val_fraction"], p["seq_length"])
+    steps_per_epoch = train.steps_per_epoch(n_train, p["seq_length"])
+    if steps_per_epoch == 0:
+        raise corpus.CorpusError(f"{data_file}: too short for one update of seq_length {p['seq_length']}")
+    out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
+    vocab = corpus.build_vocab(text)
+    later = [k for k in p["snapshot_epochs"] if k >= p["epochs"]]
+    if later:
+        raise checks.ParameterError(f"snapshot_epochs must be fewer than epochs={p['epochs']}, got {later[0]}")
+    cut = [k for k in p["snapshot_epochs"] if p["max_steps"] is not None and k * steps_per_epoch > p["max_steps"]]
+    if cut:
+        raise checks.ParameterError(f"snapshot_epochs: epoch {cut[0]} ends after max_steps={p['max_steps']}")
+    heldout = _heldout(data_file, p["val_fraction"], vocab)
+    return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
+            "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text), "heldout": heldout,
+            "steps_per_epoch": steps_per_epoch, "records": None,
+            "planned_steps": train.planned_steps(len(text), p["val_fraction"], p["seq_length"],
+                                                 p["epochs"], p["max_steps"])}
+
+
+def _heldout(data_file, val_fraction, vocab):
+    """The default corpus's held-out play ({"name", "path", "text"}) when no tail is held out, else None."""
+    path = sidecar.heldout_path(data_file) if val_fraction == 0 else None
+    if path is None:
+        return None
+    text = corpus.read_text(path)
+    outside = sorted(set(text) - set(vocab))
+    if outside:
+        raise corpus.CorpusError(f"held-out text {path} has characters outside the vocabulary: {''.join(outside)!r}")
+    return {"name": sidecar.read_info(data_file)["heldout"]["play"], "path": str(path), "text": text}
+
+
+def describe(run):
+    """What plan found, for the notebook to print."""
+    lines = [f"text: {run['data_file']}",
+             f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
+             f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
+    if run["heldout"]:
+        lines.append(f"held out, never trained on: {run['heldout']['name']} ({len(run['heldout']['text']):,} "
+                     f"characters), its bits per character every {run['parameters']['eval_every']:,} updates")
+    if run["converted"]:
+        lines.append(f"converted {run['converted']:,} Windows or old-Mac line endings to \\n "
+                     f"(keep_carriage_returns=True keeps them)")
+    if run.get("records"):
+        lines.append(record_walk.describe(run["records"]))
+    if len(run["vocab"]) == 1:
+        lines.append(f"warning: the text has a single distinct character ({run['vocab'][0]!r}): "
+                     f"the model has nothing to learn")
+    return "\n".join(lines)
+
+
+def execute(run, progress="auto", progress_label=None):
+    """Claim the folder, then reuse, continue or train it; returns {"action", "out", "summary", ...}.
+
+    progress: "auto" (a bar in Jupyter, plain lines on the terminal otherwise: see
+    progress.auto_mode), "lines", "bar", "bar+lines" or None.
+    """
+    p, out = run["parameters"], Path(run["out"])
+    facts = run_facts(run)
+    progress_label = progress_label or f"{out.parent.name}/{out.name}"
+    with run_folder.claim(out) as held:
+        took_over = held.previous_holder
+        if p["retrain"] and needs_aside(out, facts) and not retrained_by_claim(held, facts):
+            aside = run_folder.aside_folder(out)
+            with run_folder.claim(aside):
+                result = _train_in(run, aside, decide_aside(aside, facts), progress, progress_label, facts)
+            run_folder.swap_in(out)  # after the aside folder's lock is let go: Windows renames no open file
+            action = "retrained"
+        else:
+            action = decide(out, facts)[0]
+            if action == "reuse":
+                result = {"summary": run_files.read_summary(out)}
+            else:
+                result = _train_in(run, out, action, progress, progress_label, facts)
+    result.update(action=action, out=out, took_over=took_over, settled=held.settled)
+    return result
+
+
+def _train_in(run, folder, action, progress, label, facts):
+    """Train (afresh or continued) in a claimed folder and write every run file; returns the result."""
+    p = run["parameters"]
+    if action == "new":
+        run_folder.remove_run_files(folder)
+    status = run_folder.write_status(folder, "running", step=checkpoint_step(folder) or 0, **facts)
+    run_folder.remove_derived(folder)
+    start_step = status["step"]
+    reporter = make_progress(run["planned_steps"], label, start_step, mode=progress)
+    heldout = run["heldout"]
+
+    def on_event(event):
+        # status.json's step follows the checkpoints (the snapshots' own folders excepted).
+        if event["kind"] == "checkpoint" and Path(event["path"]).parent == Path(folder):
+            run_folder.write_status(folder, "running", step=event["step"], **facts)
+        reporter(event)
+
+    try:
+        try:
+            state = train.train(
+                run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
+                on_event=on_event, heldout_text=heldout["text"] if heldout else None,
+                snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS},
+                record_mode=None if not run.get("records") else record_walk.record_mode(
+                    run["records"]["boundary"], record_settings(p), run["records"]["facts"]))
+        finally:
+            reporter.close()
+        for k in p["snapshot_epochs"]:
+            finish_snapshot(run, folder / f"epochs_{k}", k)
+        summary = finish(run, folder, state, p["epochs"], facts)
+    except train.TrainingDiverged as err:
+        raise TrainingDiverged(f"{err}; {_diverged_folder(folder)}") from None
+    except KeyboardInterrupt as err:
+        if isinstance(err, TrainingInterrupted):
+            raise
+        raise TrainingInterrupted(_interrupted_line(run, folder, facts)) from None
+    return {"summary": summary, "state": state, "trained_from": start_step,
+            "progress_seconds": reporter.seconds,
+            "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
+
+
+def _interrupted_line(run, folder, facts):
+    """What an interrupt kept, and how to go on from there."""
+    kept = checkpoint_step(folder)
+    if Path(folder) == run_folder.aside_folder(run["out"]):
+        what = f"the new run, aside in {folder} ({run['out']} still holds the previous run, untouched),"
+        again = "run again with retrain=True"
+    else:
+        what, again = str(folder), "run the notebook again with the same settings"
+    if kept is None:
+        return (f"interrupted before the first checkpoint (every {run['parameters']['checkpoint_every']:,} "
+                f"updates): {what} keeps nothing of this training; {again} to train from the start")
+    return (f"interrupted: {what} keeps its last checkpoint, update {kept:,} of {facts['planned_steps']:,}; "
+            f"{again} to continue from there")
+
+
+def _diverged_folder(folder):
+    """Leave a diverged run's folder in a state the next run handles, and say which."""
+    kept = checkpoint_step(folder)
+    if kept is None:
+        # Nothing to continue: an empty folder trains afresh next time, with any settings.
+        (Path(folder) / run_folder.STATUS).unlink(missing_ok=True)
+        return f"{folder} was left empty (a new run folder): train again with a smaller eta"
+    return (f"{folder} is left interrupted at update {kept:,}, where the same settings would diverge "
+            f"again: train with a smaller eta in another out_dir, or pass retrain=True")
+
+
+def report_line(result):
+    """One line on what execute did."""
+    s, out = result["summary"], result["out"]
+    lines = [result["settled"]] if result.get("settled") else []
+    if result["took_over"]:
+        lines.append(f"took over {out}: the process that was training it "
+                     f"(pid {result['took_over'].get('pid')} on {result['took_over'].get('host')}) no longer runs")
+    if result["action"] == "reuse":
+        lines.append(f"reused the finished run in {out}: nothing trained ({s['steps']:,} updates, same "
+                     f"settings). To train afresh: retrain=True, or another out_dir.")
+    else:
+        verb = {"new": "trained", "continue": "continued", "retrained": "retrained"}[result["action"]]
+        lines.append(f"{verb} {out}: updates {result['trained_from']:,} to {s['steps']:,}, "
+                     f"{s['us_per_step']:.0f} us of CPU time per update (the progress shows wall-clock "
+                     f"time); progress display {100 * result['progress_share']:.2g}% of training time")
+    lines.append(f"best smooth loss {s['best_smooth_loss']:.3f} at step {s['best_step']:,}; "
+                 f"final {s['final_smooth_loss']:.3f}")
+    return "\n".join(lines)
+
+
+def _records_suffix(settings):
+    """'_records', then _len<n> and _field<name> where they are not the defaults ('' in stream mode)."""
+    if not settings.get("records"):
+        return ""
+    suffix = "_records"
+    if settings.get("max_record_len", record_files.DEFAULT_MAX_LEN) != record_files.DEFAULT_MAX_LEN:
+        suffix += f"_len{settings['max_record_len']}"
+    if settings.get("record_field", record_files.DEFAULT_FIELD) != record_files.DEFAULT_FIELD:
+        suffix += f"_field{settings['record_field']}"
+    return suffix
+
+
+def _plan_records(p, data_file):
+    """plan() for record mode: read the records file, join the records, count the updates."""
+    prepared = record_walk.prepare_run(data_file, p["record_field"], p["max_record_len"],
+                                   p["keep_carriage_returns"], p["val_fraction"], p["seq_length"],
+                                   p["epochs"], p["max_steps"])
+    text = prepared["text"]
+    out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
+    if p["snapshot_epochs"]:
+        raise checks.ParameterError("snapshot_epochs is not available in record mode (records=True)")
+    return {"parameters": p, "data_file": data_file, "text": text, "converted": prepared["converted"],
+            "vocab": corpus.build_vocab(text), "out": out, "text_sha256": train.text_sha256(text),
+            "records": prepared, "planned_steps": prepared["planned_steps"], "heldout": None,
+            "steps_per_epoch": prepared["planned_steps"] // p["epochs"]}

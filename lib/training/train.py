@@ -1,0 +1,347 @@
+"""The course's training protocol: AdaGrad over the book in seq_length chunks.
+
+``train`` walks the text with a pointer e from 0: the inputs are
+chars[e : e + seq_length], the targets chars[e + 1 : e + seq_length + 1], one
+update per chunk, then e += seq_length. The hidden state is carried from chunk
+to chunk and reset to zeros when an epoch starts; an epoch ends when fewer than
+seq_length + 1 characters remain. smooth_loss starts at the first chunk's loss
+and then follows 0.999 * smooth_loss + 0.001 * loss.
+
+Steps count updates: "step s" is the state after s updates. Samples are drawn at
+step 0 and every ``synth_every`` steps, from the current hidden state and the
+next chunk's first input character. The best model is a copy of the parameters
+after the update whose smooth loss is the lowest seen.
+
+One ``seed`` decides everything through two independent generators: one for
+the initial weights and one for the samples drawn during training, so drawing
+more or fewer samples never changes the weights.
+"""
+
+import hashlib
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lib import checks, rnn, rnn_fast
+from lib.text import corpus
+from lib.training import checkpoint
+
+ADAGRAD_EPS = rnn.ADAGRAD_EPS
+GRAD_CLIP = rnn.GRAD_CLIP
+LAST_CHECKPOINT = checkpoint.LAST_CHECKPOINT
+BEST_MODEL = checkpoint.BEST_MODEL
+
+SETTING_KINDS = checks.TRAINING
+# Settings that shape the run's trajectory or records: a continued run must match them.
+RUN_SETTINGS = ("m", "eta", "seq_length", "sigma", "seed", "val_fraction",
+                "log_every", "synth_every", "synth_len", "eval_every")
+
+ConfigError = checks.ParameterError
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step."""
+
+
+def check_settings(**settings):
+    """The settings in plain form (ints, floats, None), or ConfigError naming the first bad one."""
+    unknown = sorted(set(settings) - set(SETTING_KINDS))
+    if unknown:
+        raise ConfigError(f"unknown training setting {unknown[0]!r}")
+    return checks.check_all({k: SETTING_KINDS[k] for k in settings}, settings)
+
+
+def steps_per_epoch(n_train, seq_length):
+    """Number of chunks (updates) in one pass over n_train characters."""
+    return max(0, (n_train - 1) // seq_length)
+
+
+def planned_steps(n_chars, val_fraction, seq_length, epochs, max_steps=None):
+    """Total updates a run of these settings makes on a text of n_chars characters."""
+    n_train = corpus.split_train_val(n_chars, val_fraction, seq_length)
+    total = steps_per_epoch(n_train, seq_length) * epochs
+    return total if max_steps is None else min(total, max_steps)
+
+
+def bits_per_char(params, data, chunk=4096):
+    """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from h = 0."""
+    m, K = params["U"].shape
+    h = np.zeros(m)
+    work = rnn_fast.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
+    total = 0.0
+    for start in range(0, len(data) - 1, chunk):
+        x = data[start:start + chunk]
+        y = data[start + 1:start + chunk + 1]
+        x = x[:len(y)]
+        part, h = rnn_fast.loss(params, x, y, h, work)
+        total += part
+    return float(total / ((len(data) - 1) * math.log(2)))
+
+
+def text_sha256(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stream_chunks(n_train, seq_length):
+    """The course's walk through one epoch: chunk i covers inputs [i L, (i + 1) L).
+
+    Returns:
+        (starts, lengths, resets): (n,) int arrays of each chunk's first input
+        position and length, and (n,) bool: the hidden state is zeroed before the
+        chunk (only the first: the state is carried across the whole epoch).
+    """
+    n = steps_per_epoch(n_train, seq_length)
+    resets = np.zeros(n, dtype=bool)
+    resets[:1] = True
+    return np.arange(n, dtype=np.int64) * seq_length, np.full(n, seq_length, dtype=np.int64), resets
+
+
+def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng, sample_rng):
+    params = rnn.init_params(len(vocab), settings["m"], settings["sigma"], init_rng)
+    return {
+        "vocab": "".join(vocab), "settings": dict(settings), "text_sha256": text_hash,
+        "n_chars": n_chars, "n_train": n_train, "data_path": data_path,
+        "step": 0, "epoch": 1, "chunk": 0, "smooth_loss": None,
+        "best_step": None, "best_smooth_loss": None,
+        "sample_rng_state": sample_rng.bit_generator.state, "samples": [], "epoch_ends": [],
+        "wall_seconds": 0.0, "loop_seconds": 0.0,
+        "params": params, "M": {n: np.zeros_like(v) for n, v in params.items()},
+        "best_params": {n: v.copy() for n, v in params.items()},
+        "h_prev": np.zeros(settings["m"]), "epoch_starts": [0],
+        "history": {k: [] for k in checkpoint.HISTORY_KEYS},
+    }
+
+
+def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed=0, epochs=10,
+          max_steps=None, log_every=100, synth_every=10_000, synth_len=200,
+          val_fraction=0.0, eval_every=10_000, checkpoint_every=10_000, resume=False,
+          data_path=None, on_event=None, heldout_text=None, snapshot_epochs=(), record_mode=None):
+    """Train the RNN on text with AdaGrad, the course's protocol (see the module docstring).
+
+    Args:
+        text: the training text (str); its sorted distinct characters are the vocabulary.
+        out_dir: folder for ``last.npz`` (the full state, every ``checkpoint_every``
+            steps and at the end) and ``best.npz`` (the best model); None writes nothing.
+        m, eta, seq_length, sigma, seed: the model and optimiser settings.
+        epochs: passes over the training text; max_steps: stop after this many
+            updates in total (None: no limit).
+        log_every: record (step, epoch, loss, smooth_loss) every this many steps.
+        synth_every, synth_len: draw a synth_len-character sample at step 0 and every synth_every steps.
+        val_fraction: share of the text at its end held out of training;
+            every ``eval_every`` steps its loss in bits per character is recorded.
+        resume: continue from ``out_dir/last.npz`` (which must match text and settings).
+        data_path: where text came from, kept in the checkpoint for the record.
+        heldout_text: a text the model never trains on (with val_fraction 0), whose bits
+            per character are recorded every ``eval_every`` steps in place of a held-out tail.
+        snapshot_epochs: epochs at whose end the whole state is also written to
+            ``out_dir/epochs_<k>/`` (last.npz and best.npz): the end of a run of k
+            epochs, bitwise, without training it separately.
+        on_event: called with a dict for each event: kind "log" (step, epoch,
+            loss, smooth_loss, elapsed), "sample" (step, smooth_loss, text),
+            "eval" (step, val_bpc), "epoch" (epoch, step), "checkpoint" (step, path).
+        record_mode: None (the course's stream) or record mode, as lib.records.record_walk.record_mode
+            makes it: a dict with "boundary" (text is records.join's output), "settings"
+            (kept with the run's settings), "facts" (kept in the model file and the
+            summary), and the three steps that differ from the stream: "split_text"
+            (text, boundary, val_fraction) -> where training ends, "epoch_walk"
+            (train_data, boundary_index, seq_length, seed) -> (epoch -> chunks), and
+            "heldout_bits" (params, val_data, boundary_index) -> bits per character.
+    Returns:
+        The final state dict: params, best_params, best_step, best_smooth_loss,
+        smooth_loss, step, epoch, history (lists step, epoch, loss,
+        smooth_loss, val_bpc), samples, epoch_starts, epoch_ends (one record per
+        finished epoch: its last step, smooth loss and the best so far), settings,
+        timing, total_steps (planned), vocab (str) and vocab_list (list of characters).
+    Raises:
+        ConfigError, corpus.CorpusError, checkpoint.CheckpointError: bad input.
+        TrainingDiverged: the loss became NaN or infinite (the last checkpoint is kept).
+    """
+    run = _Run(text, out_dir, dict(
+        m=m, eta=eta, seq_length=seq_length, sigma=sigma, seed=seed, epochs=epochs, max_steps=max_steps,
+        log_every=log_every, synth_every=synth_every, synth_len=synth_len, val_fraction=val_fraction,
+        eval_every=eval_every, checkpoint_every=checkpoint_every), resume=resume, data_path=data_path,
+        on_event=on_event, heldout_text=heldout_text, snapshot_epochs=snapshot_epochs, record_mode=record_mode)
+    state, model, data = run.state, run.model, run.train_data
+    eta, synth_every = run.settings["eta"], run.settings["synth_every"]
+    starts, lengths, resets = run.walk(state["epoch"])
+    h_prev = state["h_prev"]
+    while state["step"] < run.total_steps:
+        if state["chunk"] == len(starts):
+            starts, lengths, resets = run.start_next_epoch()
+        i, step = state["chunk"], state["step"]
+        if resets[i]:                                     # the first chunk of an epoch (or record)
+            h_prev = np.zeros_like(h_prev)
+        x = data[starts[i]:starts[i] + lengths[i]]        # inputs, and the targets one character on
+        y = data[starts[i] + 1:starts[i] + lengths[i] + 1]
+        if step % synth_every == 0:
+            run.draw_sample(h_prev, x[0])
+
+        tick = time.process_time()  # CPU time: runs sharing a core are not charged for waiting
+        loss, h_prev = model.loss_and_grads(x, y, h_prev)
+        run.stop_if_diverged(loss)
+        model.adagrad_update(eta)
+        smooth = loss if state["smooth_loss"] is None else 0.999 * state["smooth_loss"] + 0.001 * loss
+        step += 1
+        state.update(step=step, chunk=i + 1, smooth_loss=smooth, h_prev=h_prev)
+        if state["best_smooth_loss"] is None or smooth < state["best_smooth_loss"]:
+            state.update(best_smooth_loss=smooth, best_step=step)
+            model.keep_best()
+        run.loop_seconds += time.process_time() - tick
+
+        run.record_step(loss, epoch_ended=i + 1 == len(starts))
+    return run.finish()
+
+
+class _Run:
+    """What train() keeps around its loop: the checked settings and data, the state that a
+    checkpoint holds, the events, the evaluations and the files."""
+
+    def __init__(self, text, out_dir, settings, *, resume, data_path, on_event, heldout_text,
+                 snapshot_epochs, record_mode):
+        given = check_settings(**settings)
+        resume = checks.check("resume", resume, "bool")
+        if not isinstance(text, str):
+            raise corpus.CorpusError(f"text must be a str, got {type(text).__name__}")
+        where = f"{data_path}: " if data_path is not None else ""
+        if not text:
+            raise corpus.CorpusError(f"{where}text is empty: nothing to train on")
+        boundary = None if record_mode is None else record_mode["boundary"]
+        try:
+            split = corpus.split_train_val(len(text), given["val_fraction"], given["seq_length"]) \
+                if boundary is None else record_mode["split_text"](text, boundary, given["val_fraction"])
+        except corpus.CorpusError as err:
+            raise corpus.CorpusError(f"{where}{err}") from None
+        vocab = corpus.build_vocab(text)
+        data = corpus.encode(text, vocab)
+        # Record mode: the held-out records start at the closing boundary of the last training one.
+        self.train_data, self.val_data = data[:split], data[split - (boundary is not None and split < len(data)):]
+        run_settings = {k: given[k] for k in RUN_SETTINGS}
+        if heldout_text is not None:
+            if given["val_fraction"] > 0:
+                raise ConfigError("val_fraction must be 0 when a held-out text is given (one held-out set at a time)")
+            if not isinstance(heldout_text, str) or len(heldout_text) < 2:
+                raise corpus.CorpusError("heldout_text must be a text of at least 2 characters")
+            self.val_data = corpus.encode(heldout_text, vocab, what="the held-out text")
+            run_settings["heldout_sha256"] = text_sha256(heldout_text)
+        self.snapshot_epochs = checks.check("snapshot_epochs", snapshot_epochs, "list of positive_int", empty=True)
+        if record_mode is not None:
+            run_settings.update(record_mode["settings"])
+        text_hash = text_sha256(text)
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.last_path = None if out_dir is None else self.out_dir / LAST_CHECKPOINT
+        self.emit = on_event if on_event is not None else (lambda event: None)
+
+        if not resume and self.last_path is not None and self.last_path.exists():
+            raise ConfigError(f"out_dir {out_dir} already holds a run ({LAST_CHECKPOINT}); continue it, "
+                              f"or choose another out_dir (nothing was overwritten)")
+        init_seq, sample_seq = np.random.SeedSequence(given["seed"]).spawn(2)
+        self.sample_rng = np.random.default_rng(sample_seq)
+        if resume:
+            if self.last_path is None:
+                raise ConfigError("resume=True needs an out_dir holding last.npz")
+            if not self.last_path.is_file():
+                raise checkpoint.CheckpointError(
+                    f"resume=True but there is no checkpoint to resume: {self.last_path} not found")
+            state = checkpoint.load_state(self.last_path, vocab, text_hash, run_settings)
+            self.sample_rng.bit_generator.state = state["sample_rng_state"]
+        else:
+            state = _new_state(vocab, text_hash, len(text), split, data_path, run_settings,
+                               np.random.default_rng(init_seq), self.sample_rng)
+        state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
+        if boundary is None:
+            stream = stream_chunks(len(self.train_data), given["seq_length"])
+            self.walk = lambda epoch: stream
+            self.val_bits = lambda params: bits_per_char(params, self.val_data)
+        else:
+            b = vocab.index(boundary)
+            self.walk = record_mode["epoch_walk"](self.train_data, b, given["seq_length"], given["seed"])
+            self.val_bits = lambda params: record_mode["heldout_bits"](params, self.val_data, b)
+            state["records"] = dict(record_mode["facts"], boundary=boundary)
+        # Every epoch has the same number of chunks (records: the same records, reordered).
+        state["steps_per_epoch"] = len(self.walk(state["epoch"])[0])
+        total = state["steps_per_epoch"] * given["epochs"]
+        cut = given["max_steps"]
+        self.total_steps = state["total_steps"] = total if cut is None else min(total, cut)
+        self.model = rnn_fast.FlatModel(state["params"], state["M"], state["best_params"], given["seq_length"])
+        state.update(params=self.model.params, M=self.model.memory, best_params=self.model.best,
+                     h_prev=np.array(state["h_prev"], dtype=float))
+        self.state, self.settings, self.run_settings, self.vocab = state, given, run_settings, vocab
+        self.text_chars, self.boundary = len(text), boundary
+        self.session_start = time.perf_counter()
+        self.wall_before, self.loop_before = state["wall_seconds"], state["loop_seconds"]
+        self.loop_seconds, self.steps_here = 0.0, 0
+
+    def start_next_epoch(self):
+        state = self.state
+        state["epoch"] += 1
+        state["chunk"] = 0
+        state["epoch_starts"].append(state["step"])
+        self.emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
+        return self.walk(state["epoch"])
+
+    def draw_sample(self, h, x0):
+        drawn = rnn.synthesize(self.model.params, h, x0, self.settings["synth_len"], self.sample_rng)
+        sample = {"step": self.state["step"], "smooth_loss": self.state["smooth_loss"],
+                  "text": corpus.decode(drawn, self.vocab)}
+        self.state["samples"].append(sample)
+        self.emit(dict(sample, kind="sample"))
+
+    def stop_if_diverged(self, loss):
+        if not math.isfinite(loss):
+            kept = f"the last good checkpoint {self.last_path} is kept" \
+                if self.last_path is not None and self.last_path.exists() else "no checkpoint was written"
+            raise TrainingDiverged(
+                f"training diverged: loss became {loss} at step {self.state['step'] + 1} "
+                f"(epoch {self.state['epoch']}, eta={self.settings['eta']}); stopped, {kept}")
+
+    def record_step(self, loss, epoch_ended):
+        """After an update: the epoch's record, the history, evaluations, events and files."""
+        state, settings = self.state, self.settings
+        step, smooth = state["step"], state["smooth_loss"]
+        self.steps_here += 1
+        if epoch_ended:
+            state["epoch_ends"].append({"epoch": state["epoch"], "step": step, "smooth_loss": smooth,
+                                        "best_step": state["best_step"],
+                                        "best_smooth_loss": state["best_smooth_loss"]})
+        evaluate = len(self.val_data) > 0 and step % settings["eval_every"] == 0
+        if step % settings["log_every"] == 0 or evaluate:
+            val_bpc = self.val_bits(self.model.params) if evaluate else math.nan
+            for key, value in zip(checkpoint.HISTORY_KEYS, (step, state["epoch"], loss, smooth, val_bpc)):
+                state["history"][key].append(value)
+            if evaluate:
+                self.emit({"kind": "eval", "step": step, "val_bpc": val_bpc})
+            self.emit({"kind": "log", "step": step, "epoch": state["epoch"], "loss": loss,
+                       "smooth_loss": smooth, "elapsed": time.perf_counter() - self.session_start})
+        if step % settings["checkpoint_every"] == 0:
+            self.write_files()
+        if epoch_ended and state["epoch"] in self.snapshot_epochs and self.out_dir is not None:
+            self.write_files(self.out_dir / f"epochs_{state['epoch']}")
+
+    def write_files(self, folder=None):
+        state = self.state
+        folder = self.out_dir if folder is None else folder
+        state["wall_seconds"] = self.wall_before + time.perf_counter() - self.session_start
+        state["loop_seconds"] = self.loop_before + self.loop_seconds
+        state["sample_rng_state"] = self.sample_rng.bit_generator.state
+        if folder is None:
+            return
+        checkpoint.save_state(folder / LAST_CHECKPOINT, state)
+        if state["best_step"] is not None:
+            checkpoint.save_model(folder / BEST_MODEL, state["best_params"], self.vocab, {
+                "step": state["best_step"], "smooth_loss": state["best_smooth_loss"],
+                "settings": self.run_settings, "data_path": state["data_path"], "n_chars": self.text_chars,
+                **({} if self.boundary is None else dict(state["records"], records=True))})
+        self.emit({"kind": "checkpoint", "step": state["step"], "path": str(folder / LAST_CHECKPOINT)})
+
+    def finish(self):
+        state = self.state
+        if state["step"] % self.settings["checkpoint_every"] != 0 or self.steps_here == 0:
+            self.write_files()
+        # Time per update over the whole run (all sessions of a resumed one): a resume
+        # with nothing left to do still reports the run's speed.
+        state["timing"] = {"steps_this_session": self.steps_here, "loop_seconds": self.loop_seconds,
+                           "us_per_step": 1e6 * state["loop_seconds"] / state["step"] if state["step"] else None}
+        state["vocab_list"] = self.vocab
+        return state
