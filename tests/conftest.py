@@ -1,8 +1,19 @@
 """Shared fixtures for the model-core tests (kept small: other test files live here too)."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 from toy_corpus import learnable_text
+
+
+def load_script(path, name):
+    """A script of the repository that is not a module of lib (tools/*.py, data/shakespeare/prepare.py,
+    report/build.py) loaded as a module named name, so that a test calls its functions."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 ENGLISH_TEXT = (
     "The old lighthouse keeper climbed the stairs every evening, counting each step as his "

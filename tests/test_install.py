@@ -7,7 +7,6 @@ committed state, so commit before trusting them.
 """
 
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENGLISH_TEXT
+from conftest import ENGLISH_TEXT, load_script
 from lib import paths
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
@@ -61,15 +60,8 @@ def test_an_installed_lib_keeps_its_files_in_the_working_folder_or_the_clone_aro
 
 # ----------------------------------------------------------------- the set-up cell
 
-def _load_setup_tool():
-    """tools/setup_cell.py as a module: the one place the set-up cell's text is written."""
-    spec = importlib.util.spec_from_file_location("setup_cell_tool", paths.REPO_ROOT / "tools" / "setup_cell.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-setup_tool = _load_setup_tool()
+# tools/setup_cell.py: the one place the set-up cell's text is written.
+setup_tool = load_script(paths.REPO_ROOT / "tools" / "setup_cell.py", "setup_cell_tool")
 
 
 def setup_cell(notebook):

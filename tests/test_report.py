@@ -1,6 +1,5 @@
 """The report built from tiny runs on a corpus with non-ASCII text, read back from the PDF."""
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -8,6 +7,7 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
+from conftest import load_script
 from nbrun import ok, papermill
 from toy_corpus import NON_ASCII, unicode_text
 
@@ -213,16 +213,9 @@ def test_bad_run_file_is_named_and_leaves_the_report_alone(built, tmp_path, dama
     assert not (out / "report.pdf").exists()
 
 
-def _build_command():
-    spec = importlib.util.spec_from_file_location("report_build_command", BUILD)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_given_runs_bring_no_bonus_run_unless_it_is_given_too(monkeypatch, tmp_path):
     """A report of one's own runs does not pick up make report's bonus run from runs/report."""
-    command = _build_command()
+    command = load_script(BUILD, "report_build_command")
     calls = []
     monkeypatch.setattr(command, "build", lambda *args: calls.append(args))
     monkeypatch.setattr(command.report_inputs, "discover_records", lambda root: tmp_path / "make_reports_records")

@@ -1,7 +1,6 @@
 """The repository itself: clean notebooks, environments that agree, lib/ grouped by job."""
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from lib import paths
 
@@ -38,15 +38,8 @@ def test_each_notebook_has_one_parameters_cell():
         assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
 
 
-def _load_lock_tool():
-    """tools/lock.py as a module: its reading of requirements.txt is the one the lock is made from."""
-    spec = importlib.util.spec_from_file_location("lock_tool", paths.REPO_ROOT / "tools" / "lock.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lock_tool = _load_lock_tool()
+# tools/lock.py: its reading of requirements.txt is the one the lock is made from.
+lock_tool = load_script(paths.REPO_ROOT / "tools" / "lock.py", "lock_tool")
 _name = lock_tool.normalized
 
 

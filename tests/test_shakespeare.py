@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from lib import paths
 from lib.training import run_files
@@ -17,14 +17,7 @@ from lib.text import plays as plays_module, shakespeare, sidecar as sidecar_modu
 SCRIPT = paths.REPO_ROOT / "data" / "shakespeare" / "prepare.py"
 
 
-def _load_command():
-    spec = importlib.util.spec_from_file_location("shakespeare_prepare_command", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_command()
+cli = load_script(SCRIPT, "shakespeare_prepare_command")
 md2text = plays_module.markdown_to_play_text
 
 
