@@ -11,6 +11,9 @@ as an int), so list parameters accept a single value as a one-element list.
 import math
 import numbers
 
+from lib.training.settings import RULES as TABLE_RULES
+from lib.training.settings import TRAIN_SETTINGS
+
 
 class ParameterError(ValueError):
     """A setting with an unusable value; the message names it and what it may be."""
@@ -40,11 +43,24 @@ _RULES = {
     "temperature": (lambda v: _is_number(v) and v >= MIN_TEMPERATURE, float,
                     f"a finite number of at least {MIN_TEMPERATURE:g}"),
     "fraction": (lambda v: _is_number(v) and 0 <= v < 1, float, "a number in [0, 1)"),
+    "unit_interval": (lambda v: _is_number(v) and 0 < v < 1, float, "a number between 0 and 1, both excluded"),
+    # A gradient bound; False: none (a notebook's None leaves it to the protocol).
+    "clip": (lambda v: v is False or _is_number(v) and v > 0, lambda v: v if v is False else float(v),
+             "a positive number, or False for no clipping"),
     "bool": (lambda v: isinstance(v, bool) or type(v).__name__ == "bool_", bool, "True or False"),
     "text": (lambda v: isinstance(v, str), str, "a string"),
+    # A name that may look like a number: papermill's -p protocol 2026 arrives as an int.
+    "word": (lambda v: isinstance(v, str) or _is_int(v), str, "a word"),
     "path": (lambda v: isinstance(v, str) and v.strip() != "" or hasattr(v, "__fspath__"), str,
              "a file or folder path"),
 }
+
+
+def _or_none(optional, none_means):
+    """What a message adds for a setting that may be None."""
+    if not optional:
+        return ""
+    return f" (or None: {none_means})" if none_means else " (or None)"
 
 
 def describe(value):
@@ -58,14 +74,14 @@ def allowed(kind):
     return _RULES[kind][2]
 
 
-def check(name, value, kind, optional=False, choices=None, empty=False):
+def check(name, value, kind, optional=False, choices=None, empty=False, none_means=None):
     """The value in plain form, or ParameterError naming ``name`` and the allowed values.
 
     Args:
         kind: one of positive_int, non_negative_int, positive_number, temperature,
             fraction, bool, text, path; or "list of <kind>" for a list of such values (a
             single value is taken as a one-element list; the list may not be empty).
-        optional: None is allowed (and returned as None).
+        optional: None is allowed (and returned as None); none_means says what it stands for.
         choices: the value must also be one of these.
         empty: a list kind may be empty.
     """
@@ -75,15 +91,17 @@ def check(name, value, kind, optional=False, choices=None, empty=False):
         item_kind = kind[len("list of "):]
         items = list(value) if isinstance(value, (list, tuple)) else [value]
         test, convert, allowed = _RULES[item_kind]
+        if choices is not None and all(test(v) for v in items) and not all(convert(v) in choices for v in items):
+            raise ParameterError(f"{name} must be a list of {', '.join(repr(c) for c in choices)}, got {value!r}")
         if (not items and not empty) or not all(test(v) for v in items):
             raise ParameterError(f"{name} must be {allowed} or a {'' if empty else 'non-empty '}list of them"
-                                 f"{' (or None)' if optional else ''}, got {value!r}")
+                                 f"{_or_none(optional, none_means)}, got {value!r}")
         return [convert(v) for v in items]
     test, convert, allowed = _RULES[kind]
-    if not test(value) or (choices is not None and value not in choices):
+    if not test(value) or (choices is not None and convert(value) not in choices):
         if choices is not None:
             allowed = "one of " + ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{name} must be {allowed}{' (or None)' if optional else ''}, got {value!r}")
+        raise ParameterError(f"{name} must be {allowed}{_or_none(optional, none_means)}, got {value!r}")
     return convert(value)
 
 
@@ -100,24 +118,18 @@ def check_all(spec, values):
 
 
 # ----------------------------------------------------------- what each setting may be
-TRAINING = {
-    "m": "positive_int", "eta": "positive_number", "seq_length": "positive_int",
-    "sigma": "positive_number", "seed": "non_negative_int", "epochs": "positive_int",
-    "max_steps": ("positive_int", {"optional": True}), "log_every": "positive_int",
-    "synth_every": "positive_int", "synth_len": "positive_int", "val_fraction": "fraction",
-    "eval_every": "positive_int", "checkpoint_every": "positive_int",
-}
+# The training settings are listed once, with their defaults and roles, in lib.training.settings.
+TRAINING = {name: TABLE_RULES[name] for name in TRAIN_SETTINGS}
 _OPTIONAL_PATH = ("path", {"optional": True})
 # Record mode (lib.records): the train notebook's three settings for it.
 RECORD_MODE = {"records": "bool", "record_field": "text", "max_record_len": "positive_int"}
 
 # Each notebook's parameters cell, name by name (tests/test_notebooks.py checks they match).
 NOTEBOOKS = {
-    "train": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH, **TRAINING,
-              "retrain": "bool", "keep_carriage_returns": "bool",
-              "snapshot_epochs": ("list of positive_int", {"empty": True}), **RECORD_MODE},
+    "train": dict(TABLE_RULES),
     "gradient_check": {"data_path": _OPTIONAL_PATH, "out_dir": _OPTIONAL_PATH,
-                       "m_values": "list of positive_int", "seq_length": "positive_int",
+                       "m_values": "list of positive_int", "losses": ("list of text", {"choices": ("sum", "mean")}),
+                       "seq_length": "positive_int",
                        "sigma": "positive_number", "seed": "non_negative_int", "h": "positive_number",
                        "keep_carriage_returns": "bool"},
     "text_evolution": {"run_dir": _OPTIONAL_PATH, "every": "positive_int", "up_to": "positive_int",

@@ -6,31 +6,43 @@ Shapes, with K the vocabulary size, m the hidden size and n the sequence length:
     H (n + 1, m): H[0] = h_0, the state before x_1, and H[t] = h_t
     P (n, K): row t - 1 is p_t
 
+Initialisation: b = 0, c = 0, and either (init="normal", the 2021 handout)
+U, W, V ~ N(0, sigma^2), or (init="scaled", the 2026 handout)
+U ~ N(0, 1/(2K)), W ~ N(0, 1/(2m)), V ~ N(0, 1/m).
+
 Forward, for t = 1 .. n:
 
     a_t = W h_{t-1} + U x_t + b      h_t = tanh(a_t)
     o_t = V h_t + c                  p_t = softmax(o_t)
-    loss = -sum_t log p_t[y_t]
+    loss = -sum_t log p_t[y_t]                  (loss="sum", the 2021 handout)
+    loss = -(1/n) sum_t log p_t[y_t]            (loss="mean", the 2026 handout)
 
 Backward through time, from t = n down to 1, with da_{n+1} = 0:
 
-    do_t = p_t - onehot(y_t)
+    do_t = p_t - onehot(y_t)                    (divided by n for loss="mean")
     dh_t = V^T do_t + W^T da_{t+1}   da_t = (1 - h_t^2) * dh_t
     dV = sum_t do_t h_t^T    dc = sum_t do_t
     dW = sum_t da_t h_{t-1}^T    dU = sum_t da_t x_t^T    db = sum_t da_t
 
-AdaGrad, for each parameter theta with gradient g clipped to [-5, 5]:
+Every gradient is linear in do, so the mean's gradients are the sum's divided by n.
+Each optimizer updates every parameter theta with its gradient g, first clipped
+elementwise to [-clip, clip] when a clip is given:
 
-    M = M + g^2      theta = theta - eta * g / sqrt(M + eps)
+    AdaGrad (2021):  M = M + g^2      theta = theta - eta * g / sqrt(M + eps)
+    Adam (2026), at update t = 1, 2, ...:
+        m = beta1 m + (1 - beta1) g          v = beta2 v + (1 - beta2) g^2
+        m_hat = m / (1 - beta1^t)            v_hat = v / (1 - beta2^t)
+        theta = theta - eta * m_hat / (sqrt(v_hat) + eps)
 
-Sampling: h = tanh(W h + U x + b), p = softmax((V h + c) / temperature), x ~ p.
+Sampling, one step at a time (``step``, then ``draw``): h = tanh(W h + U x + b),
+p = softmax((V h + c) / temperature), x ~ p.
 
 Inputs ``x`` and targets ``y`` are int arrays of character indices. ``x_t`` is
 one-hot in the math, but no one-hot matrix is ever built: ``U x_t`` is the
 column ``U[:, x_t]``. Each equation is one place below; the steps that involve no
 recurrence (U x_t + b, the outputs, the softmax, the sums over t) are written for all t
 at once as matrix products. lib/rnn_fast.py computes the same numbers faster for the
-training loop (see its docstring).
+training loop (see its docstring); train.ipynb's fast=False trains on this file itself.
 """
 
 import numpy as np
@@ -38,6 +50,8 @@ import numpy as np
 PARAM_NAMES = ("b", "c", "U", "W", "V")
 GRAD_CLIP = 5.0
 ADAGRAD_EPS = 1e-8
+INITS = ("normal", "scaled")
+LOSSES = ("sum", "mean")
 
 
 def param_shapes(K, m):
@@ -45,22 +59,29 @@ def param_shapes(K, m):
     return {"b": (m,), "c": (K,), "U": (m, K), "W": (m, m), "V": (K, m)}
 
 
-def init_params(K, m, sigma=0.01, rng=None):
-    """The course's initialisation: zero biases, N(0, sigma^2) weights.
+def init_params(K, m, sigma=0.01, rng=None, init="normal"):
+    """Zero biases and random weights, as the handout says.
 
     Args:
-        K: vocabulary size.  m: hidden size.  sigma: standard deviation of U, W, V.
+        K: vocabulary size.  m: hidden size.
+        sigma: standard deviation of U, W, V for init="normal" (unused by "scaled").
         rng: a ``numpy.random.Generator`` (a fresh unseeded one when None).
+        init: "normal", U, W, V ~ N(0, sigma^2); or "scaled", standard deviations
+            1/sqrt(2K) for U, 1/sqrt(2m) for W, 1/sqrt(m) for V.
     Returns:
         dict of float64 arrays b (m,), c (K,), U (m, K), W (m, m), V (K, m).
     """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
     rng = np.random.default_rng() if rng is None else rng
+    std = {"U": sigma, "W": sigma, "V": sigma} if init == "normal" else \
+        {"U": 1 / np.sqrt(2 * K), "W": 1 / np.sqrt(2 * m), "V": 1 / np.sqrt(m)}
     return {
         "b": np.zeros(m),
         "c": np.zeros(K),
-        "U": sigma * rng.standard_normal((m, K)),
-        "W": sigma * rng.standard_normal((m, m)),
-        "V": sigma * rng.standard_normal((K, m)),
+        "U": std["U"] * rng.standard_normal((m, K)),   # drawn in this order, U, W, V, for every init
+        "W": std["W"] * rng.standard_normal((m, m)),
+        "V": std["V"] * rng.standard_normal((K, m)),
     }
 
 
@@ -98,23 +119,26 @@ def forward(params, x, h0):
     return H, softmax_rows(O)
 
 
-def sequence_loss(P, y):
-    """Cross-entropy -sum_t log P[t, y_t] of (n, K) probabilities against (n,) targets."""
-    return -np.log(P[np.arange(len(y)), y]).sum()
+def sequence_loss(P, y, loss="sum"):
+    """Cross-entropy of (n, K) probabilities against (n,) targets: -sum_t log P[t, y_t],
+    divided by n for loss="mean"."""
+    total = -np.log(P[np.arange(len(y)), y]).sum()
+    return total / len(y) if loss == "mean" else total
 
 
-def loss(params, x, y, h0):
+def loss(params, x, y, h0, loss="sum"):
     """Forward pass only: (loss, h_last) for inputs x (n,), targets y (n,), h0 (m,)."""
     H, P = forward(params, x, h0)
-    return sequence_loss(P, y), H[-1].copy()
+    return sequence_loss(P, y, loss), H[-1].copy()
 
 
-def backward(params, x, y, H, P):
+def backward(params, x, y, H, P, loss="sum"):
     """Exact gradients of the sequence loss by backpropagation through time.
 
     Args:
         params: dict as in ``forward``.  x, y: (n,) int arrays.
         H: (n + 1, m) and P: (n, K) from ``forward`` (left unchanged).
+        loss: "sum" or "mean", the loss whose gradients these are.
     Returns:
         dict of gradients with the same keys and shapes as params.
     """
@@ -122,6 +146,8 @@ def backward(params, x, y, H, P):
     n = len(x)
     dO = P.copy()                                         # (n, K): row t is do_t = p_t - onehot(y_t)
     dO[np.arange(n), y] -= 1.0
+    if loss == "mean":
+        dO /= n                                           # d(loss / n) = d(loss) / n
     dH_out = dO @ V                                       # (n, m): row t is V^T do_t
     dA = np.empty_like(dH_out)                            # (n, m): row t is da_t
     da_next = np.zeros(W.shape[0], dtype=dA.dtype)        # W^T da_{n+1} = 0: nothing after the last step
@@ -135,30 +161,57 @@ def backward(params, x, y, H, P):
             "W": dA.T @ H[:-1], "V": dO.T @ H[1:]}
 
 
-def loss_and_grads(params, x, y, h0):
+def loss_and_grads(params, x, y, h0, loss="sum"):
     """Loss, exact (unclipped) gradients and the last hidden state of one sequence.
 
     Args:
         params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
         x: (n,) int input indices.  y: (n,) int target indices (x shifted by one).
         h0: (m,) hidden state before x[0].
+        loss: "sum" (2021) or "mean" (2026) over the sequence's characters.
     Returns:
         (loss, grads, h_last): a float, a dict shaped like params, an (m,) array.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
     x, y = np.asarray(x), np.asarray(y)
     H, P = forward(params, x, h0)
-    return float(sequence_loss(P, y)), backward(params, x, y, H, P), H[-1].copy()
+    return float(sequence_loss(P, y, loss)), backward(params, x, y, H, P, loss), H[-1].copy()
+
+
+def clipped(g, clip):
+    """g with every entry clipped to [-clip, clip] (a new array); g itself when clip is None."""
+    return g if clip is None else np.clip(g, -clip, clip)
 
 
 def adagrad_step(params, grads, memory, eta, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
     """One AdaGrad update of every parameter, in place: params and memory change, grads do not.
 
-    g = clip(grad, -clip, clip), M += g^2, theta -= eta * g / sqrt(M + eps).
+    g = clip(grad, -clip, clip) (clip=None: no clipping), M += g^2, theta -= eta * g / sqrt(M + eps).
     """
     for name in PARAM_NAMES:
-        g = np.clip(grads[name], -clip, clip)
+        g = clipped(grads[name], clip)
         memory[name] += g * g
         params[name] -= eta * (g / np.sqrt(memory[name] + eps))
+
+
+def adam_step(params, grads, first, second, t, eta, beta1=0.9, beta2=0.999, eps=1e-8, clip=None):
+    """One Adam update of every parameter, in place: params and both moments change, grads do not.
+
+    Args:
+        first, second: dicts shaped like params, the moment estimates m and v (zeros before update 1).
+        t: the number of this update, 1 for the first (the bias corrections' exponent).
+        eta, beta1, beta2, eps: as in the equations of the module docstring.
+        clip: clip each gradient to [-clip, clip] first (None: no clipping, the 2026 handout).
+    """
+    for name in PARAM_NAMES:
+        g = clipped(grads[name], clip)
+        m, v = first[name], second[name]
+        m[...] = beta1 * m + (1 - beta1) * g
+        v[...] = beta2 * v + (1 - beta2) * (g * g)
+        m_hat = m / (1 - beta1 ** t)
+        v_hat = v / (1 - beta2 ** t)
+        params[name] -= eta * m_hat / (np.sqrt(v_hat) + eps)
 
 
 def softmax_sample(p, u):
@@ -174,6 +227,22 @@ def _check_sampling_args(n, temperature):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     if isinstance(n, bool) or int(n) != n or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
+
+
+def step(params, h, x):
+    """One step of the network from hidden state h (m,) with input index x, as sampling takes it:
+    (h_next, o), h_next = tanh(W h + U x + b) and the logits o = V h_next + c (K,)."""
+    h = np.tanh(params["W"] @ h + params["U"][:, x] + params["b"])
+    return h, params["V"] @ h + params["c"]
+
+
+def draw(o, u, temperature=1.0, argmax=False):
+    """The character drawn from logits o (K,): x ~ softmax(o / temperature), read off with one
+    uniform number u in [0, 1); with argmax, the likeliest character (u unused, may be None)."""
+    if argmax:
+        return int(np.argmax(o))
+    o = o / temperature
+    return softmax_sample(np.exp(o - o.max()), u)
 
 
 def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False):
@@ -194,21 +263,16 @@ def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False
         (n,) int array of sampled indices.
     """
     _check_sampling_args(n, temperature)
-    b, c, U, W, V = (np.asarray(params[k], dtype=float) for k in PARAM_NAMES)
+    params = {k: np.asarray(params[k], dtype=float) for k in PARAM_NAMES}
     h = np.array(h0, dtype=float)
     x = int(x0)
     if prime is not None and len(prime) > 0:
         for t in prime[:-1]:
-            h = np.tanh(W @ h + U[:, t] + b)
+            h, _ = step(params, h, t)
         x = int(prime[-1])
     drawn = np.empty(int(n), dtype=np.int64)
     for t in range(int(n)):
-        h = np.tanh(W @ h + U[:, x] + b)                  # h = tanh(W h + U x + b)
-        o = V @ h + c
-        if argmax:
-            x = int(np.argmax(o))
-        else:
-            o = o / temperature
-            x = softmax_sample(np.exp(o - o.max()), rng.random())   # x ~ softmax(o / T)
+        h, o = step(params, h, x)
+        x = draw(o, None if argmax else rng.random(), temperature, argmax)
         drawn[t] = x
     return drawn

@@ -5,17 +5,17 @@ numbers for the training loop with what made it faster here (``make bench``): th
 update works in made once (a ``workspace``) and reused, each on a 64-byte boundary; row views
 made in advance so that the loop over time is three numpy calls and nothing else; row and
 column sums as BLAS products with ones-vectors; dU as one product with a one-hot matrix; all
-parameters in one flat buffer so that clipping and AdaGrad are a handful of calls; sampling
+parameters in one flat buffer so that clipping, AdaGrad and Adam are a handful of calls; sampling
 without allocating. tests/test_rnn.py holds this path to lib.rnn: the same loss and gradients
-to 1e-12, the same hidden states and AdaGrad updates bit for bit. The course's numbers (the
-training runs, their evaluations and the gradient check) come from this path.
+to 1e-12, the same hidden states and optimizer updates bit for bit, the same training run.
+The course's training runs come from this path unless train.ipynb is given fast=False.
 """
 
 import math
 
 import numpy as np
 
-from lib.rnn import ADAGRAD_EPS, GRAD_CLIP, PARAM_NAMES, _check_sampling_args, softmax_sample  # noqa: F401
+from lib.rnn import ADAGRAD_EPS, GRAD_CLIP, LOSSES, PARAM_NAMES, _check_sampling_args, softmax_sample  # noqa: F401
 
 # The arrays the training loop computes in start on a cache line, where BLAS runs aligned loads.
 ALIGN_BYTES = 64
@@ -116,18 +116,19 @@ def forward(params, x, h0, work=None):
     return H, P
 
 
-def sequence_loss(P, y):
-    """Cross-entropy -sum_t log P[t, y_t] of (n, K) probabilities against (n,) targets."""
-    return -np.add.reduce(np.log(P[np.arange(len(y)), y]))
+def sequence_loss(P, y, loss="sum"):
+    """Cross-entropy -sum_t log P[t, y_t] of (n, K) probabilities against (n,) targets (/ n: "mean")."""
+    total = -np.add.reduce(np.log(P[np.arange(len(y)), y]))
+    return total / len(y) if loss == "mean" else total
 
 
-def loss(params, x, y, h0, work=None):
+def loss(params, x, y, h0, work=None, loss="sum"):
     """Forward pass only: (loss, h_last) for inputs x (n,), targets y (n,), h0 (m,)."""
     H, P = forward(params, x, h0, work)
-    return sequence_loss(P, y), H[-1].copy()
+    return sequence_loss(P, y, loss), H[-1].copy()
 
 
-def backward(params, x, y, H, P, grads=None, work=None):
+def backward(params, x, y, H, P, grads=None, work=None, loss="sum"):
     """Exact gradients of the sequence loss by backpropagation through time.
 
     Args:
@@ -136,6 +137,7 @@ def backward(params, x, y, H, P, grads=None, work=None):
         grads: optional dict of preallocated arrays with the parameters' shapes
             to write into (the training loop passes views of one flat buffer).
         work: a ``workspace`` for the intermediate arrays (None: fresh ones).
+        loss: "sum" or "mean" (the mean's gradients are the sum's divided by n).
     Returns:
         dict of gradients with the same keys and shapes as params.
     """
@@ -151,6 +153,8 @@ def backward(params, x, y, H, P, grads=None, work=None):
     dO = work["dO"][:n]                                   # (n, K): p_t - onehot(y_t)
     dO[...] = P
     dO[t_index, y] -= 1.0
+    if loss == "mean":
+        dO /= n
     dO.T.dot(H[1:], out=grads["V"])
     ones.dot(dO, out=grads["c"])                          # column sums as products, as in forward
     dH, dtanh, dA = work["dH"][:n], work["dtanh"][:n], work["dA"][:n]
@@ -176,7 +180,7 @@ def backward(params, x, y, H, P, grads=None, work=None):
     return grads
 
 
-def loss_and_grads(params, x, y, h0, grads=None, work=None):
+def loss_and_grads(params, x, y, h0, grads=None, work=None, loss="sum"):
     """Loss, exact (unclipped) gradients and the last hidden state of one sequence.
 
     Args:
@@ -185,6 +189,7 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None):
         h0: (m,) hidden state before x[0].
         grads: optional dict of preallocated output arrays (see ``backward``).
         work: optional ``workspace`` (see ``forward``); the training loop passes one.
+        loss: "sum" or "mean" over the sequence.
     Returns:
         (loss, grads, h_last): a float, a dict shaped like params, an (m,) array.
     """
@@ -193,8 +198,8 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None):
     if work is None:                                      # one set of arrays for both passes
         work = workspace(len(x), *params["U"].shape, _dtype(params, h0), aligned=False)
     H, P = forward(params, x, h0, work)
-    grads = backward(params, x, y, H, P, grads, work)
-    return float(sequence_loss(P, y)), grads, H[-1].copy()
+    grads = backward(params, x, y, H, P, grads, work, loss)
+    return float(sequence_loss(P, y, loss)), grads, H[-1].copy()
 
 
 # Characters drawn per block by synthesize_blocks: large enough that the per-block
@@ -271,27 +276,57 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
 
 
 
-def adagrad_step(theta, grad, M, eta, work=None, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
-    """One AdaGrad update in place on flat arrays of equal shape.
+def clip_in_place(grad, clip, work):
+    """Clip grad to [-clip, clip] in place (clip None: leave it); work holds grad^2 afterwards."""
+    np.square(grad, out=work)                  # the same numbers as grad * grad, in half the time
+    # Gradients rarely pass the bound, and the largest square tells: |g| > clip gives
+    # fl(g^2) >= fl(clip^2), rounding being monotone. One reduction costs less than clipping.
+    if clip is not None and work.max() >= clip * clip:
+        np.clip(grad, -clip, clip, out=grad)
+        np.square(grad, out=work)
 
-    grad is clipped elementwise to [-clip, clip] in place, then
+
+def adagrad_step(theta, grad, M, eta, work=None, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
+    """One AdaGrad update in place on flat arrays of equal shape (lib.rnn.adagrad_step).
+
+    grad is clipped elementwise to [-clip, clip] in place (clip None: not clipped), then
     M += grad^2 and theta -= eta * grad / sqrt(M + eps).
     ``work`` is an optional scratch array shaped like theta.
     """
     if work is None:
         work = np.empty_like(theta)
-    np.square(grad, out=work)                  # the same numbers as grad * grad, in half the time
-    # Gradients rarely pass the bound, and the largest square tells: |g| > clip gives
-    # fl(g^2) >= fl(clip^2), rounding being monotone. One reduction costs less than clipping.
-    if work.max() >= clip * clip:
-        np.clip(grad, -clip, clip, out=grad)
-        np.square(grad, out=work)
+    clip_in_place(grad, clip, work)
     M += work
     np.add(M, eps, out=work)
     np.sqrt(work, out=work)
     np.divide(grad, work, out=work)
     work *= eta
     theta -= work
+
+
+def adam_step(theta, grad, first, second, t, eta, beta1=0.9, beta2=0.999, eps=1e-8, clip=None, work=None):
+    """One Adam update in place on flat arrays of equal shape (lib.rnn.adam_step, bit for bit).
+
+    grad is clipped in place when clip is given; ``work`` is an optional (2, size) scratch array.
+    Each line computes what the same term of lib.rnn's equations does, in the same order.
+    """
+    if work is None:
+        work = np.empty((2,) + theta.shape)
+    g2, step = work[0], work[1]
+    clip_in_place(grad, clip, g2)                  # g2 = g * g
+    first *= beta1                                 # m = beta1 m + (1 - beta1) g
+    np.multiply(grad, 1 - beta1, out=step)
+    first += step
+    second *= beta2                                # v = beta2 v + (1 - beta2) (g * g)
+    g2 *= 1 - beta2
+    second += g2
+    np.divide(first, 1 - beta1 ** t, out=step)     # m_hat
+    step *= eta                                    # eta * m_hat
+    np.divide(second, 1 - beta2 ** t, out=g2)      # v_hat
+    np.sqrt(g2, out=g2)
+    g2 += eps
+    step /= g2                                     # eta * m_hat / (sqrt(v_hat) + eps)
+    theta -= step
 
 
 def flat_layout(shapes):
@@ -323,33 +358,44 @@ def flat_views(flat, shapes):
 
 
 class FlatModel:
-    """The training loop's model: parameters, gradients and AdaGrad memory in flat buffers.
+    """The training loop's model on the fast path: parameters, gradients and the best model in flat buffers.
 
-    ``params``, ``memory`` and ``best`` are dicts of views into their buffers (theta, M and
-    the best model's copy); only this class's methods write them, so that a loop calling
-    ``loss_and_grads``, ``adagrad_update`` and ``keep_best`` shows every change it makes.
+    ``params``, ``grads`` and ``best`` are dicts of views into their buffers; ``zeros()`` makes
+    more such dicts (an optimizer's state) and ``flat(views)`` gives back the buffer behind one,
+    for the optimizers' flat updates. Only this class's methods and the optimizer write them,
+    so that the loop's calls show every change it makes. The plain twin is
+    lib.training.parts.PlainModel, on lib.rnn's dicts.
     """
 
-    def __init__(self, params, memory, best, seq_length):
+    fast = True
+
+    def __init__(self, params, best, seq_length, loss="sum"):
         m, K = params["U"].shape
-        shapes = {name: params[name].shape for name in PARAM_NAMES}
-        self._theta, self._M, self._best, self._grad, self._scratch = (flat_buffer(shapes) for _ in range(5))
-        self.params, self.memory, self.best = (flat_views(flat, shapes) for flat in (self._theta, self._M, self._best))
-        self.grads = flat_views(self._grad, shapes)            # the padding's gradient stays 0
-        for views, given in ((self.params, params), (self.memory, memory), (self.best, best)):
+        self.loss = loss
+        self._shapes = {name: params[name].shape for name in PARAM_NAMES}
+        self._buffers = {}
+        self.params, self.best, self.grads = self.zeros(), self.zeros(), self.zeros()   # padding's gradient stays 0
+        for views, given in ((self.params, params), (self.best, best)):
             for name in PARAM_NAMES:
                 views[name][...] = given[name]
         self._work = workspace(seq_length, m, K)               # every chunk is at most seq_length long
 
+    def zeros(self):
+        """A dict of zero arrays shaped like the parameters: views into one new flat buffer."""
+        flat = flat_buffer(self._shapes)
+        views = flat_views(flat, self._shapes)
+        self._buffers[id(views)] = flat
+        return views
+
+    def flat(self, views):
+        """The flat buffer behind a dict that ``zeros`` made."""
+        return self._buffers[id(views)]
+
     def loss_and_grads(self, x, y, h0):
         """(loss, h_last) of one chunk; the gradients land in ``self.grads``."""
-        loss_value, _, h_last = loss_and_grads(self.params, x, y, h0, self.grads, self._work)
+        loss_value, _, h_last = loss_and_grads(self.params, x, y, h0, self.grads, self._work, self.loss)
         return loss_value, h_last
-
-    def adagrad_update(self, eta):
-        """lib.rnn.adagrad_step on ``self.params`` and ``self.memory`` with ``self.grads``."""
-        adagrad_step(self._theta, self._grad, self._M, eta, self._scratch)
 
     def keep_best(self):
         """Copy the current parameters into ``self.best``."""
-        self._best[:] = self._theta
+        self.flat(self.best)[:] = self.flat(self.params)

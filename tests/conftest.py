@@ -50,9 +50,15 @@ def text_file(tmp_path_factory):
 def _same_training_run(a, b, check_samples=True):
     """Assert that two train() states hold bitwise identical trajectories."""
     names = ("b", "c", "U", "W", "V")
-    for key in ("params", "M", "best_params"):
+    for key in ("params", "best_params"):
         for name in names:
             assert np.asarray(a[key][name]).tobytes() == np.asarray(b[key][name]).tobytes(), (key, name)
+    assert a["optimizer"]["t"] == b["optimizer"]["t"]
+    assert a["optimizer"]["arrays"].keys() == b["optimizer"]["arrays"].keys()
+    for group, arrays in a["optimizer"]["arrays"].items():
+        for name in names:
+            assert np.asarray(arrays[name]).tobytes() == \
+                np.asarray(b["optimizer"]["arrays"][group][name]).tobytes(), (group, name)
     assert np.asarray(a["h_prev"]).tobytes() == np.asarray(b["h_prev"]).tobytes()
     for key in ("step", "epoch", "loss", "smooth_loss", "val_bpc"):
         # tobytes: bitwise, and NaN in val_bpc compares equal to NaN.

@@ -135,16 +135,22 @@ def test_crash_during_training_checkpoint_keeps_previous(english_text, tmp_path,
 
 # ------------------------------------------------------- train() checkpoints
 
-def test_round_trip_of_training_state(english_text, tmp_path):
+@pytest.mark.parametrize("protocol, groups", [("2021", ["M"]), ("2026", ["m", "v"])])
+def test_round_trip_of_training_state(english_text, tmp_path, protocol, groups):
     out = tmp_path / "run"
     state = train.train(english_text, out, max_steps=37, checkpoint_every=1000,
-                        data_path="somewhere/english.txt", **RUN)
+                        data_path="somewhere/english.txt", **dict(RUN, protocol=protocol))
     assert sorted(p.name for p in out.iterdir()) == ["best.npz", "last.npz"]
     loaded = _load_last(out, english_text, state)
-    for key in ("params", "M", "best_params"):
+    arrays = [(key, loaded[key], state[key]) for key in ("params", "best_params")]
+    assert sorted(loaded["optimizer"]["arrays"]) == sorted(state["optimizer"]["arrays"]) == sorted(groups)
+    assert loaded["optimizer"]["t"] == state["optimizer"]["t"] == 37
+    arrays += [(group, loaded["optimizer"]["arrays"][group], state["optimizer"]["arrays"][group]) for group in groups]
+    for key, there, here in arrays:
         for name in rnn.PARAM_NAMES:
-            assert loaded[key][name].dtype == np.float64
-            assert loaded[key][name].tobytes() == state[key][name].tobytes(), (key, name)
+            assert there[name].dtype == np.float64
+            assert there[name].tobytes() == here[name].tobytes(), (key, name)
+            assert key == "params" or key == "best_params" or here[name].any(), (key, name)  # they moved
     assert loaded["h_prev"].tobytes() == state["h_prev"].tobytes()
     for key in ("step", "epoch", "loss", "smooth_loss", "val_bpc"):
         assert np.asarray(loaded["history"][key], dtype=float).tobytes() == \
@@ -214,10 +220,13 @@ def _poll_step(path):
     return meta.get("step")
 
 
+@pytest.mark.parametrize("protocol, fast", [("2021", True), ("2026", True), ("2026", False)])
 def test_resume_after_sigkill_equals_uninterrupted_run(english_text, english_text_file, tmp_path,
-                                                       assert_same_training_run):
-    settings = dict(m=30, eta=0.1, seq_length=25, seed=4, epochs=1000, max_steps=600, log_every=10,
-                    synth_every=100, synth_len=50, val_fraction=0.2, eval_every=50, checkpoint_every=20)
+                                                       assert_same_training_run, protocol, fast):
+    """Killed mid-training, a run continues bitwise (Adam's moments and update count included)."""
+    settings = dict(protocol=protocol, fast=fast, m=30, seq_length=25, seed=4, epochs=1000, max_steps=600,
+                    log_every=10, synth_every=100, synth_len=50, val_fraction=0.2, eval_every=50,
+                    checkpoint_every=20)
     out = tmp_path / "killed"
     last = out / "last.npz"
     # 30 checkpoints with a 0.1 s pause after each: the worker needs about 3 s.

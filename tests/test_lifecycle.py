@@ -258,13 +258,19 @@ def test_the_run_an_earlier_versions_killed_swap_hid_is_found(text_file, tmp_pat
     assert run_folder.require_finished(out)["settings"]["seed"] == 2
 
 
-def test_default_out_dir_names_what_differs_from_the_course():
-    base = dict(runner.COURSE, epochs=10, keep_carriage_returns=False)
-    assert runner.default_out_dir(base, None) == paths.RUNS_DIR / "train_10ep"
-    changed = dict(base, eta=0.05, m=50)
-    assert runner.default_out_dir(changed, None) == paths.RUNS_DIR / "train_10ep_m50_eta0.05"
-    assert runner.default_out_dir(dict(base, epochs=5, seed=2), "data/goblet_book.txt") == \
-        paths.RUNS_DIR / "train_5ep_goblet_book_seed2"
+def test_default_out_dir_names_the_protocol_and_what_differs_from_it():
+    def name(data_path=None, **given):
+        checked = checks.check_all(runner.PARAMETERS, dict(runner.DEFAULTS, **given))
+        return runner.default_out_dir(runner.resolve(checked)[0], data_path)
+
+    assert name() == paths.RUNS_DIR / "train_10ep"
+    assert name(eta=0.05, m=50) == paths.RUNS_DIR / "train_10ep_m50_eta0.05"
+    assert name(eta=0.1, m=100, clip=5.0) == paths.RUNS_DIR / "train_10ep"  # the protocol's own values
+    assert name("data/goblet_book.txt", epochs=5, seed=2) == paths.RUNS_DIR / "train_5ep_goblet_book_seed2"
+    assert name(protocol="2026") == paths.RUNS_DIR / "train_10ep_2026"
+    assert name(protocol=2026, clip=5.0, fast=False) == paths.RUNS_DIR / "train_10ep_2026_clip5_plain"
+    assert name(clip=False, optimizer="adam") == paths.RUNS_DIR / "train_10ep_optimizeradam_clipnone"
+    assert name(protocol="2026", beta1=0.8) == paths.RUNS_DIR / "train_10ep_2026_beta10.8"
 
 
 def test_train_notebook_twice_gives_the_same_outputs(text_file, tmp_path):
@@ -409,9 +415,9 @@ def test_every_notebook_parameter_is_checked(tmp_path):
 
 
 @pytest.mark.parametrize("notebook, setting, message", [
-    ("train.ipynb", ("seq_length", 0), "seq_length must be a positive integer, got 0"),
+    ("train.ipynb", ("seq_length", 0), "seq_length must be a positive integer (or None: the protocol's), got 0"),
     ("train.ipynb", ("max_steps", -5), "max_steps must be a positive integer (or None), got -5"),
-    ("train.ipynb", ("eta", "fast"), "eta must be a positive finite number, got 'fast'"),
+    ("train.ipynb", ("eta", "fast"), "eta must be a positive finite number (or None: the protocol's), got 'fast'"),
     ("gradient_check.ipynb", ("seq_length", 0), "seq_length must be a positive integer, got 0"),
     ("gradient_check.ipynb", ("h", 0), "h must be a positive finite number, got 0"),
     ("text_evolution.ipynb", ("every", 0), "every must be a positive integer, got 0"),
@@ -434,7 +440,8 @@ def test_scalars_are_taken_for_lists(text_file, tmp_path):
     assert [e["temperature"] for e in run_files.read_passage(tmp_path / "run")["sweep"]] == [0.5]
     ok(papermill(NOTEBOOKS / "gradient_check.ipynb", tmp_path / "g.ipynb", tmp_path, ("data_path", text_file),
                  ("out_dir", tmp_path / "gc"), yaml="m_values: 3"))
-    assert list(run_files.read_gradcheck(tmp_path / "gc")[0]) == ["3"]
+    assert {loss: list(by_m) for loss, by_m in run_files.read_gradcheck(tmp_path / "gc")[0].items()} == \
+        {"sum": ["3"], "mean": ["3"]}
 
 
 def test_unwritable_out_dir_is_named_before_training(text_file, tmp_path):

@@ -158,8 +158,8 @@ def test_hidden_state_is_zero_at_each_record_start_and_carried_within(records_fi
     calls = []
     real = rnn_fast.loss_and_grads  # the training path (lib.rnn_fast.FlatModel calls it)
 
-    def spy(params, x, y, h0, grads=None, work=None):
-        loss, grads, h_last = real(params, x, y, h0, grads, work)
+    def spy(params, x, y, h0, grads=None, work=None, loss="sum"):
+        loss, grads, h_last = real(params, x, y, h0, grads, work, loss)
         calls.append((x.copy(), np.array(h0), h_last.copy()))
         return loss, grads, h_last
 
@@ -321,7 +321,7 @@ def test_record_settings_are_part_of_the_runs_identity(records_file, tmp_path):
     with pytest.raises(run_folder.RunFolderError, match="records=True there, False now"):
         runner.execute(plan(records_file, out, max_steps=40, records=False), progress=None)
     assert runner.execute(plan(records_file, out, max_steps=40), progress=None)["action"] == "reuse"
-    base = dict(runner.DEFAULTS, records=True)
+    base = runner.resolve(dict(runner.DEFAULTS, records=True))[0]
     assert runner.default_out_dir(base, "data/names.txt").name == "train_10ep_names_records"
     assert runner.default_out_dir(dict(base, max_record_len=80, record_field="body"), None).name == \
         "train_10ep_records_len80_fieldbody"

@@ -5,7 +5,7 @@ import pytest
 
 from lib import gradcheck, rnn, rnn_fast
 from lib.text import corpus
-from lib.training import train
+from lib.training import parts, train
 
 PATHS = pytest.mark.parametrize("path", [rnn, rnn_fast], ids=["plain", "fast"])
 
@@ -140,7 +140,7 @@ def test_gradients_are_returned_unclipped(path):
     params["c"] = np.array([-20.0, 20.0])  # predicts 'b' strongly, target is 'a'
     _, grads, _ = path.loss_and_grads(params, x, y, np.zeros(4))
     biggest = max(np.abs(grads[name]).max() for name in rnn.PARAM_NAMES)
-    assert biggest > train.GRAD_CLIP * 3, biggest
+    assert biggest > rnn.GRAD_CLIP * 3, biggest
     assert abs(grads["c"][0]) > 20  # about -25: every target is 'a'
     # And they are the true gradients (not capped anywhere).
     exact = gradcheck.complex_step_grads(params, x, y, np.zeros(4))
@@ -265,42 +265,48 @@ def test_the_agreement_check_sees_a_wrong_gradient():
     assert np.abs(grads_f["W"] - grads_p["W"]).max() > 1e-12 * np.abs(grads_p["W"]).max()
 
 
-def test_plain_and_fast_adagrad_give_the_same_parameters_bit_for_bit():
-    """lib.rnn.adagrad_step on each parameter and the flat update of the training path, over
-    steps whose gradients pass the clip bound and steps whose do not."""
+OPTIMIZERS = pytest.mark.parametrize("optimizer, clip", [("adagrad", 5.0), ("adagrad", None), ("adam", None),
+                                                           ("adam", 1.0)])
+
+
+@OPTIMIZERS
+def test_plain_and_fast_optimizers_give_the_same_parameters_bit_for_bit(optimizer, clip):
+    """lib.rnn's update on each parameter (the plain model) and the flat update of the fast path,
+    over steps whose gradients pass the clip bound and steps whose do not."""
     params, x, y, h0 = _random_case(3)
-    memory = {k: np.zeros_like(v) for k, v in params.items()}
-    model = rnn_fast.FlatModel(params, memory, params, len(x))
-    plain = {k: v.copy() for k, v in params.items()}
+    settings = dict(optimizer=optimizer, clip=clip, eta=0.1, eps=1e-8, beta1=0.9, beta2=0.999, seq_length=len(x),
+                    loss="sum")
+    fast = parts.make_model(params, params, dict(settings, fast=True))
+    plain = parts.make_model(params, params, dict(settings, fast=False))
+    fast_opt, plain_opt = parts.make_optimizer(fast, settings), parts.make_optimizer(plain, settings)
     rng = np.random.default_rng(4)
     for scale in (0.1, 20.0, 1.0, 50.0):
-        grads = {k: scale * rng.standard_normal(v.shape) for k, v in params.items()}
         for name in rnn.PARAM_NAMES:
-            model.grads[name][...] = grads[name]
-        model.adagrad_update(0.1)
-        rnn.adagrad_step(plain, grads, memory, 0.1)
+            fast.grads[name][...] = plain.grads[name][...] = scale * rng.standard_normal(params[name].shape)
+        fast_opt.step()
+        plain_opt.step()
         for name in rnn.PARAM_NAMES:
-            assert model.params[name].tobytes() == plain[name].tobytes(), (scale, name)
-            assert model.memory[name].tobytes() == memory[name].tobytes(), (scale, name)
+            assert fast.params[name].tobytes() == plain.params[name].tobytes(), (scale, name)
+            for group, arrays in fast_opt.state()["arrays"].items():
+                assert arrays[name].tobytes() == plain_opt.state()["arrays"][group][name].tobytes(), (group, name)
+    assert fast_opt.state()["t"] == plain_opt.state()["t"] == 4
 
 
-def test_plain_and_fast_training_follow_the_same_trajectory(english_text):
-    """Forty updates of the course's walk on each path end on the same parameters to 1e-10."""
-    vocab, data, _, params = _setup(english_text * 3, 12, n=1001, sigma=0.1, seed=6)
-    assert len(data) == 1001
-    memory = {k: np.zeros_like(v) for k, v in params.items()}
-    model = rnn_fast.FlatModel(params, memory, params, 25)
-    plain, h_plain, h_fast = {k: v.copy() for k, v in params.items()}, np.zeros(12), np.zeros(12)
-    for e in range(0, 1000, 25):
-        x, y = data[e:e + 25], data[e + 1:e + 26]
-        loss_f, h_fast = model.loss_and_grads(x, y, h_fast)
-        model.adagrad_update(0.1)
-        loss_p, grads, h_plain = rnn.loss_and_grads(plain, x, y, h_plain)
-        rnn.adagrad_step(plain, grads, memory, 0.1)
-        assert loss_f == pytest.approx(loss_p, rel=1e-10)
+@pytest.mark.parametrize("protocol", ["2021", "2026"])
+def test_fast_false_trains_on_lib_rnn_and_follows_the_fast_trajectory(english_text, monkeypatch, protocol):
+    """train(fast=False) calls lib/rnn.py itself, and 1,000 updates of each protocol end on the same
+    smooth loss as the fast path's (to 1e-10) and the same best step."""
+    called = []
+    real = rnn.loss_and_grads
+    monkeypatch.setattr(rnn, "loss_and_grads", lambda *a, **k: called.append(1) or real(*a, **k))
+    runs = {fast: train.train(english_text * 4, protocol=protocol, m=16, fast=fast, epochs=100, max_steps=1000,
+                              log_every=1000, synth_every=100_000) for fast in (True, False)}
+    assert len(called) == 1000  # the plain run's updates, and none of the fast one's
+    assert runs[True]["step"] == runs[False]["step"] == 1000
+    assert abs(runs[True]["smooth_loss"] - runs[False]["smooth_loss"]) <= 1e-10 * runs[True]["smooth_loss"]
+    assert runs[True]["best_step"] == runs[False]["best_step"]
     for name in rnn.PARAM_NAMES:
-        np.testing.assert_allclose(model.params[name], plain[name], rtol=1e-10, atol=1e-13, err_msg=name)
-    assert not np.array_equal(model.params["W"], params["W"])  # it did train
+        np.testing.assert_allclose(runs[True]["params"][name], runs[False]["params"][name], rtol=1e-8, atol=1e-11)
 
 
 # ---------------------------------------------------------------- sampling

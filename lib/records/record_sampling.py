@@ -51,23 +51,17 @@ def iter_records(params, vocab, boundary, count, seed, max_len=record_files.DEFA
 
 def _draw_records(params, vocab, stop, fed, count, seed, max_len, temperature, n_prime, argmax):
     """iter_records' draws, once its arguments are checked."""
-    b, c, U, W, V = (params[k] for k in rnn.PARAM_NAMES)
     # All inputs but the last only move the hidden state, which every record then starts from.
-    primed = np.zeros(W.shape[0])
+    primed = np.zeros(params["W"].shape[0])
     for x in fed[:-1]:
-        primed = np.tanh(W @ primed + U[:, x] + b)
+        primed, _ = rnn.step(params, primed, x)
     first = fed[-1]
     rng = np.random.default_rng(seed)
     for _ in range(count):
         h, x, drawn = primed, first, []
         while n_prime + len(drawn) < max_len:
-            h = np.tanh(W @ h + U[:, x] + b)
-            o = V @ h + c
-            if argmax:
-                x = int(np.argmax(o))
-            else:
-                o = o / temperature
-                x = rnn.softmax_sample(np.exp(o - o.max()), rng.random())
+            h, o = rnn.step(params, h, x)
+            x = rnn.draw(o, None if argmax else rng.random(), temperature, argmax)
             if x == stop:
                 break
             drawn.append(x)

@@ -14,6 +14,7 @@ import numpy as np
 
 from lib import checks, rnn
 from lib.atomic import atomic_write
+from lib.training import parts
 
 META_KEY = "__meta__"
 
@@ -88,10 +89,12 @@ def require(path, meta, arrays, meta_keys=(), array_keys=()):
 # A training checkpoint (kind "checkpoint") holds the whole state of a run, enough to
 # continue it bitwise; a model file (kind "model") holds parameters and vocabulary only.
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 LAST_CHECKPOINT = "last.npz"
 BEST_MODEL = "best.npz"
-PARAM_GROUPS = (("param_", "params"), ("adagrad_", "M"), ("best_", "best_params"))
+PARAM_GROUPS = (("param_", "params"), ("best_", "best_params"))
+# The optimizer's arrays (lib.training.parts: AdaGrad's memory M, Adam's moments m and v).
+OPTIMIZER_PREFIXES = {"M": "adagrad_", "m": "adam_m_", "v": "adam_v_"}
 HISTORY_KEYS = ("step", "epoch", "loss", "smooth_loss", "val_bpc")
 # Scalars and small JSON values of a training state, kept in the metadata.
 STATE_META = ("vocab", "settings", "text_sha256", "n_chars", "n_train", "data_path", "step",
@@ -105,13 +108,16 @@ def save_state(path, state):
     for prefix, key in PARAM_GROUPS:
         for name in rnn.PARAM_NAMES:
             arrays[prefix + name] = state[key][name]
+    for group, views in state["optimizer"]["arrays"].items():
+        for name in rnn.PARAM_NAMES:
+            arrays[OPTIMIZER_PREFIXES[group] + name] = views[name]
     arrays["h_prev"] = state["h_prev"]
     for key in HISTORY_KEYS:
         dtype = np.int64 if key in ("step", "epoch") else np.float64
         arrays["history_" + key] = np.asarray(state["history"][key], dtype=dtype)
     arrays["epoch_starts"] = np.asarray(state["epoch_starts"], dtype=np.int64)
     meta = {k: state[k] for k in STATE_META}
-    meta.update(format=FORMAT_VERSION, kind="checkpoint")
+    meta.update(format=FORMAT_VERSION, kind="checkpoint", optimizer_t=state["optimizer"]["t"])
     save(path, arrays, meta)
 
 
@@ -265,14 +271,20 @@ def load_state(path, vocab, text_hash, settings=None):
               for k, v in settings.items() if meta["settings"].get(k) != v]
     if differ:
         raise CheckpointError(f"checkpoint {path} has other settings: " + "; ".join(differ))
-    names = [p + n for p, _ in PARAM_GROUPS for n in rnn.PARAM_NAMES]
-    require(path, meta, arrays, array_keys=names + ["h_prev", "epoch_starts"] +
+    groups = parts.optimizer_groups(meta["settings"])
+    prefixes = [p for p, _ in PARAM_GROUPS] + [OPTIMIZER_PREFIXES[g] for g in groups]
+    require(path, meta, arrays, meta_keys=("optimizer_t",),
+            array_keys=[p + n for p in prefixes for n in rnn.PARAM_NAMES] + ["h_prev", "epoch_starts"] +
             ["history_" + k for k in HISTORY_KEYS])
     K, m = len(vocab), settings["m"]
     state = dict(meta)
     for prefix, key in PARAM_GROUPS:
         state[key] = {n: arrays[prefix + n] for n in rnn.PARAM_NAMES}
         _check_shapes(path, state[key], K, m)
+    state["optimizer"] = {"t": meta["optimizer_t"], "arrays": {}}
+    for group in groups:
+        state["optimizer"]["arrays"][group] = {n: arrays[OPTIMIZER_PREFIXES[group] + n] for n in rnn.PARAM_NAMES}
+        _check_shapes(path, state["optimizer"]["arrays"][group], K, m)
     if arrays["h_prev"].shape != (m,):
         raise CheckpointError(f"checkpoint {path}: h_prev has shape {arrays['h_prev'].shape}, expected ({m},)")
     state["h_prev"] = arrays["h_prev"]

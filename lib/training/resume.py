@@ -6,12 +6,13 @@ from pathlib import Path
 
 from lib import checks
 from lib.training import checkpoint, run_folder, train
+from lib.training.settings import RUN_SETTINGS
 
 
 def run_facts(run):
     """What status.json records to recognise the run: its settings and text."""
     p = run["parameters"]
-    return {"settings": {k: p[k] for k in train.RUN_SETTINGS} | record_settings(p), "epochs": p["epochs"],
+    return {"settings": {k: p[k] for k in RUN_SETTINGS} | record_settings(p), "epochs": p["epochs"],
             "max_steps": p["max_steps"], "planned_steps": run["planned_steps"],
             "snapshot_epochs": p["snapshot_epochs"], "steps_per_epoch": run["steps_per_epoch"],
             "text_sha256": run["text_sha256"], "data_path": str(run["data_file"]),

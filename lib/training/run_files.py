@@ -3,8 +3,9 @@
 Files (the contract between notebooks, report and tests; ``status.json`` and
 the lock belong to ``lib.training.run_folder``, the ``.npz`` files to ``lib.training.checkpoint``):
 
-* ``gradcheck.json``  {"3": {"b": {central_max_rel, central_norm_rel,
-  complex_max_rel, complex_norm_rel}, ...}, "100": {...}}
+* ``gradcheck.json``  {"sum": {"3": {"b": {central_max_rel, central_norm_rel,
+  complex_max_rel, complex_norm_rel, fast_..., and torch_... where PyTorch ran}, ...},
+  "100": {...}}, "mean": {...}}
 * ``summary.json``    facts and results of one training run
 * ``history.csv``     step, epoch, loss, smooth_loss, val_bpc (empty where not evaluated)
 * ``samples.jsonl``   one {"step", "smooth_loss", "text"} per line
@@ -23,6 +24,7 @@ from pathlib import Path
 from lib.atomic import atomic_write
 from lib.rnn import PARAM_NAMES
 from lib.text import sidecar
+from lib.training import settings as training_settings
 
 GRADCHECK_KEYS = ("central_max_rel", "central_norm_rel", "complex_max_rel", "complex_norm_rel")
 HISTORY_COLUMNS = ("step", "epoch", "loss", "smooth_loss", "val_bpc")
@@ -100,6 +102,7 @@ def write_training_run(out_dir, state, epochs, data_path, heldout=None):
         "data_path": str(data_path), "corpus": corpus_label(data_path),
         "n_chars": state["n_chars"], "n_train": state["n_train"],
         "K": len(state["vocab"]), "vocab": state["vocab"], **settings, "epochs": epochs,
+        "differing": dict(training_settings.differing(settings)),
         "steps": state["step"], "epochs_done": state["epoch"],
         "steps_per_epoch": state["steps_per_epoch"],
         "epoch_starts": list(state["epoch_starts"]),
@@ -183,14 +186,15 @@ def read_gradcheck(out_dir):
     """(results, settings) as write_gradcheck wrote them; ArtifactError names a bad file."""
     path = Path(out_dir) / "gradcheck.json"
     results = read_json(path)
-    if not isinstance(results, dict) or not results:
-        raise ArtifactError(f"malformed run file {path}: expected an object keyed by m")
-    for m, table in results.items():
-        for name in PARAM_NAMES:
-            row = table.get(name) if isinstance(table, dict) else None
-            if not isinstance(row, dict) or any(not isinstance(row.get(k), (int, float)) for k in GRADCHECK_KEYS):
-                raise ArtifactError(f"malformed run file {path}: m={m}, parameter {name} "
-                                    f"needs numbers {', '.join(GRADCHECK_KEYS)}")
+    if not isinstance(results, dict) or not results or not all(isinstance(v, dict) and v for v in results.values()):
+        raise ArtifactError(f"malformed run file {path}: expected an object keyed by loss unit, then by m")
+    for loss, by_m in results.items():
+        for m, table in by_m.items():
+            for name in PARAM_NAMES:
+                row = table.get(name) if isinstance(table, dict) else None
+                if not isinstance(row, dict) or any(not isinstance(row.get(k), (int, float)) for k in GRADCHECK_KEYS):
+                    raise ArtifactError(f"malformed run file {path}: loss {loss}, m={m}, parameter {name} "
+                                        f"needs numbers {', '.join(GRADCHECK_KEYS)}")
     settings = read_json(Path(out_dir) / "gradcheck_settings.json", ("seq_length", "h", "eps", "sigma", "seed"))
     return results, settings
 

@@ -26,6 +26,7 @@ from lib import checks, paths
 from lib.records import record_files, record_walk
 from lib.text import corpus, sidecar
 from lib.training import run_files, run_folder, train
+from lib.training import settings as table
 from lib.training.finish import finish, finish_snapshot
 from lib.training.progress import make_progress
 from lib.training.resume import (
@@ -38,16 +39,9 @@ from lib.training.resume import (
     run_facts,
 )
 
-# The course's settings: the default out_dir names only the ones that differ.
-COURSE = {"m": 100, "eta": 0.1, "seq_length": 25, "sigma": 0.01, "seed": 0, "max_steps": None,
-          "val_fraction": 0.0, "log_every": 100, "synth_every": 10_000, "synth_len": 200,
-          "eval_every": 10_000}
-
 PARAMETERS = checks.NOTEBOOKS["train"]
 # The train notebook's defaults (tests/test_lifecycle.py checks that they agree).
-DEFAULTS = dict(data_path=None, out_dir=None, epochs=10, **COURSE, checkpoint_every=10_000,
-                retrain=False, keep_carriage_returns=False, snapshot_epochs=[],
-                records=False, record_field=record_files.DEFAULT_FIELD, max_record_len=record_files.DEFAULT_MAX_LEN)
+DEFAULTS = table.DEFAULTS
 
 
 class _OneLine:
@@ -67,16 +61,30 @@ class TrainingDiverged(_OneLine, train.TrainingDiverged):
 
 
 def default_out_dir(settings, data_path):
-    """runs/train_<epochs>ep, then _<name><value> for each setting that is not the course's."""
+    """runs/train_<epochs>ep, then _<protocol> unless it is the default one, the text's name, and
+    _<name><value> for each setting that differs from the protocol's (resolved settings)."""
     name = f"train_{settings['epochs']}ep"
+    if settings["protocol"] != table.DEFAULT_PROTOCOL:
+        name += f"_{settings['protocol']}"
     if data_path is not None:
         name += f"_{Path(data_path).stem}"
-    for key, course in COURSE.items():
-        if settings[key] != course:
-            name += f"_{key}{settings[key]:g}" if isinstance(settings[key], float) else f"_{key}{settings[key]}"
+    for key, value in table.differing(settings):
+        name += "_plain" if key == "fast" else f"_{key}{table.describe_value(value)}"
+    if settings["max_steps"] is not None:
+        name += f"_max_steps{settings['max_steps']}"
     if settings["keep_carriage_returns"]:
         name += "_raw_newlines"
     return paths.RUNS_DIR / (name + _records_suffix(settings))
+
+
+def resolve(parameters):
+    """The train notebook's checked parameters with the protocol's settings filled in (resolved:
+    clip None is no clipping), and the names of the protocol's settings they override."""
+    try:
+        resolved, overrides = table.resolve(**table.train_arguments(parameters))
+    except table.SettingsError as err:
+        raise checks.ParameterError(str(err)) from None
+    return dict(parameters, **resolved), overrides
 
 
 def plan(**parameters):
@@ -89,7 +97,7 @@ def plan(**parameters):
     unknown = sorted(set(parameters) - set(PARAMETERS))
     if unknown:
         raise checks.ParameterError(f"unknown parameter {unknown[0]!r}")
-    p = checks.check_all(PARAMETERS, dict(DEFAULTS, **parameters))
+    p, overrides = resolve(checks.check_all(PARAMETERS, dict(DEFAULTS, **parameters)))
     data_file = paths.corpus_path(p["data_path"])
     if p["records"]:
         return _plan_records(p, data_file)
@@ -128,7 +136,12 @@ def _heldout(data_file, val_fraction, vocab):
 
 def describe(run):
     """What plan found, for the notebook to print."""
-    lines = [f"text: {run['data_file']}",
+    p = run["parameters"]
+    differ = ", ".join(f"{k}={table.describe_value(v)}" for k, v in table.differing(p))
+    lines = [f"protocol: the {p['protocol']} handout ({p['optimizer']}, eta={p['eta']:g}, loss {p['loss']} over "
+             f"the sequence, init {p['init']}, clip {table.describe_value(p['clip'])})"
+             + (f"; differing from it: {differ}" if differ else ""),
+             f"text: {run['data_file']}",
              f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
              f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
     if run["heldout"]:
@@ -194,7 +207,7 @@ def _train_in(run, folder, action, progress, label, facts):
             state = train.train(
                 run["text"], folder, resume=action == "continue", data_path=str(run["data_file"]),
                 on_event=on_event, heldout_text=heldout["text"] if heldout else None,
-                snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in train.SETTING_KINDS},
+                snapshot_epochs=p["snapshot_epochs"], **{k: p[k] for k in table.TRAIN_SETTINGS},
                 record_mode=None if not run.get("records") else record_walk.record_mode(
                     run["records"]["boundary"], record_settings(p), run["records"]["facts"]))
         finally:

@@ -1,6 +1,8 @@
-"""The course's training protocol: AdaGrad over the book in seq_length chunks.
+"""The course's training protocol: an optimizer over the book in seq_length chunks.
 
-``train`` walks the text with a pointer e from 0: the inputs are
+``train`` builds the run's parts (lib.training.parts: the model, the optimizer and the
+walk, from the settings of lib.training.settings and the handout's ``protocol``) and hands
+them to ``loop``. The course's walk takes the text with a pointer e from 0: the inputs are
 chars[e : e + seq_length], the targets chars[e + 1 : e + seq_length + 1], one
 update per chunk, then e += seq_length. The hidden state is carried from chunk
 to chunk and reset to zeros when an epoch starts; an epoch ends when fewer than
@@ -26,17 +28,14 @@ import numpy as np
 
 from lib import checks, rnn, rnn_fast
 from lib.text import corpus
-from lib.training import checkpoint
+from lib.training import checkpoint, parts
+from lib.training import settings as table
 
-ADAGRAD_EPS = rnn.ADAGRAD_EPS
-GRAD_CLIP = rnn.GRAD_CLIP
 LAST_CHECKPOINT = checkpoint.LAST_CHECKPOINT
 BEST_MODEL = checkpoint.BEST_MODEL
-
-SETTING_KINDS = checks.TRAINING
-# Settings that shape the run's trajectory or records: a continued run must match them.
-RUN_SETTINGS = ("m", "eta", "seq_length", "sigma", "seed", "val_fraction",
-                "log_every", "synth_every", "synth_len", "eval_every")
+SETTING_KINDS = {name: table.RULES[name] for name in table.TRAIN_SETTINGS}
+RUN_SETTINGS = table.RUN_SETTINGS
+stream_chunks = parts.stream_chunks
 
 ConfigError = checks.ParameterError
 
@@ -46,11 +45,21 @@ class TrainingDiverged(RuntimeError):
 
 
 def check_settings(**settings):
-    """The settings in plain form (ints, floats, None), or ConfigError naming the first bad one."""
+    """The run's full settings (lib.training.settings.resolve) from those given, checked;
+    ConfigError names the first bad one."""
     unknown = sorted(set(settings) - set(SETTING_KINDS))
     if unknown:
         raise ConfigError(f"unknown training setting {unknown[0]!r}")
-    return checks.check_all({k: SETTING_KINDS[k] for k in settings}, settings)
+    given = checks.check_all({k: SETTING_KINDS[k] for k in settings}, settings)
+    for name in table.PROTOCOL_SETTINGS:  # None leaves a protocol's setting to the protocol, but clip
+        if given.get(name, 0) is None and name != "clip":
+            del given[name]
+    if given.get("clip") is False:
+        given["clip"] = None
+    try:
+        return table.resolve(**given)[0]
+    except table.SettingsError as err:
+        raise ConfigError(str(err)) from None
 
 
 def steps_per_epoch(n_train, seq_length):
@@ -84,22 +93,8 @@ def text_sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def stream_chunks(n_train, seq_length):
-    """The course's walk through one epoch: chunk i covers inputs [i L, (i + 1) L).
-
-    Returns:
-        (starts, lengths, resets): (n,) int arrays of each chunk's first input
-        position and length, and (n,) bool: the hidden state is zeroed before the
-        chunk (only the first: the state is carried across the whole epoch).
-    """
-    n = steps_per_epoch(n_train, seq_length)
-    resets = np.zeros(n, dtype=bool)
-    resets[:1] = True
-    return np.arange(n, dtype=np.int64) * seq_length, np.full(n, seq_length, dtype=np.int64), resets
-
-
 def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng, sample_rng):
-    params = rnn.init_params(len(vocab), settings["m"], settings["sigma"], init_rng)
+    params = rnn.init_params(len(vocab), settings["m"], settings["sigma"], init_rng, settings["init"])
     return {
         "vocab": "".join(vocab), "settings": dict(settings), "text_sha256": text_hash,
         "n_chars": n_chars, "n_train": n_train, "data_path": data_path,
@@ -107,30 +102,30 @@ def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng
         "best_step": None, "best_smooth_loss": None,
         "sample_rng_state": sample_rng.bit_generator.state, "samples": [], "epoch_ends": [],
         "wall_seconds": 0.0, "loop_seconds": 0.0,
-        "params": params, "M": {n: np.zeros_like(v) for n, v in params.items()},
-        "best_params": {n: v.copy() for n, v in params.items()},
+        "params": params, "optimizer": None, "best_params": {n: v.copy() for n, v in params.items()},
         "h_prev": np.zeros(settings["m"]), "epoch_starts": [0],
         "history": {k: [] for k in checkpoint.HISTORY_KEYS},
     }
 
 
-def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed=0, epochs=10,
-          max_steps=None, log_every=100, synth_every=10_000, synth_len=200,
-          val_fraction=0.0, eval_every=10_000, checkpoint_every=10_000, resume=False,
-          data_path=None, on_event=None, heldout_text=None, snapshot_epochs=(), record_mode=None):
-    """Train the RNN on text with AdaGrad, the course's protocol (see the module docstring).
+def train(text, out_dir=None, *, resume=False, data_path=None, on_event=None, heldout_text=None,
+          snapshot_epochs=(), record_mode=None, **settings):
+    """Train the RNN on text by the course's protocol (see the module docstring).
 
     Args:
         text: the training text (str); its sorted distinct characters are the vocabulary.
         out_dir: folder for ``last.npz`` (the full state, every ``checkpoint_every``
             steps and at the end) and ``best.npz`` (the best model); None writes nothing.
-        m, eta, seq_length, sigma, seed: the model and optimiser settings.
-        epochs: passes over the training text; max_steps: stop after this many
-            updates in total (None: no limit).
-        log_every: record (step, epoch, loss, smooth_loss) every this many steps.
-        synth_every, synth_len: draw a synth_len-character sample at step 0 and every synth_every steps.
-        val_fraction: share of the text at its end held out of training;
-            every ``eval_every`` steps its loss in bits per character is recorded.
+        settings: those of lib.training.settings.TRAIN_SETTINGS; ``protocol`` ("2021", the
+            default, or "2026") sets m, eta, seq_length, optimizer, loss, init, sigma and clip,
+            and any of them given here overrides it (clip=None: no clipping). The others:
+            beta1, beta2, eps (the optimizer's), seed, fast (False: train on lib/rnn.py itself),
+            epochs; max_steps, stop after this many updates in total (None: no limit);
+            log_every, record (step, epoch, loss, smooth_loss) every this many steps;
+            synth_every, synth_len, a synth_len-character sample at step 0 and every
+            synth_every steps; val_fraction, the share of the text at its end held out of
+            training, its bits per character recorded every ``eval_every`` steps;
+            checkpoint_every.
         resume: continue from ``out_dir/last.npz`` (which must match text and settings).
         data_path: where text came from, kept in the checkpoint for the record.
         heldout_text: a text the model never trains on (with val_fraction 0), whose bits
@@ -158,18 +153,21 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         ConfigError, corpus.CorpusError, checkpoint.CheckpointError: bad input.
         TrainingDiverged: the loss became NaN or infinite (the last checkpoint is kept).
     """
-    run = _Run(text, out_dir, dict(
-        m=m, eta=eta, seq_length=seq_length, sigma=sigma, seed=seed, epochs=epochs, max_steps=max_steps,
-        log_every=log_every, synth_every=synth_every, synth_len=synth_len, val_fraction=val_fraction,
-        eval_every=eval_every, checkpoint_every=checkpoint_every), resume=resume, data_path=data_path,
-        on_event=on_event, heldout_text=heldout_text, snapshot_epochs=snapshot_epochs, record_mode=record_mode)
-    state, model, data = run.state, run.model, run.train_data
-    eta, synth_every = run.settings["eta"], run.settings["synth_every"]
-    starts, lengths, resets = run.walk(state["epoch"])
+    run = _Run(text, out_dir, settings, resume=resume, data_path=data_path, on_event=on_event,
+               heldout_text=heldout_text, snapshot_epochs=snapshot_epochs, record_mode=record_mode)
+    return loop(run, run.model, run.optimizer, run.walk)
+
+
+def loop(run, model, optimizer, walk):
+    """The course's loop: for each chunk of the walk, loss and gradients, one optimizer update,
+    the smooth loss and the best model; ``run`` (a _Run) keeps the state, the samples and the files."""
+    state, data, synth_every = run.state, run.train_data, run.settings["synth_every"]
+    starts, lengths, resets = walk(state["epoch"])
     h_prev = state["h_prev"]
     while state["step"] < run.total_steps:
         if state["chunk"] == len(starts):
-            starts, lengths, resets = run.start_next_epoch()
+            run.start_next_epoch()
+            starts, lengths, resets = walk(state["epoch"])
         i, step = state["chunk"], state["step"]
         if resets[i]:                                     # the first chunk of an epoch (or record)
             h_prev = np.zeros_like(h_prev)
@@ -181,7 +179,7 @@ def train(text, out_dir=None, *, m=100, eta=0.1, seq_length=25, sigma=0.01, seed
         tick = time.process_time()  # CPU time: runs sharing a core are not charged for waiting
         loss, h_prev = model.loss_and_grads(x, y, h_prev)
         run.stop_if_diverged(loss)
-        model.adagrad_update(eta)
+        optimizer.step()
         smooth = loss if state["smooth_loss"] is None else 0.999 * state["smooth_loss"] + 0.001 * loss
         step += 1
         state.update(step=step, chunk=i + 1, smooth_loss=smooth, h_prev=h_prev)
@@ -251,8 +249,7 @@ class _Run:
                                np.random.default_rng(init_seq), self.sample_rng)
         state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
         if boundary is None:
-            stream = stream_chunks(len(self.train_data), given["seq_length"])
-            self.walk = lambda epoch: stream
+            self.walk = parts.course_walk(len(self.train_data), given["seq_length"])
             self.val_bits = lambda params: bits_per_char(params, self.val_data)
         else:
             b = vocab.index(boundary)
@@ -264,8 +261,9 @@ class _Run:
         total = state["steps_per_epoch"] * given["epochs"]
         cut = given["max_steps"]
         self.total_steps = state["total_steps"] = total if cut is None else min(total, cut)
-        self.model = rnn_fast.FlatModel(state["params"], state["M"], state["best_params"], given["seq_length"])
-        state.update(params=self.model.params, M=self.model.memory, best_params=self.model.best,
+        self.model = parts.make_model(state["params"], state["best_params"], given)
+        self.optimizer = parts.make_optimizer(self.model, given, state["optimizer"])
+        state.update(params=self.model.params, best_params=self.model.best, optimizer=self.optimizer.state(),
                      h_prev=np.array(state["h_prev"], dtype=float))
         self.state, self.settings, self.run_settings, self.vocab = state, given, run_settings, vocab
         self.text_chars, self.boundary = len(text), boundary
@@ -279,7 +277,6 @@ class _Run:
         state["chunk"] = 0
         state["epoch_starts"].append(state["step"])
         self.emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
-        return self.walk(state["epoch"])
 
     def draw_sample(self, h, x0):
         drawn = rnn.synthesize(self.model.params, h, x0, self.settings["synth_len"], self.sample_rng)
@@ -325,6 +322,7 @@ class _Run:
         state["wall_seconds"] = self.wall_before + time.perf_counter() - self.session_start
         state["loop_seconds"] = self.loop_before + self.loop_seconds
         state["sample_rng_state"] = self.sample_rng.bit_generator.state
+        state["optimizer"] = self.optimizer.state()
         if folder is None:
             return
         checkpoint.save_state(folder / LAST_CHECKPOINT, state)

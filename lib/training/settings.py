@@ -1,0 +1,151 @@
+"""The training settings, listed once: what each may be, its default, and what it is for.
+
+``TABLE`` is the one list of train.ipynb's parameters. Everything else is derived from it:
+the notebook's checks (``lib.checks.NOTEBOOKS["train"]``), train()'s settings, the settings
+a continued run must match (``RUN_SETTINGS``), the run folder's default name and the
+settings make passes (``make_parameters``); tests/test_lifecycle.py checks that the
+notebook's parameters cell says the same.
+
+A ``protocol`` is one course handout: one word that sets the settings of ``PROTOCOLS``.
+Each of those left at None in the notebook (left out of train()'s arguments) takes the
+protocol's value; one given explicitly overrides it, and the folder name, summary.json and
+the report name it. In the notebook, clip=False turns clipping off (None takes the
+protocol's clip); in train()'s arguments and in the resolved settings, clip=None is no clipping.
+"""
+
+# The course's handouts. 2021 (and 2024, the same base): AdaGrad, the loss summed over a
+# sequence, N(0, 0.01^2) weights, gradients clipped to [-5, 5]. 2026: Adam, the loss averaged
+# over a sequence (per character), scaled weights (lib.rnn.init_params), no clipping.
+PROTOCOLS = {
+    "2021": {"m": 100, "eta": 0.1, "seq_length": 25, "optimizer": "adagrad", "loss": "sum",
+             "init": "normal", "sigma": 0.01, "clip": 5.0},
+    "2026": {"m": 100, "eta": 0.001, "seq_length": 25, "optimizer": "adam", "loss": "mean",
+             "init": "scaled", "sigma": None, "clip": None},
+}
+DEFAULT_PROTOCOL = "2021"
+OPTIMIZERS = ("adagrad", "adam")
+ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999}
+
+# name: (rule for lib.checks, the notebook's default, role). Roles:
+#   protocol  set by the protocol (the notebook's None takes its value); part of the run
+#   run       part of the run: a run of another value is another run (continuing must match)
+#   length    how long the run is (a finished run may be continued for more)
+#   session   how this session goes, or where it writes: not part of the run
+#   notebook  read by the notebook around train() (the text, the folder, record mode)
+_OPTIONAL = {"optional": True}
+_PROTOCOLS = {"optional": True, "none_means": "the protocol's"}
+TABLE = {
+    "data_path": (("path", _OPTIONAL), None, "notebook"),
+    "out_dir": (("path", _OPTIONAL), None, "notebook"),
+    "protocol": (("word", {"choices": tuple(PROTOCOLS)}), DEFAULT_PROTOCOL, "run"),
+    "epochs": ("positive_int", 10, "length"),
+    "m": (("positive_int", _PROTOCOLS), None, "protocol"),
+    "eta": (("positive_number", _PROTOCOLS), None, "protocol"),
+    "seq_length": (("positive_int", _PROTOCOLS), None, "protocol"),
+    "optimizer": (("text", dict(_PROTOCOLS, choices=OPTIMIZERS)), None, "protocol"),
+    "loss": (("text", dict(_PROTOCOLS, choices=("sum", "mean"))), None, "protocol"),
+    "init": (("text", dict(_PROTOCOLS, choices=("normal", "scaled"))), None, "protocol"),
+    "sigma": (("positive_number", _PROTOCOLS), None, "protocol"),
+    "clip": (("clip", _PROTOCOLS), None, "protocol"),
+    "beta1": (("unit_interval", {"optional": True, "none_means": "Adam's 0.9"}), None, "run"),
+    "beta2": (("unit_interval", {"optional": True, "none_means": "Adam's 0.999"}), None, "run"),
+    "eps": ("positive_number", 1e-8, "run"),
+    "seed": ("non_negative_int", 0, "run"),
+    "fast": ("bool", True, "run"),
+    "max_steps": (("positive_int", _OPTIONAL), None, "length"),
+    "log_every": ("positive_int", 100, "run"),
+    "synth_every": ("positive_int", 10_000, "run"),
+    "synth_len": ("positive_int", 200, "run"),
+    "val_fraction": ("fraction", 0.0, "run"),
+    "eval_every": ("positive_int", 10_000, "run"),
+    "checkpoint_every": ("positive_int", 10_000, "session"),
+    "retrain": ("bool", False, "session"),
+    "keep_carriage_returns": ("bool", False, "notebook"),
+    "snapshot_epochs": (("list of positive_int", {"empty": True}), [], "session"),
+    "records": ("bool", False, "notebook"),
+    "record_field": ("text", "text", "notebook"),
+    "max_record_len": ("positive_int", 140, "notebook"),
+}
+
+RULES = {name: rule for name, (rule, _, _) in TABLE.items()}
+DEFAULTS = {name: default for name, (_, default, _) in TABLE.items()}
+PROTOCOL_SETTINGS = tuple(PROTOCOLS[DEFAULT_PROTOCOL])
+# What train() takes (beside the text, the folder and the run's hooks).
+TRAIN_SETTINGS = tuple(name for name, (_, _, role) in TABLE.items() if role != "notebook" and
+                       name not in ("retrain", "snapshot_epochs"))
+# What a continued run must match (and a reused one equal): the run's identity.
+RUN_SETTINGS = tuple(name for name, (_, _, role) in TABLE.items() if role in ("protocol", "run"))
+
+
+class SettingsError(ValueError):
+    """Settings that do not fit together; the message names them."""
+
+
+def resolve(protocol=DEFAULT_PROTOCOL, **given):
+    """The full settings of a run: the protocol's, overridden by those given (checked values).
+
+    Args:
+        protocol: a key of PROTOCOLS.
+        given: settings given explicitly (absent ones take the protocol's or TABLE's default;
+            clip=None here is no clipping).
+    Returns:
+        (settings, overrides): every setting of TRAIN_SETTINGS, resolved; and the names of the
+        protocol's settings given with another value than the protocol's, in TABLE's order.
+    Raises:
+        SettingsError: a setting that does not apply (sigma with init="scaled", beta1 or
+            beta2 with optimizer="adagrad").
+    """
+    handout = PROTOCOLS[protocol]
+    settings = {name: DEFAULTS[name] for name in TRAIN_SETTINGS}
+    settings.update(handout, protocol=protocol)
+    settings.update(given)
+    if settings["init"] == "scaled":
+        if given.get("sigma") is not None:
+            raise SettingsError(f"sigma={given['sigma']!r} is the scale of init='normal' weights; "
+                                f"with init='scaled' leave sigma out (None)")
+        settings["sigma"] = None
+    elif settings["sigma"] is None:
+        settings["sigma"] = PROTOCOLS[DEFAULT_PROTOCOL]["sigma"]
+    for name, usual in ADAM_DEFAULTS.items():
+        if settings["optimizer"] == "adam":
+            settings[name] = usual if settings[name] is None else settings[name]
+        elif settings[name] is not None:
+            raise SettingsError(f"{name}={settings[name]!r} is Adam's setting; optimizer is "
+                                f"{settings['optimizer']!r} (give optimizer='adam', or leave {name} out)")
+    overrides = [name for name in PROTOCOL_SETTINGS if settings[name] != handout[name]]
+    return settings, overrides
+
+
+def train_arguments(parameters):
+    """train()'s arguments from the notebook's checked parameters: a protocol setting left at
+    None is left out (the protocol's), and clip=False becomes clip=None (no clipping)."""
+    arguments = {}
+    for name in TRAIN_SETTINGS:
+        value = parameters[name]
+        if TABLE[name][2] == "protocol" or name in ADAM_DEFAULTS:
+            if value is None:
+                continue
+            if name == "clip" and value is False:
+                value = None
+        arguments[name] = value
+    return arguments
+
+
+def differing(settings):
+    """[(name, value)] of the run's settings that are not its protocol's or TABLE's default,
+    in TABLE's order: what the folder name and the report name beside the protocol."""
+    usual = dict(DEFAULTS, **PROTOCOLS[settings["protocol"]])
+    usual.update(ADAM_DEFAULTS if settings.get("optimizer") == "adam" else dict.fromkeys(ADAM_DEFAULTS))
+    if settings.get("init") == "scaled":
+        usual["sigma"] = None
+    return [(name, settings[name]) for name in RUN_SETTINGS
+            if name != "protocol" and name in settings and settings[name] != usual[name]]
+
+
+def describe_value(value):
+    """A setting's value as the folder name and the report write it (0.05, 1e-06, none)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
