@@ -1,12 +1,16 @@
-"""Speed benchmark: `python bench.py` (or `make bench`).
+"""Speed benchmark: `python bench.py [--before REV]` (or `make bench [BEFORE=REV]`).
 
 Times, in one process on one BLAS thread, the training path's (lib.rnn_fast) loss_and_grads
 and full update step (loss_and_grads + clip + AdaGrad) against lib.rnn as the course writes
 it ("plain") and a naive reference written below in the classic per-timestep style, checks
 first that lib and the naive reference compute the same numbers, and
 prints medians and ratios, the train() loop's cost per update, and peak memory; then the
+update step of each handout's protocol (2026's Adam and mean loss against 2021's AdaGrad),
+with --before the 2021 step against lib/rnn_fast.py as it was at git revision REV, and the
+loss and gradients of the fast path against PyTorch's (when installed); then the
 sampling speed of lib's block-wise synthesis against a one-character-at-a-time reference
 (the same draws), and the peak memory of `python -m lib.sample --length 1000000`.
+Every figure that compares is a ratio of runs alternated in this process (lib/speed.py).
 """
 
 import os
@@ -14,13 +18,18 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
+import argparse  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+import types  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lib import rnn, rnn_fast  # noqa: E402
-from lib.training import train  # noqa: E402
+from lib import rnn, rnn_fast, speed  # noqa: E402
+from lib.training import parts, train  # noqa: E402
+from lib.training import settings as table  # noqa: E402
 
 M, K, SEQ = 100, 80, 25
 ETA = 0.1
@@ -96,9 +105,13 @@ def naive_synthesize(params, x, n, rng, temperature=1.0):
 
 # ------------------------------------------------------------------ the lib
 
-def lib_model(params):
-    """The training path as train() runs it: lib.rnn_fast.FlatModel, AdaGrad memory at zero."""
-    return rnn_fast.FlatModel(params, {k: np.zeros_like(v) for k, v in params.items()}, params, SEQ)
+def lib_model(params, protocol="2021"):
+    """The training path as train() runs it: (lib.rnn_fast.FlatModel, its optimizer), for a protocol."""
+    settings = dict(table.resolve(protocol, seq_length=SEQ)[0], fast=True)
+    if protocol == "2021":
+        settings["eta"] = ETA
+    model = parts.make_model(params, params, settings)
+    return model, parts.make_optimizer(model, settings)
 
 
 def plain_step(params, memory, x, y, h):
@@ -113,7 +126,7 @@ def plain_step(params, memory, x, y, h):
 def verify(params, data):
     x, y = data[:SEQ], data[1:SEQ + 1]
     h0 = np.tanh(np.random.default_rng(5).standard_normal(M))
-    lib = lib_model(params)
+    lib, optimizer = lib_model(params)
     loss_l, h_l = lib.loss_and_grads(x, y, h0)
     grads_l = {k: v.copy() for k, v in lib.grads.items()}
     P = to_columns(params)
@@ -127,7 +140,7 @@ def verify(params, data):
         worst = max(worst, float(np.max(np.abs(a - b))))
     # And one full update (clip + AdaGrad) lands on the same parameters.
     lib.loss_and_grads(x, y, h0)
-    lib.adagrad_update(ETA)
+    optimizer.step()
     mem = {k: np.zeros_like(v) for k, v in P.items()}
     naive_step(P, mem, x, y, h0.reshape(-1, 1))
     for name in rnn.PARAM_NAMES:
@@ -139,28 +152,49 @@ def verify(params, data):
 # -------------------------------------------------------------------- timing
 
 def time_loops(runs, data):
-    """{name: median over REPS of the mean time per call of run(x, y) over ITERS chunks, in us}.
-
-    The runs take turns, one rep each, so that a change in the machine's load (it drifts over
-    minutes here) falls on all of them alike and their ratios hold.
-    """
-    n_chunks = (len(data) - 1) // SEQ
-    chunks = [(data[i * SEQ:(i + 1) * SEQ], data[i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(n_chunks)]
-    for run in runs.values():
-        for x, y in chunks[:20]:  # warm-up
-            run(x, y)
-    per_call = {name: [] for name in runs}
-    for rep in range(REPS):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            for i in range(ITERS):
-                x, y = chunks[(rep * ITERS + i) % n_chunks]
-                run(x, y)
-            per_call[name].append((time.perf_counter() - start) / ITERS * 1e6)
-    return {name: statistics.median(times) for name, times in per_call.items()}
+    """{name: median over REPS of the mean time per call of run(x, y) over ITERS chunks, in us},
+    the runs taking turns (lib/speed.py), so that a change in the machine's load falls on all alike."""
+    chunks = [(data[i * SEQ:(i + 1) * SEQ], data[i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(ITERS)]
+    return {name: 1e6 * t for name, t in speed.time_alternated(runs, chunks, reps=REPS).items()}
 
 
-def main():
+def protocol_steps(params, data, before=None):
+    """The update step of each protocol, alternated; with before, the 2021 step of lib/rnn_fast.py
+    as it was at that git revision too (its FlatModel held AdaGrad: adagrad_update(eta))."""
+    steps, h = {}, {}
+    for protocol in table.PROTOCOLS:
+        model, optimizer = lib_model(params, protocol)
+        h[protocol] = np.zeros(M)
+
+        def step(x, y, model=model, optimizer=optimizer, protocol=protocol):
+            _, h[protocol] = model.loss_and_grads(x, y, h[protocol])
+            optimizer.step()
+        steps[protocol] = step
+    if before is not None:
+        old = old_rnn_fast(before)
+        model = old.FlatModel(params, {k: np.zeros_like(v) for k, v in params.items()}, params, SEQ)
+        h["before"] = np.zeros(M)
+
+        def old_step(x, y):
+            _, h["before"] = model.loss_and_grads(x, y, h["before"])
+            model.adagrad_update(ETA)
+        steps[f"2021 at {before}"] = old_step
+    return time_loops(steps, data)
+
+
+def old_rnn_fast(revision):
+    """lib/rnn_fast.py as it was at a git revision, loaded as a module of its own."""
+    source = subprocess.run(["git", "show", f"{revision}:lib/rnn_fast.py"], capture_output=True, text=True,
+                            check=True, encoding="utf-8").stdout
+    module = types.ModuleType(f"rnn_fast_at_{revision}")
+    exec(compile(source, f"{revision}:lib/rnn_fast.py", "exec"), module.__dict__)
+    return module
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Speed benchmark, as ratios of runs alternated in one process.")
+    parser.add_argument("--before", metavar="REV", help="also time the 2021 step of lib/rnn_fast.py at this git revision")
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     data = rng.integers(0, K, size=REPS * ITERS * SEQ + 1)
     params = rnn.init_params(K, M, 0.01, np.random.default_rng(1))
@@ -170,14 +204,14 @@ def main():
           f"median of {REPS} reps x {ITERS} iterations")
     print(f"naive reference agrees with lib: |loss diff| {loss_diff:.1e}, max |grad diff| {grad_diff:.1e}")
 
-    lib = lib_model(params)
+    lib, _ = lib_model(params)
     h0, P = np.zeros(M), to_columns(params)
     h0_col = np.zeros((M, 1))
     lg = time_loops({"lib": lambda x, y: lib.loss_and_grads(x, y, h0),
                      "plain": lambda x, y: rnn.loss_and_grads(params, x, y, h0),
                      "naive": lambda x, y: naive_loss_and_grads(P, x, y, h0_col)}, data)
 
-    lib, P = lib_model(params), to_columns(params)
+    (lib, optimizer), P = lib_model(params), to_columns(params)
     plain = {k: v.copy() for k, v in params.items()}
     mem = {k: np.zeros_like(v) for k, v in P.items()}
     plain_mem = {k: np.zeros_like(v) for k, v in params.items()}
@@ -185,7 +219,7 @@ def main():
 
     def lib_step(x, y):
         _, h["lib"] = lib.loss_and_grads(x, y, h["lib"])
-        lib.adagrad_update(ETA)
+        optimizer.step()
 
     def plain_full(x, y):
         _, h["plain"] = plain_step(plain, plain_mem, x, y, h["plain"])
@@ -214,6 +248,23 @@ def main():
           f"(200k synthetic chars, K={len(set(text))}); bare update step {lib_full:.1f} us, "
           f"loop overhead {us - lib_full:+.1f} us ({100 * (us / lib_full - 1):+.0f}%)")
     print(f"peak memory training on a 5,000,000-character text (5% held out): {peak_memory_mb():.0f} MB")
+
+    steps = protocol_steps(params, data, args.before)
+    print("update step of each protocol (loss_and_grads + optimizer, fast path): " + ", ".join(
+        f"{name} {us:.1f} us" for name, us in steps.items()))
+    print(f"  2026 (Adam, mean loss) / 2021 (AdaGrad, summed loss, clip 5): {steps['2026'] / steps['2021']:.3f}x")
+    if args.before:
+        print(f"  2021 now / 2021 at {args.before}: {steps['2021'] / steps[f'2021 at {args.before}']:.3f}x")
+
+    chunks = [(data[i * SEQ:(i + 1) * SEQ], data[i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(ITERS)]
+    for loss in ("sum", "mean"):
+        against = speed.fast_against_torch(params, chunks, np.zeros(M), loss, reps=REPS)
+        if against is None:
+            print("PyTorch is not installed: no comparison with it (pip install 'char-rnn-notebooks[torch]')")
+            break
+        print(f"loss and gradients, loss {loss}, against PyTorch {against['torch_version']} (float64, CPU, one "
+              f"thread, same sequences): fast path {1e6 * against['fast']:.1f} us, PyTorch "
+              f"{1e6 * against['torch']:.1f} us, PyTorch/fast path {against['torch_over_fast']:.2f}x")
 
     sampling_speed(params)
 
@@ -271,9 +322,6 @@ print(peak_mb())
 
 def peak_memory_mb():
     """Peak resident memory of a fresh process training on a 5M-character text (with a held-out tail)."""
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
 
@@ -297,13 +345,10 @@ sys.stderr.write(str(peak_mb()))
 
 def sample_memory_mb(n):
     """Peak resident memory of a fresh process sampling n characters of a random m=M model to the null device."""
-    import subprocess
-    import sys
-
     code = PEAK_MEMORY + SAMPLE_MEMORY_PROBE.format(K=K, M=M, n=n)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stderr.split()[-1])
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,4 +1,4 @@
-"""Numerical gradients of the RNN loss, to check the analytic ones of the training path (``rnn_fast``).
+"""Numerical gradients of the RNN loss, to check the analytic ones of lib/rnn.py (and through it the fast path's).
 
 Two kinds:
 
@@ -25,8 +25,8 @@ TINY = 1e-300
 COMPLEX_STEP = 1e-30
 
 
-def _perturbed_losses(params, x, y, h0, name, dtype, deltas):
-    """Loss after adding each of ``deltas`` to every entry of params[name] in turn.
+def _perturbed_losses(params, x, y, h0, name, dtype, deltas, loss="sum"):
+    """Loss (lib.rnn's, "sum" or "mean") after adding each of ``deltas`` to every entry of params[name] in turn.
 
     Returns an array of shape params[name].shape + (len(deltas),).
     """
@@ -34,30 +34,29 @@ def _perturbed_losses(params, x, y, h0, name, dtype, deltas):
     h0 = np.asarray(h0, dtype=dtype)
     flat = work[name].reshape(-1)
     out = np.empty((flat.size, len(deltas)), dtype=dtype)
-    arrays = rnn_fast.workspace(len(x), *params["U"].shape, dtype=dtype, backward=False)
     for i in range(flat.size):
         original = flat[i]
         for j, delta in enumerate(deltas):
             flat[i] = original + delta
-            out[i, j] = rnn_fast.loss(work, x, y, h0, arrays)[0]
+            out[i, j] = rnn.loss(work, x, y, h0, loss)[0]
         flat[i] = original
     return out.reshape(params[name].shape + (len(deltas),))
 
 
-def central_difference_grads(params, x, y, h0, h=1e-4):
+def central_difference_grads(params, x, y, h0, h=1e-4, loss="sum"):
     """Central-difference gradients of the sequence loss, a dict shaped like params."""
     grads = {}
     for name in rnn.PARAM_NAMES:
-        f = _perturbed_losses(params, x, y, h0, name, np.float64, (h, -h))
+        f = _perturbed_losses(params, x, y, h0, name, np.float64, (h, -h), loss)
         grads[name] = (f[..., 0] - f[..., 1]) / (2 * h)
     return grads
 
 
-def complex_step_grads(params, x, y, h0, eps=COMPLEX_STEP):
+def complex_step_grads(params, x, y, h0, eps=COMPLEX_STEP, loss="sum"):
     """Complex-step gradients Im f(theta + i eps) / eps, a dict shaped like params."""
     grads = {}
     for name in rnn.PARAM_NAMES:
-        f = _perturbed_losses(params, x, y, h0, name, np.complex128, (1j * eps,))
+        f = _perturbed_losses(params, x, y, h0, name, np.complex128, (1j * eps,), loss)
         grads[name] = f[..., 0].imag / eps
     return grads
 
@@ -77,37 +76,78 @@ def relative_errors(analytic, numerical):
     return max_rel, norm_rel
 
 
-def gradient_check(params, x, y, h0, h=1e-4, eps=COMPLEX_STEP):
-    """Compare analytic gradients with both numerical kinds, parameter by parameter.
+def gradient_check(params, x, y, h0, h=1e-4, eps=COMPLEX_STEP, loss="sum", with_torch=None):
+    """Compare lib/rnn.py's analytic gradients with its oracles, parameter by parameter: the two
+    numerical kinds, PyTorch's automatic differentiation (with_torch None: when it is installed),
+    and the fast path's gradients (lib/rnn_fast.py against lib/rnn.py).
 
     Args:
         params: dict of model parameters (float64).  x, y: (n,) int arrays.  h0: (m,).
+        loss: "sum" or "mean", the loss whose gradients are checked.
     Returns:
-        {name: {"central_max_rel", "central_norm_rel", "complex_max_rel",
-        "complex_norm_rel"}} for name in b, c, U, W, V.
+        {name: {"<oracle>_max_rel", "<oracle>_norm_rel" for each oracle in central, complex,
+        torch (when run) and fast}} for name in b, c, U, W, V.
     """
-    _, analytic, _ = rnn_fast.loss_and_grads(params, x, y, h0)
-    central = central_difference_grads(params, x, y, h0, h=h)
-    complex_ = complex_step_grads(params, x, y, h0, eps=eps)
+    _, analytic, _ = rnn.loss_and_grads(params, x, y, h0, loss)
+    oracles = {"central": central_difference_grads(params, x, y, h0, h=h, loss=loss),
+               "complex": complex_step_grads(params, x, y, h0, eps=eps, loss=loss)}
+    if torch_available() if with_torch is None else with_torch:
+        oracles["torch"] = torch_loss_and_grads(params, x, y, h0, loss)[1]
+    oracles["fast"] = rnn_fast.loss_and_grads(params, x, y, h0, loss=loss)[1]
     table = {}
     for name in rnn.PARAM_NAMES:
-        cmax, cnorm = relative_errors(analytic[name], central[name])
-        zmax, znorm = relative_errors(analytic[name], complex_[name])
-        table[name] = {
-            "central_max_rel": cmax,
-            "central_norm_rel": cnorm,
-            "complex_max_rel": zmax,
-            "complex_norm_rel": znorm,
-        }
+        table[name] = {}
+        for kind, grads in oracles.items():
+            table[name][f"{kind}_max_rel"], table[name][f"{kind}_norm_rel"] = relative_errors(analytic[name],
+                                                                                                grads[name])
     return table
 
 
-def check_on_text(text, m_values=(3, 100), seq_length=25, sigma=0.01, seed=0, h=1e-4):
-    """The course's check: the first seq_length characters of text, random init, each m.
+# PyTorch is an optional extra: every check without it still runs, and says how to add it.
+TORCH_MISSING = ("PyTorch is not installed, so the check against its automatic differentiation was left out: "
+                 "pip install 'char-rnn-notebooks[torch]' adds it (README: PyTorch)")
+
+
+def torch_available():
+    """Whether PyTorch can be imported here (it is looked for, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def torch_loss_and_grads(params, x, y, h0, loss="sum"):
+    """The loss and its gradients by PyTorch's automatic differentiation, in float64: an oracle
+    written apart from lib/rnn.py (no backward pass of ours), the recurrence in torch operations.
+
+    Returns:
+        (loss, grads): a float and a dict of numpy arrays shaped like params.
+    """
+    import torch
+
+    weights = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True)
+               for name in rnn.PARAM_NAMES}
+    b, c, U, W, V = (weights[name] for name in rnn.PARAM_NAMES)
+    h = torch.tensor(np.asarray(h0), dtype=torch.float64)
+    logits = []
+    for t in range(len(x)):
+        h = torch.tanh(W @ h + U[:, int(x[t])] + b)
+        logits.append(V @ h + c)
+    targets = torch.tensor(np.asarray(y), dtype=torch.long)
+    value = torch.nn.functional.cross_entropy(torch.stack(logits), targets, reduction=loss)
+    value.backward()
+    return float(value.detach()), {name: weights[name].grad.numpy().copy() for name in rnn.PARAM_NAMES}
+
+
+LOSS_UNITS = ("sum", "mean")
+
+
+def check_on_text(text, m_values=(3, 100), seq_length=25, sigma=0.01, seed=0, h=1e-4, losses=LOSS_UNITS,
+                  init="normal", with_torch=None):
+    """The course's check: the first seq_length characters of text, random init, each m, each loss unit.
 
     The vocabulary is the whole text's, as in training.
     Returns:
-        {str(m): gradient_check table} for each m in m_values.
+        {loss: {str(m): gradient_check table}} for each loss in losses and m in m_values.
     """
     from lib.text import corpus
 
@@ -121,10 +161,27 @@ def check_on_text(text, m_values=(3, 100), seq_length=25, sigma=0.01, seed=0, h=
     data = corpus.encode(text[:seq_length + 1], vocab)
     x, y = data[:-1], data[1:]
     results = {}
-    for m in m_values:
-        params = rnn.init_params(len(vocab), m, sigma, np.random.default_rng(seed))
-        results[str(m)] = gradient_check(params, x, y, np.zeros(m), h=h)
+    for loss in losses:
+        results[loss] = {}
+        for m in m_values:
+            params = rnn.init_params(len(vocab), m, sigma, np.random.default_rng(seed), init)
+            results[loss][str(m)] = gradient_check(params, x, y, np.zeros(m), h=h, loss=loss, with_torch=with_torch)
     return results
+
+
+def rows(results):
+    """[(loss, m, name, row)] of check_on_text's results, in order."""
+    return [(loss, int(m), name, row) for loss, by_m in results.items() for m, table in by_m.items()
+            for name, row in table.items()]
+
+
+def oracles(results):
+    """The oracles the results hold, of central, complex, torch and fast, in that order."""
+    present = {key.rsplit("_", 2)[0] for *_, row in rows(results) for key in row}
+    return [kind for kind in ORACLE_TITLES if kind in present]
+
+
+ORACLE_TITLES = {"central": "central", "complex": "complex step", "torch": "PyTorch", "fast": "fast path"}
 
 
 def format_error(value):
@@ -132,36 +189,43 @@ def format_error(value):
     return f"{value:.2e}"
 
 
-def markdown_table(results):
-    """A Markdown table of check_on_text's results: one row per (m, parameter)."""
-    lines = ["| m | parameter | central, max | central, norm | complex step, max "
-             "| complex step, norm |",
-             "|---:|:---:|---:|---:|---:|---:|"]
-    for m, table in results.items():
-        for name in rnn.PARAM_NAMES:
-            row = table[name]
-            lines.append(f"| {m} | {name} | " + " | ".join(
-                format_error(row[k]) for k in ("central_max_rel", "central_norm_rel",
-                                               "complex_max_rel", "complex_norm_rel")) + " |")
+NUMERICAL, EXACT = ("central", "complex"), ("torch", "fast")
+
+
+def markdown_table(results, kinds=NUMERICAL):
+    """A Markdown table of check_on_text's results: one row per (loss, m, parameter), two columns for
+    each oracle of kinds that the results hold (NUMERICAL, or EXACT: PyTorch and the fast path)."""
+    kinds = [k for k in oracles(results) if k in kinds]
+    lines = ["| loss | m | parameter | " + " | ".join(f"{ORACLE_TITLES[k]}, max | {ORACLE_TITLES[k]}, norm"
+                                                     for k in kinds) + " |",
+             "|:---:|---:|:---:|" + "---:|" * (2 * len(kinds))]
+    for loss, m, name, row in rows(results):
+        lines.append(f"| {loss} | {m} | {name} | " + " | ".join(
+            f"{format_error(row[k + '_max_rel'])} | {format_error(row[k + '_norm_rel'])}" for k in kinds) + " |")
     return "\n".join(lines)
 
 
-def verdict(results, complex_tol=1e-10, central_tol=1e-6):
-    """Whether every m and parameter meets both tolerances, with a sentence per criterion.
+def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10):
+    """Whether every loss unit, m and parameter meets each oracle's tolerance, with a sentence per oracle.
 
+    The complex step, PyTorch and the fast path must agree elementwise to exact_tol (complex_tol
+    for the complex step), central differences in the norm-relative sense to central_tol.
     Returns:
         {"passed": bool, "text": str}; the worst values are named in the text.
     """
-    rows = [(m, name, row) for m, table in results.items() for name, row in table.items()]
-    worst_complex = max(rows, key=lambda r: r[2]["complex_max_rel"])
-    worst_central = max(rows, key=lambda r: r[2]["central_norm_rel"])
-    ok_complex = worst_complex[2]["complex_max_rel"] < complex_tol
-    ok_central = worst_central[2]["central_norm_rel"] < central_tol
-    text = (
-        f"complex step, max elementwise: worst {format_error(worst_complex[2]['complex_max_rel'])} "
-        f"({worst_complex[1]}, m={worst_complex[0]}), {'below' if ok_complex else 'NOT below'} "
-        f"{complex_tol:g}\n"
-        f"central differences, norm-relative: worst {format_error(worst_central[2]['central_norm_rel'])} "
-        f"({worst_central[1]}, m={worst_central[0]}), {'below' if ok_central else 'NOT below'} "
-        f"{central_tol:g}")
-    return {"passed": ok_complex and ok_central, "text": text}
+    found = rows(results)
+    criteria = [("complex", "max", complex_tol, "complex step, max elementwise"),
+                ("central", "norm", central_tol, "central differences, norm-relative"),
+                ("torch", "max", exact_tol, "PyTorch's automatic differentiation, max elementwise"),
+                ("fast", "max", exact_tol, "the fast path (lib/rnn_fast.py), max elementwise")]
+    lines, passed = [], True
+    for kind, measure, tol, words in criteria:
+        key = f"{kind}_{measure}_rel"
+        if kind not in oracles(results):
+            continue
+        loss, m, name, row = max(found, key=lambda r: r[3][key])
+        ok = row[key] < tol
+        passed = passed and ok
+        lines.append(f"{words}: worst {format_error(row[key])} ({name}, m={m}, loss {loss}), "
+                     f"{'below' if ok else 'NOT below'} {tol:g}")
+    return {"passed": passed, "text": "\n".join(lines)}

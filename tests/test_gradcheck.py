@@ -92,19 +92,99 @@ def test_gradient_check_detects_a_wrong_gradient(english_text, monkeypatch):
     m = 3
     K, x, y = _first_25(english_text)
     params = rnn.init_params(K, m, 0.1, np.random.default_rng(0))
-    real_backward = rnn_fast.backward  # the path the check reads (the training one)
+    real_backward = rnn.backward  # the file the check names, lib/rnn.py
 
     def broken_backward(*args, **kwargs):
         grads = real_backward(*args, **kwargs)
         grads["W"] *= 1.001  # a 0.1 % error in one parameter
         return grads
 
-    monkeypatch.setattr(rnn_fast, "backward", broken_backward)
-    table = gradcheck.gradient_check(params, x, y, np.zeros(m))
+    monkeypatch.setattr(rnn, "backward", broken_backward)
+    table = gradcheck.gradient_check(params, x, y, np.zeros(m), with_torch=False)
     assert table["W"]["complex_max_rel"] > 1e-5
     assert table["W"]["central_norm_rel"] > 1e-5
+    assert table["W"]["fast_max_rel"] > 1e-5  # the fast path, right, now disagrees with the broken file
     for name in ("b", "c", "U", "V"):
         assert table[name]["complex_max_rel"] < 1e-10
+    assert not gradcheck.verdict({"sum": {str(m): table}})["passed"]
+
+
+def test_a_wrong_fast_path_fails_the_check(english_text, monkeypatch):
+    K, x, y = _first_25(english_text)
+    params = rnn.init_params(K, 3, 0.1, np.random.default_rng(0))
+    real_backward = rnn_fast.backward
+
+    def broken_backward(*args, **kwargs):
+        grads = real_backward(*args, **kwargs)
+        grads["c"] *= 1 + 1e-7
+        return grads
+
+    monkeypatch.setattr(rnn_fast, "backward", broken_backward)
+    table = gradcheck.gradient_check(params, x, y, np.zeros(3), with_torch=False)
+    assert table["c"]["fast_max_rel"] > 1e-9 and table["c"]["complex_max_rel"] < 1e-10
+    verdict = gradcheck.verdict({"sum": {"3": table}})
+    assert not verdict["passed"] and "fast path (lib/rnn_fast.py), max elementwise: worst" in verdict["text"]
+
+
+# ---------------------------------------------------------------- PyTorch as an oracle
+# The PyTorch extra is optional for users, but CI installs it: there a missing torch fails these
+# tests instead of skipping them (a skipped oracle is not a passed one).
+
+def _torch():
+    if not gradcheck.torch_available():
+        if os.environ.get("CI"):
+            pytest.fail("PyTorch is not installed, and CI must run the PyTorch checks (.ci/run installs it)")
+        pytest.skip(gradcheck.TORCH_MISSING)
+    import torch
+
+    return torch
+
+
+@pytest.mark.parametrize("loss", ["sum", "mean"])
+@pytest.mark.parametrize("m", [10, 100])
+def test_pytorch_autograd_agrees_with_lib_rnn_in_float64(english_text, loss, m):
+    """The handout's check (m = 10, seq_length = 25) and the course's m = 100, nonzero state and biases."""
+    _torch()
+    K, x, y = _first_25(english_text)
+    rng = np.random.default_rng(m)
+    params = rnn.init_params(K, m, rng=rng, init="scaled")
+    params["b"], params["c"] = rng.normal(0, 0.3, m), rng.normal(0, 0.3, K)
+    h0 = rng.uniform(-0.5, 0.5, m)
+    value, analytic, _ = rnn.loss_and_grads(params, x, y, h0, loss)
+    torch_value, oracle = gradcheck.torch_loss_and_grads(params, x, y, h0, loss)
+    assert torch_value == pytest.approx(value, rel=1e-13)
+    for name in rnn.PARAM_NAMES:
+        max_rel, _ = gradcheck.relative_errors(analytic[name], oracle[name])
+        assert max_rel < 1e-10, (name, max_rel)
+        assert oracle[name].dtype == np.float64
+    table = gradcheck.gradient_check(params, x, y, h0, loss=loss) if m == 10 else None
+    if table is not None:
+        assert all(table[name]["torch_max_rel"] < 1e-10 for name in rnn.PARAM_NAMES)
+
+
+def test_pytorch_sees_a_wrong_gradient(english_text, monkeypatch):
+    _torch()
+    K, x, y = _first_25(english_text)
+    params = rnn.init_params(K, 4, 0.1, np.random.default_rng(3))
+    real_backward = rnn.backward
+
+    def broken_backward(*args, **kwargs):
+        grads = real_backward(*args, **kwargs)
+        grads["V"][0, 0] += 1e-6
+        return grads
+
+    monkeypatch.setattr(rnn, "backward", broken_backward)
+    table = gradcheck.gradient_check(params, x, y, np.zeros(4), with_torch=True)
+    assert table["V"]["torch_max_rel"] > 1e-8
+
+
+def test_without_pytorch_the_check_runs_and_says_how_to_add_it(english_text, monkeypatch):
+    monkeypatch.setattr(gradcheck, "torch_available", lambda: False)
+    results = gradcheck.check_on_text(english_text, [3], losses=["sum", "mean"])
+    assert gradcheck.oracles(results) == ["central", "complex", "fast"]
+    assert gradcheck.verdict(results)["passed"]
+    assert "PyTorch" not in gradcheck.markdown_table(results)
+    assert "pip install 'char-rnn-notebooks[torch]'" in gradcheck.TORCH_MISSING
 
 
 def test_relative_errors():

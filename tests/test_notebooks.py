@@ -8,7 +8,7 @@ import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text as make_learnable_text
 
-from lib import paths
+from lib import gradcheck, paths
 from lib.training import checkpoint, run_files
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
@@ -108,16 +108,20 @@ def test_gradient_check_notebook_from_repo_root(tmp_path, learnable_text):
     ok(papermill("notebooks/gradient_check.ipynb", tmp_path / "gc.ipynb", paths.REPO_ROOT,
                  ("data_path", corpus_file), ("out_dir", tmp_path / "gc"), yaml="m_values: [3, 6]"))
     results = json.loads((tmp_path / "gc" / "gradcheck.json").read_text())
-    assert sorted(results) == ["3", "6"]
-    for table in results.values():
-        assert sorted(table) == sorted(["b", "c", "U", "W", "V"])
-        for row in table.values():
-            assert sorted(row) == sorted(run_files.GRADCHECK_KEYS)
-            assert row["complex_max_rel"] < 1e-10 and row["central_norm_rel"] < 1e-6
+    assert sorted(results) == ["mean", "sum"]
+    oracles = ["central", "complex", "fast"] + (["torch"] if gradcheck.torch_available() else [])
+    for by_m in results.values():
+        assert sorted(by_m) == ["3", "6"]
+        for table in by_m.values():
+            assert sorted(table) == sorted(["b", "c", "U", "W", "V"])
+            for row in table.values():
+                assert sorted(row) == sorted(f"{k}_{w}_rel" for k in oracles for w in ("max", "norm"))
+                assert row["complex_max_rel"] < 1e-10 and row["central_norm_rel"] < 1e-6
+                assert row["fast_max_rel"] < 1e-10 and row.get("torch_max_rel", 0) < 1e-10
     executed = json.loads((tmp_path / "gc.ipynb").read_text())
     shown = "".join("".join(o.get("data", {}).get("text/markdown", ""))
                     for c in executed["cells"] for o in c.get("outputs", []))
-    assert "| 6 | W |" in shown
+    assert "| mean | 6 | W |" in shown
 
 
 def test_missing_data_file_is_a_clear_error(tmp_path):

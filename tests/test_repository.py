@@ -174,7 +174,10 @@ def test_pyproject_declares_requirements_txts_groups():
     assert _lower_bounds(project["dependencies"], name) == groups["base"], \
         "pyproject.toml's dependencies must start at requirements.txt's first group"
     extras = project["optional-dependencies"]
-    assert set(extras) == {"report", "test"}
+    assert set(extras) == {"report", "test", "torch"}
+    # [torch], the gradient oracle and speed reference, stays out of the lock and of requirements.txt:
+    # on Linux PyPI's wheel brings several GB of CUDA libraries that no student should get by default.
+    assert [_name(r.split(">=")[0]) for r in extras.pop("torch")] == ["torch"] and "torch" not in asked_for()
     for extra in extras:
         assert _lower_bounds(extras[extra], name) == groups[extra], f"[{extra}] must start at requirements.txt's"
     assert f"{name}[report]" in extras["test"], "the tests run the notebooks, so [test] brings [report]"
@@ -185,6 +188,31 @@ def test_pyproject_declares_requirements_txts_groups():
 
 def _in_project_venv():
     return Path(sys.prefix).resolve() == (paths.REPO_ROOT / ".venv").resolve()
+
+
+def _torch_and_what_it_brings():
+    """PyTorch, the optional [torch] extra (outside the lock: on Linux PyPI's wheel brings GBs of CUDA
+    libraries), and the packages it requires, where it is installed (CI installs it): names only.
+    A locked package that it moved to another version still fails the check below."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    found, todo = set(), ["torch"]
+    while todo:
+        name = _name(todo.pop())
+        if name in found:
+            continue
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        found.add(name)
+        for line in requires:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return found
 
 
 @pytest.mark.skipif(not _in_project_venv(), reason="not running in the project's .venv (e.g. VENV=none)")
@@ -201,7 +229,7 @@ def test_venv_holds_exactly_the_lock():
         installed[_name(name)] = version
     locked = locked_for()
     missing = sorted(set(locked) - set(installed))
-    extra = sorted(set(installed) - set(locked))
+    extra = sorted(set(installed) - set(locked) - _torch_and_what_it_brings())
     differ = sorted(f"{n} {installed[n]} != {locked[n]}" for n in set(locked) & set(installed)
                     if installed[n] != locked[n])
     assert not (missing or extra or differ), f"missing {missing}, not in the lock {extra}, versions {differ}"
@@ -241,10 +269,12 @@ def test_the_model_and_the_training_loop_stand_on_their_own():
 
 
 def test_lib_is_grouped_by_job():
-    """The maths at the top of lib/ (the model, its fast path, its check) with the shared basics;
-    everything else in a sub-package whose __init__ says what it holds and defines nothing."""
+    """The maths at the top of lib/ (the model, its fast path, its check and its timing against
+    PyTorch) with the shared basics; everything else in a sub-package whose __init__ says what it
+    holds and defines nothing."""
     top = sorted(f.name for f in (paths.REPO_ROOT / "lib").glob("*.py"))
-    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "paths.py", "rnn.py", "rnn_fast.py"]
+    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "paths.py", "rnn.py", "rnn_fast.py",
+                   "speed.py"]
     packages = sorted(d.name for d in (paths.REPO_ROOT / "lib").iterdir() if (d / "__init__.py").is_file())
     assert packages == ["inside", "jupyter", "records", "report", "sample", "text", "training"]
     for name in packages:
