@@ -27,9 +27,16 @@ SEEDS ?= 0 1 2 3 4
 # The held-out play is read every EVAL_EVERY updates: each reading is a forward pass over
 # its 113,336 characters, ~0.4 s, so at the notebook's 10,000 it would take ~12% of a run.
 EVAL_EVERY ?= 40000
+# PROTOCOL: the course handout the report follows, 2021 (AdaGrad, the loss summed over a
+# sequence) or 2026 (Adam, the loss per character, scaled weights): lib/training/settings.py.
+# Each has its own runs and its own report, so neither overwrites the other.
+PROTOCOL ?= 2021
+PROTOCOL_SUFFIX := $(if $(filter 2021,$(PROTOCOL)),,-$(PROTOCOL))
 # make's own runs live apart from the notebooks' default folders (runs/train_<n>ep),
 # so a notebook run by hand never collides with the report's.
-RUNS ?= runs/report
+RUNS ?= runs/report$(PROTOCOL_SUFFIX)
+REPORT := report/report$(PROTOCOL_SUFFIX)
+REPORT_COMMAND := make report$(if $(PROTOCOL_SUFFIX), PROTOCOL=$(PROTOCOL),)
 DEFAULT_CORPUS := data/shakespeare/input.txt
 CORPUS := $(if $(strip $(DATA)),$(strip $(DATA)),$(DEFAULT_CORPUS))
 ifneq ($(word 2,$(DATA)),)
@@ -76,14 +83,17 @@ RUN_FILES := $(GRADCHECK) $(foreach r,$(SEED_RUNS),$(r)/summary.json) \
 CORPUS_OK := $(RUNS)/.settings/corpus-ok
 # A stage runs its notebook all or nothing, with a one-line error (lib/jupyter/stage.py).
 STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed
+# A training stage passes every setting of lib/training/settings.py (those not given here at
+# the table's defaults), so that what train.ipynb's parameters cell holds never reaches make's runs.
+TRAIN_STAGE := $(STAGE) --all-training-settings
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
-TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/training/train.py lib/text/corpus.py lib/training/runner.py \
-	lib/training/resume.py lib/training/finish.py
+TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/training/train.py lib/training/parts.py lib/training/settings.py \
+	lib/text/corpus.py lib/training/runner.py lib/training/resume.py lib/training/finish.py
 
 .PHONY: help report runs test bench install lock corpus tex clean FORCE
 
 help:
-	@echo "make report   the whole chain on the default corpus (or DATA=your.txt):"
+	@echo "make report   the whole chain on the default corpus (or DATA=your.txt; PROTOCOL=2026: the 2026 handout's):"
 	@echo "              environment, corpus, gradient check, training runs (EPOCHS=\"$(EPOCHS)\"),"
 	@echo "              text evolution, best-model passages, a look inside the network, then report/report.pdf and .html"
 	@echo "make runs     everything but the report document"
@@ -148,14 +158,14 @@ $(RUNS)/.settings/%: FORCE
 	@printf '%s\n' '$(SETTINGS_$*)' | cmp -s - $@ || printf '%s\n' '$(SETTINGS_$*)' > $@
 
 SETTINGS_gradcheck := data=$(CORPUS)
-$(foreach s,$(SEEDS),$(eval SETTINGS_seed$(s) := data=$(CORPUS) epochs=$(LONGEST) kept=$(SHORTER) seed=$(s) eval_every=$(EVAL_EVERY)))
+$(foreach s,$(SEEDS),$(eval SETTINGS_seed$(s) := data=$(CORPUS) protocol=$(PROTOCOL) epochs=$(LONGEST) kept=$(SHORTER) seed=$(s) eval_every=$(EVAL_EVERY)))
 
 $(CORPUS_OK): $(CORPUS) lib/text/corpus.py | $(INSTALLED)
 	@mkdir -p $(@D)
 	@$(PY) -m lib.text.corpus $(CORPUS) $(RUNS)/.failed
 	@touch $@
 
-$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/gradcheck.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
+$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/gradcheck.py lib/speed.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
 	$(STAGE) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
 
 # retrain=True: the new run is built beside the folder and swapped in only when it has
@@ -163,7 +173,7 @@ $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/grad
 # next make continues the interrupted build from its last checkpoint); an interrupted
 # first run, with nothing finished to keep, is continued in place.
 $(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
-	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
+	$(TRAIN_STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p protocol $(PROTOCOL) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
 
 # The shorter runs are written by the longest one's training.
 $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summary.json: $(RUNS)/seed%/train_$(LONGEST)ep/summary.json ; @test -f $$@))
@@ -192,7 +202,7 @@ REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/template
 # (a grouped target, &:, needs make 4.3; macOS has 3.81).
 report/%.pdf report/%.html: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
-	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN)
+	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN) --name $* --command "$(REPORT_COMMAND)"
 
 # All stages at once: on two cores five runs share them and end together after 2.5 runs'
 # time, where two at a time takes three rounds, the last one alone on a core. Measured here on
@@ -205,7 +215,7 @@ JOBS ?= 8
 report:
 	@rm -rf $(RUNS)/.failed
 	@$(MAKE) --no-print-directory -j$(JOBS) runs || $(PY) -m lib.jupyter.stage --failures $(RUNS)/.failed
-	@$(MAKE) --no-print-directory report/report.pdf
+	@$(MAKE) --no-print-directory $(REPORT).pdf
 
 tex:
 	@bash report/install_tex.sh
@@ -214,11 +224,12 @@ test: $(INSTALLED)
 	@$(MAKE) --no-print-directory tex || echo "(the report's PDF tests will be skipped)"
 	$(PY) -m pytest
 
+# BEFORE=REV: also time the 2021 update step of lib/rnn_fast.py as it was at git revision REV.
 bench: $(INSTALLED)
-	$(PY) bench.py
+	$(PY) bench.py $(if $(BEFORE),--before $(BEFORE),)
 
 clean:
-	rm -rf $(RUNS) report/build report/report.pdf report/report.html
+	rm -rf $(RUNS) report/build $(REPORT).pdf $(REPORT).html
 
 FORCE:
 
@@ -229,20 +240,21 @@ FORCE:
 SPEECHES := data/shakespeare/speeches140.jsonl
 RECORDS_RUN := $(RUNS)/records
 RECORDS_EPOCHS ?= 5
-SETTINGS_records := epochs=$(RECORDS_EPOCHS) seed=$(COURSE_SEED)
+SETTINGS_records := protocol=$(PROTOCOL) epochs=$(RECORDS_EPOCHS) seed=$(COURSE_SEED)
 
 $(SPEECHES): $(DEFAULT_CORPUS) lib/records/speeches.py | $(INSTALLED)
 	$(PY) -m lib.records speeches $(DEFAULT_CORPUS) $@
 
 $(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(wildcard lib/records/*.py) $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
-	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
+	$(TRAIN_STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p protocol $(PROTOCOL) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
 
 runs: $(RECORDS_RUN)/summary.json
-report/report.pdf report/report.html: $(RECORDS_RUN)/summary.json $(wildcard lib/records/*.py)
+$(REPORT).pdf $(REPORT).html: $(RECORDS_RUN)/summary.json $(wildcard lib/records/*.py)
 
 # ----------------------------------------------------------- the settings' checks (see check_integers)
 CHECKED_GOALS := $(filter-out help install lock corpus tex clean test bench,$(if $(MAKECMDGOALS),$(MAKECMDGOALS),$(.DEFAULT_GOAL)))
 ifneq ($(CHECKED_GOALS),)
+$(if $(filter-out 1,$(words $(PROTOCOL)))$(filter-out 2021 2026,$(PROTOCOL)),$(error PROTOCOL must be 2021 or 2026 (a course handout: lib/training/settings.py), got "$(strip $(PROTOCOL))"))
 $(call check_integers,SEEDS,non-negative,several)
 $(call check_integers,EPOCHS,positive,several)
 $(call check_integers,EVAL_EVERY,positive,one)

@@ -205,6 +205,26 @@ def markdown_table(results, kinds=NUMERICAL):
     return "\n".join(lines)
 
 
+# The figure each oracle is judged by: its largest elementwise error, but central differences'
+# norm-relative one (noisy where the true gradient is near zero: see the module docstring).
+CRITERIA = (("complex", "max", "complex step, max elementwise"),
+            ("central", "norm", "central differences, norm-relative"),
+            ("torch", "max", "PyTorch's automatic differentiation, max elementwise"),
+            ("fast", "max", "the fast path (lib/rnn_fast.py), max elementwise"))
+
+
+def criteria_table(results):
+    """A Markdown table of the figure each oracle is judged by (CRITERIA), one row per (loss, m, parameter)."""
+    present = oracles(results)
+    columns = [(kind, measure) for kind, measure, _ in CRITERIA if kind in present]
+    lines = ["| loss | m | parameter | " + " | ".join(f"{ORACLE_TITLES[k]}, {w}" for k, w in columns) + " |",
+             "|:---:|---:|:---:|" + "---:|" * len(columns)]
+    for loss, m, name, row in rows(results):
+        lines.append(f"| {loss} | {m} | {name} | " + " | ".join(format_error(row[f"{k}_{w}_rel"]) for k, w in columns)
+                     + " |")
+    return "\n".join(lines)
+
+
 def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10):
     """Whether every loss unit, m and parameter meets each oracle's tolerance, with a sentence per oracle.
 
@@ -214,12 +234,10 @@ def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10):
         {"passed": bool, "text": str}; the worst values are named in the text.
     """
     found = rows(results)
-    criteria = [("complex", "max", complex_tol, "complex step, max elementwise"),
-                ("central", "norm", central_tol, "central differences, norm-relative"),
-                ("torch", "max", exact_tol, "PyTorch's automatic differentiation, max elementwise"),
-                ("fast", "max", exact_tol, "the fast path (lib/rnn_fast.py), max elementwise")]
+    tolerances = {"complex": complex_tol, "central": central_tol, "torch": exact_tol, "fast": exact_tol}
     lines, passed = [], True
-    for kind, measure, tol, words in criteria:
+    for kind, measure, words in CRITERIA:
+        tol = tolerances[kind]
         key = f"{kind}_{measure}_rel"
         if kind not in oracles(results):
             continue

@@ -55,11 +55,12 @@ def pdf_tools_missing():
     return [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
 
 
-def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None):
-    """Execute the report notebook (which loads and checks every run file, once) and convert it."""
+def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None, name="report"):
+    """Execute the report notebook (which loads and checks every run file, once) and convert it
+    into out_dir/<name>.pdf and .html."""
     build_dir = out_dir / "build"
     build_dir.mkdir(parents=True, exist_ok=True)
-    executed = build_dir / "report.ipynb"
+    executed = build_dir / f"{name}.ipynb"
     nbexec.execute(
         REPORT_DIR / "report.ipynb", executed, cwd=paths.REPO_ROOT,
         parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
@@ -76,8 +77,8 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
         formats["pdf"] = "charrnn"
     built = convert(executed, formats, build_dir)
     for path in built:
-        os.replace(path, out_dir / f"report{path.suffix}")
-        print(f"wrote {out_dir / ('report' + path.suffix)}")
+        os.replace(path, out_dir / f"{name}{path.suffix}")
+        print(f"wrote {out_dir / (name + path.suffix)}")
 
 
 def main(argv=None):
@@ -90,6 +91,7 @@ def main(argv=None):
                         help="one finished run per seed, for the spread (with --runs; default: none)")
     parser.add_argument("--gradcheck", help="folder with gradcheck.json (default: make report's)")
     parser.add_argument("--out-dir", default=str(REPORT_DIR), help="where report.pdf/.html go")
+    parser.add_argument("--name", default="report", help="the documents' name: NAME.pdf and NAME.html")
     parser.add_argument("--command", default="make report", help="the command named in the report")
     parser.add_argument("--records", help="a record-mode run for the bonus section (with --runs, default: none, "
                                           "and the section says so)")
@@ -105,7 +107,7 @@ def main(argv=None):
             runs_, seed_runs, gradcheck = report_inputs.discover_runs(paths.RUNS_DIR / "report")
             records_run = args.records or report_inputs.discover_records(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
-              [Path(r) for r in seed_runs], Path(records_run) if records_run else None)
+              [Path(r) for r in seed_runs], Path(records_run) if records_run else None, args.name)
     except run_files.ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -159,11 +159,10 @@ def test_pdf_has_every_section(pdf_text):
 def test_pdf_gradcheck_table_matches_the_json(built, pdf_text):
     results = json.loads((built["gradcheck"] / "gradcheck.json").read_text())
     rows = [line.split() for line in pdf_text.splitlines()]
-    for m, table in results.items():
-        for name, row in table.items():
-            printed = [gradcheck.format_error(row[k]) for k in ("central_max_rel", "central_norm_rel",
-                                                                 "complex_max_rel", "complex_norm_rel")]
-            assert [m, name, *printed] in rows, (m, name, printed)
+    for loss, m, name, row in gradcheck.rows(results):
+        printed = [gradcheck.format_error(row[f"{k}_{w}_rel"]) for k, w, _ in gradcheck.CRITERIA
+                   if f"{k}_{w}_rel" in row]
+        assert len(printed) >= 3 and [loss, str(m), name, *printed] in rows, (loss, m, name, printed)
 
 
 @needs_pdf
@@ -221,11 +220,12 @@ def test_given_runs_bring_no_bonus_run_unless_it_is_given_too(monkeypatch, tmp_p
     monkeypatch.setattr(command.report_inputs, "discover_records", lambda root: tmp_path / "make_reports_records")
     monkeypatch.setattr(command.report_inputs, "discover_runs", lambda root: (["r5", "r10"], ["s0", "s1"], "gc"))
     assert command.main(["--runs", "a", "--gradcheck", "g", "--out-dir", str(tmp_path)]) == 0
-    assert calls[-1][-1] is None
+    assert calls[-1][5] is None and calls[-1][6] == "report"
     assert command.main(["--runs", "a", "--gradcheck", "g", "--records", "mine", "--out-dir", str(tmp_path)]) == 0
-    assert str(calls[-1][-1]) == "mine"
-    assert command.main(["--out-dir", str(tmp_path)]) == 0            # nothing given: make report's, all of it
-    assert calls[-1][-1] == tmp_path / "make_reports_records" and [str(s) for s in calls[-1][4]] == ["s0", "s1"]
+    assert str(calls[-1][5]) == "mine"
+    assert command.main(["--out-dir", str(tmp_path), "--name", "report-2026"]) == 0  # nothing given: make report's
+    assert calls[-1][5] == tmp_path / "make_reports_records" and [str(s) for s in calls[-1][4]] == ["s0", "s1"]
+    assert calls[-1][6] == "report-2026"
 
 
 def test_report_numbers_equal_inside_json(built, pdf_text):

@@ -1,6 +1,6 @@
 """Run one notebook as a make stage: all or nothing, and one line when it fails.
 
-    python -m lib.jupyter.stage NOTEBOOK EXECUTED [-p NAME VALUE ...]
+    python -m lib.jupyter.stage NOTEBOOK EXECUTED [-p NAME VALUE ...] [--all-training-settings]
 
 The executed notebook is written to a temporary file and moved to EXECUTED only
 when every cell succeeded, so a failed rerun never replaces the record of the
@@ -8,6 +8,9 @@ result a stage keeps. A failure prints ``error: <stage>: <the exception's one
 line>`` (no traceback), records that line in ``<folder of EXECUTED's run
 root>/.failed/`` for ``python -m lib.jupyter.stage --failures DIR`` to repeat at the very
 end of make's output, and exits 1. An interrupt (Ctrl-C) prints one line and exits 130.
+With --all-training-settings (train.ipynb's stages), every setting of lib/training/settings.py
+that -p does not give is passed at the table's default, so that a value saved in the
+notebook's parameters cell (JupyterLab autosaves an edit) never reaches make's runs.
 """
 
 import argparse
@@ -80,12 +83,19 @@ def main(argv=None):
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--failures-dir", default="runs/report/.failed")
     parser.add_argument("--failures", metavar="DIR", help="print the failure lines recorded in DIR")
+    parser.add_argument("--all-training-settings", action="store_true",
+                        help="pass every training setting not given at lib/training/settings.py's default")
     args = parser.parse_args(argv)
     if args.failures:
         return print_failures(args.failures)
     if not (args.notebook and args.executed):
         parser.error("NOTEBOOK and EXECUTED are required")
-    return run_stage(args.notebook, args.executed, {k: _value(v) for k, v in args.p}, args.failures_dir)
+    parameters = {k: _value(v) for k, v in args.p}
+    if args.all_training_settings:
+        from lib.training.settings import DEFAULTS
+
+        parameters = dict(DEFAULTS, **parameters)
+    return run_stage(args.notebook, args.executed, parameters, args.failures_dir)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,9 @@ def load_report_inputs(run_dirs, gradcheck_dir, seed_dirs=()):
                        "evolution": evolution, "passage": passage})
     loaded.sort(key=lambda r: (r["summary"]["epochs"], str(r["dir"])))
     results, gradcheck_settings = run_files.read_gradcheck(gradcheck_dir)
+    speed_file = Path(gradcheck_dir) / "speed.json"
+    gradcheck_settings = dict(gradcheck_settings, speed=run_files.read_json(speed_file, ("timings",))
+                              if speed_file.is_file() else None)
     seeds = [_load_seed_run(Path(d)) for d in seed_dirs]
     _read_outliers_again(seeds)
     return {"gradcheck": results, "gradcheck_settings": gradcheck_settings, "runs": loaded, "seeds": seeds}

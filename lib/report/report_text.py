@@ -5,15 +5,16 @@ import math
 from pathlib import Path
 
 from lib import gradcheck
+from lib.training import loss_plot
+from lib.training import settings as training_settings
 
 
 def gradcheck_sentence(results):
     """One sentence on which elementwise central-difference error is largest, and why."""
-    rows = [(int(m), name, row) for m, table in results.items() for name, row in table.items()]
-    m, name, row = max(rows, key=lambda r: r[2]["central_max_rel"])
+    loss, m, name, row = max(gradcheck.rows(results), key=lambda r: r[3]["central_max_rel"])
     ratio = row["central_max_rel"] / max(row["central_norm_rel"], 1e-300)
     return (
-        f"The largest elementwise central-difference error is {name}'s at m = {m} "
+        f"The largest elementwise central-difference error is {name}'s at m = {m} (loss {loss}) "
         f"({gradcheck.format_error(row['central_max_rel'])}), {ratio:,.0f} times its norm-relative error "
         f"({gradcheck.format_error(row['central_norm_rel'])}): it comes from entries whose true gradient "
         f"is close to zero, where the round-off of f(θ+h) − f(θ−h) is the whole difference, while the "
@@ -24,11 +25,37 @@ def gradcheck_sentence(results):
 def gradcheck_intro(inputs):
     """What the gradient check compared, with the settings it ran with."""
     g = inputs["gradcheck_settings"]
-    return (f"The analytic gradients of `lib/rnn.py` against two numerical ones, on the first "
+    kinds = gradcheck.oracles(inputs["gradcheck"])
+    torch = ("PyTorch's automatic differentiation (float64, an implementation of the forward pass of its own), "
+             if "torch" in kinds else "")
+    missing = "" if "torch" in kinds else f" ({gradcheck.TORCH_MISSING}.)"
+    return (f"The analytic gradients of `lib/rnn.py`, for the loss summed over the sequence and for its mean, "
+            f"against {'four' if torch else 'three'} oracles, on the first "
             f"{g['seq_length']} characters of the corpus, with weights drawn from N(0, {g['sigma']}²) "
-            f"(seed {g['seed']}): central differences with step h = {g['h']:g}, and the complex step "
-            f"Im f(θ + iε)/ε with ε = {g['eps']:g}. For each parameter, the largest elementwise relative "
-            f"error |a − n| / (|a| + |n|) (*max*) and the norm-relative error ‖a − n‖ / (‖a‖ + ‖n‖) (*norm*).")
+            f"(seed {g['seed']}): central differences with step h = {g['h']:g}, the complex step "
+            f"Im f(θ + iε)/ε with ε = {g['eps']:g}, {torch}and the gradients of the fast path that trains "
+            f"(`lib/rnn_fast.py`). For each parameter, the figure each oracle is judged by: the largest "
+            f"elementwise relative error |a − n| / (|a| + |n|) (*max*), or for central differences the "
+            f"norm-relative error ‖a − n‖ / (‖a‖ + ‖n‖) (*norm*); `gradcheck.json` and the gradient-check "
+            f"notebook hold both figures of each."
+            + missing)
+
+
+def speed_paragraph(inputs):
+    """The fast path's loss and gradients against PyTorch's, as the gradient-check notebook timed them."""
+    speed = inputs["gradcheck_settings"].get("speed")
+    if speed is None:
+        return "The gradient check's folder holds no timing (`speed.json`): run `notebooks/gradient_check.ipynb` again."
+    timings = {loss: t for loss, t in speed["timings"].items() if t is not None}
+    if not timings:
+        return f"No comparison of speed with PyTorch: {gradcheck.TORCH_MISSING}."
+    parts = [f"{t['torch_over_fast']:.1f} times as long for the loss {loss} ({1e6 * t['torch']:.0f} µs against "
+             f"{1e6 * t['fast']:.0f} µs)" for loss, t in timings.items()]
+    version = next(iter(timings.values()))["torch_version"]
+    return (f"**Speed.** On the same {speed['sequences']} sequences of {speed['seq_length']} characters and the "
+            f"same parameters (m = {speed['m']}, float64, the CPU, one thread each, the two timed in turns), "
+            f"PyTorch {version} takes " + "; ".join(parts) + " per sequence's loss and gradients as the fast "
+            f"path (`lib/rnn_fast.py`).")
 
 
 def gradcheck_verdict(results):
@@ -56,12 +83,43 @@ def same_start_note(report_runs):
             f"model is the best point of that first part.")
 
 
+def training_words(summary):
+    """How a run trained, in words: the optimizer with its settings, the loss and the weights."""
+    clip = summary.get("clip", 5.0)
+    clipping = "no clipping" if clip is None else f"gradients clipped to [−{clip:g}, {clip:g}]"
+    if summary.get("optimizer", "adagrad") == "adam":
+        optimizer = (f"Adam (η = {summary['eta']:g}, β1 = {summary['beta1']:g}, β2 = {summary['beta2']:g}, "
+                     f"ε = {summary['eps']:g}, {clipping})")
+    else:
+        optimizer = f"AdaGrad (η = {summary['eta']:g}, {clipping})"
+    if summary.get("loss", "sum") == "mean":
+        loss = f"the loss of a sequence the mean of its {summary['seq_length']} characters' (nats per character)"
+    else:
+        loss = f"the loss of a sequence the sum over its {summary['seq_length']} characters"
+    weights = ("weights scaled as the 2026 handout says (U ~ N(0, 1/2K), W ~ N(0, 1/2m), V ~ N(0, 1/m))"
+               if summary.get("init") == "scaled" else f"weights drawn from N(0, {summary['sigma']:g}²)")
+    return f"{optimizer}, {loss}, {weights}"
+
+
+def protocol_words(summary):
+    """'the 2026 handout's protocol' and, where the run differs from it, in what."""
+    protocol = summary.get("protocol", "2021")
+    # What a handout sets (and the optimizer's own settings): the other settings, the evaluation's
+    # schedule say, do not change the protocol a run follows.
+    handout = set(training_settings.PROTOCOL_SETTINGS) | {"beta1", "beta2", "eps"}
+    differing = {k: v for k, v in (summary.get("differing") or {}).items() if k in handout}
+    text = f"the {protocol} handout's protocol"
+    if differing:
+        text += " except " + ", ".join(f"{k} = {v}" for k, v in differing.items())
+    return text
+
+
 def loss_caption(summary):
     """Caption of a run's smooth-loss figure, with its hyperparameters."""
-    return (f"Smooth loss of the {summary['epochs']}-epoch run ({summary['steps']:,} updates): "
-            f"m = {summary['m']}, η = {summary['eta']}, seq_length = {summary['seq_length']}, "
-            f"σ = {summary['sigma']}, seed {summary['seed']}, AdaGrad with gradients clipped to "
-            f"[−5, 5]. Dotted lines mark the start of each epoch.")
+    return (f"Smooth loss of the {summary['epochs']}-epoch run ({summary['steps']:,} updates), in "
+            f"{loss_plot.loss_unit(summary)}, by {protocol_words(summary)}: m = {summary['m']}, "
+            f"seq_length = {summary['seq_length']}, seed {summary['seed']}, {training_words(summary)}. "
+            f"Dotted lines mark the start of each epoch.")
 
 
 def _minutes(seconds):
@@ -142,7 +200,8 @@ def introduction(inputs, command):
     epochs = " and ".join(str(r["summary"]["epochs"]) for r in inputs["runs"])
     return (f"A vanilla RNN with m = {first['m']} hidden units learns to write text one character at a "
             f"time from *{_corpus_name(first)}* ({first['n_chars']:,} characters, K = {first['K']} "
-            f"distinct). It was trained with AdaGrad for {epochs} epochs. Every number, figure and "
+            f"distinct). It was trained by {protocol_words(first)} for {epochs} epochs: "
+            f"{training_words(first)}; its smooth loss is in {loss_plot.loss_unit(first)}. Every number, figure and "
             f"sample below was computed by the runs this report was built from, finished on "
             f"{run_date(inputs)}. To regenerate it all: `{command}`.")
 
@@ -158,8 +217,10 @@ TITLE_MIME = "application/vnd.charrnn.title+json"
 def title_metadata(inputs, command):
     """The document's title block: title, subtitle, date (shown as TITLE_MIME output, read by the templates)."""
     first = inputs["runs"][0]["summary"]
-    return {"title": "A character-level vanilla RNN trained with AdaGrad",
-            "subtitle": f"Corpus: {_corpus_name(first)}, {first['n_chars']:,} characters, K = {first['K']}",
+    optimizer = "Adam" if first.get("optimizer") == "adam" else "AdaGrad"
+    return {"title": f"A character-level vanilla RNN trained with {optimizer}",
+            "subtitle": f"The {first.get('protocol', '2021')} handout · corpus: {_corpus_name(first)}, "
+                        f"{first['n_chars']:,} characters, K = {first['K']}",
             "date": f"Runs of {run_date(inputs)} · regenerate with: {command}"}
 
 

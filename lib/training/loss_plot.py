@@ -9,13 +9,22 @@ from matplotlib.ticker import FuncFormatter
 from lib.atomic import save_figure
 
 
-def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
+def loss_unit(summary):
+    """What a run's losses are measured in: per sequence of seq_length characters (loss "sum",
+    the 2021 handout) or per character (loss "mean", 2026)."""
+    if summary.get("loss", "sum") == "mean":
+        return "nats per character"
+    return f"nats per {summary['seq_length']}-character sequence"
+
+
+def plot_smooth_loss(history, epoch_starts, ax=None, title=None, unit="nats per sequence"):
     """Smooth loss against update step, epoch starts as dotted lines, val bits/char if any.
 
     Args:
         history: dict of lists step, smooth_loss, val_bpc (NaN where not evaluated).
         epoch_starts: update steps at which each epoch began (the first is 0).
         ax: matplotlib Axes to draw on (a new figure when None).
+        unit: what the loss is measured in (``loss_unit``), for the axis label.
     Returns:
         The Axes.
     """
@@ -27,7 +36,7 @@ def plot_smooth_loss(history, epoch_starts, ax=None, title=None):
         ax.text(start, 1.0, f" ep {i}", transform=ax.get_xaxis_transform(), fontsize=7,
                 color="0.4", va="top", ha="left")
     ax.set_xlabel("update step")
-    ax.set_ylabel("smooth loss (nats per chunk)")
+    ax.set_ylabel(f"smooth loss ({unit})")
     if history["step"] and history["step"][-1] >= 10_000:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
     ax.grid(alpha=0.3)
@@ -56,9 +65,10 @@ def run_length(summary):
 def loss_figure(history, summary):
     """A training run's smooth-loss figure, titled with its settings and what it trained."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    plot_smooth_loss(history, summary["epoch_starts"], ax,
-                     title=f"m={summary['m']}, eta={summary['eta']}, seq_length={summary['seq_length']}, "
-                           f"{run_length(summary)}")
+    plot_smooth_loss(history, summary["epoch_starts"], ax, unit=loss_unit(summary),
+                     title=f"{summary.get('protocol', '2021')} protocol: {summary.get('optimizer', 'adagrad')}, "
+                           f"m={summary['m']}, eta={summary['eta']}, seq_length={summary['seq_length']}, "
+                           f"loss {summary.get('loss', 'sum')}, {run_length(summary)}")
     return fig
 
 
