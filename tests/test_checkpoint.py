@@ -214,6 +214,7 @@ def _poll_step(path):
     return meta.get("step")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_resume_after_sigkill_equals_uninterrupted_run(english_text, english_text_file, tmp_path,
                                                        assert_same_training_run):
     settings = dict(m=30, eta=0.1, seq_length=25, seed=4, epochs=1000, max_steps=600, log_every=10,

@@ -397,10 +397,15 @@ def test_a_first_run_refuses_a_folder_holding_files_no_run_wrote(text_file, tmp_
     assert (f"RunFolderError: out_dir {userdir} already holds files that no training run wrote (thesis.txt): a "
             f"run needs a folder of its own; choose a new or empty out_dir (nothing was touched)") in refused.stderr
     assert sorted(p.name for p in userdir.iterdir()) == ["thesis.txt"]  # not even a lock file
-    # `-p out_dir .` in a clone: refused before anything is written there.
-    with pytest.raises(run_folder.RunFolderError, match="already holds files that no training run wrote"):
-        run_lib(text_file, paths.REPO_ROOT, max_steps=60)
-    assert not (paths.REPO_ROOT / ".lock").exists() and not (paths.REPO_ROOT / "status.json").exists()
+    # `-p out_dir .` in a clone (a copy of its top, here): refused before anything is written there.
+    clone = tmp_path / "clone"
+    shutil.copytree(paths.REPO_ROOT, clone, ignore=lambda folder, names: [
+        n for n in names if n not in ("pyproject.toml", "README.md", "Makefile", "lib", "rnn.py", "__init__.py")])
+    before = folder_bytes(clone)
+    with pytest.raises(run_folder.RunFolderError, match=r"already holds files that no training run wrote \(Makefile, "
+                                                        r"README.md, lib and 1 more\)"):
+        run_lib(text_file, clone, max_steps=60)
+    assert folder_bytes(clone) == before and not (clone / ".lock").exists()
 
 
 def test_retrain_and_a_fresh_start_keep_what_the_user_put_beside_the_run(text_file, tmp_path, monkeypatch):
