@@ -412,11 +412,13 @@ def test_retrain_and_a_fresh_start_keep_what_the_user_put_beside_the_run(text_fi
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60, seed=1)
     (out / "thesis.txt").write_text("x\n", encoding="utf-8")
+    (out / ".draft.tmp").write_text("w\n", encoding="utf-8")  # named like a killed write, but of no run file
     (out / "notes").mkdir()
     (out / "notes" / "a.txt").write_text("y\n", encoding="utf-8")
     result = run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
     assert result["action"] == "retrained" and run_files.read_summary(out)["seed"] == 2
     assert (out / "thesis.txt").read_text(encoding="utf-8") == "x\n"
+    assert (out / ".draft.tmp").read_text(encoding="utf-8") == "w\n"
     assert (out / "notes" / "a.txt").read_text(encoding="utf-8") == "y\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # and nothing of them left beside it
     # An interrupted retrain of other settings before its first checkpoint, then trained afresh in place.

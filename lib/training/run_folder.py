@@ -51,6 +51,8 @@ RUN_FILES = ("last.npz", "best.npz", "summary.json")
 STAGE_RECORD = "train.ipynb"
 # A snapshot of the run at the end of epoch k (snapshot_epochs), a run folder of its own.
 SNAPSHOT = re.compile(r"epochs_[0-9]+")
+# A write of lib.atomic killed before it ended: .<name>.<random>.tmp beside the file it was to replace.
+KILLED_WRITE = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]+\.tmp")
 # How long a command that reads a folder waits for a retrain's swap (renames only) to end.
 SWAP_WAIT_SECONDS = 10.0
 
@@ -105,9 +107,15 @@ def require_own_folder(folder):
 
 
 def _left_by_a_run(entry):
-    if entry.name in LOCK_FILES or (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+    if entry.name in LOCK_FILES or _killed_write(entry.name):
         return True
     return SNAPSHOT.fullmatch(entry.name) is not None and (entry / "last.npz").is_file()
+
+
+def _killed_write(name):
+    """Whether name is the temporary file of a run file's write that was killed (the next claim removes it)."""
+    match = KILLED_WRITE.fullmatch(name)
+    return match is not None and is_run_entry(match["name"])
 
 
 def claim(folder, wait=0.0):
@@ -138,7 +146,8 @@ def claim(folder, wait=0.0):
     held = Claim(folder, lock, previous)
     try:
         for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+            if _killed_write(tmp.name):
+                tmp.unlink(missing_ok=True)
         held.settled, held.settled_new = _settle_held(folder)
     except BaseException:
         held.release()
