@@ -3,11 +3,21 @@
 A crash at any moment leaves the old file or the new one, never half of one. The
 result gets the usual permissions (0666 less the umask), not mkstemp's 0600, so
 run folders can be shared.
+
+Windows refuses to replace or delete a file that another program holds open (Excel on
+history.csv, a PDF viewer on report.pdf, a second notebook reading status.json, an
+antivirus or OneDrive scanning a file just written): ``replace`` and ``remove`` try again
+for a moment, then end in a WriteError naming the file, and the file is left as it was.
 """
 
 import os
 import tempfile
+import time
 from pathlib import Path
+
+# The pauses between tries of a replace or removal that Windows refused (about 2 s in all):
+# long enough for a scanner or a reader that opened the file for an instant to let go.
+RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.5, 0.75)
 
 
 def _umask():
@@ -40,20 +50,55 @@ def atomic_write(path, write, binary=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise WriteError(err.errno, f"could not write {path}: {err.strerror}") from None
+        from lib import paths  # (a CHARRNN_HOME that names a file, or a folder that takes none, is named)
+
+        raise paths.home_error(path.parent, err) or WriteError(err.errno, f"could not write {path}: {err.strerror}") \
+            from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise WriteError(err.errno, f"could not write {path}: {err.strerror or err}") from None
         raise
+
+
+def _retried(action, path, verb):
+    """action(), tried again after each of RETRY_PAUSES while the system says PermissionError."""
+    for pause in (*RETRY_PAUSES, None):
+        try:
+            return action()
+        except PermissionError as err:
+            if pause is None:
+                raise WriteError(err.errno, f"could not {verb} {path}: {err.strerror or err}, still after "
+                                            f"{sum(RETRY_PAUSES):g} s of trying (another program may hold it "
+                                            f"open: a viewer, a spreadsheet, an antivirus or a sync tool; "
+                                            f"close it and try again)") from None
+            time.sleep(pause)
+
+
+def replace(source, target):
+    """os.replace(source, target), waiting out a program that holds either open for a moment.
+
+    Raises:
+        WriteError: still refused after RETRY_PAUSES; the message names target. Nothing changed.
+    """
+    _retried(lambda: os.replace(source, target), target, "replace")
+
+
+def remove(path):
+    """Delete the file path if it exists, waiting out a program that holds it open for a moment.
+
+    Raises:
+        WriteError: still refused after RETRY_PAUSES; the message names path, which is still there.
+    """
+    _retried(lambda: Path(path).unlink(missing_ok=True), path, "remove")
 
 
 def save_figure(fig, out_dir, stem):

@@ -6,19 +6,20 @@
 The report notebook reads and checks every run file once, in its first cell, before
 anything is rendered (its title block included); the outputs are built in report/build/
 and moved into place only when complete, so a missing or malformed file gives one
-error naming it and leaves the previous report untouched.
-Without XeLaTeX the PDF is skipped with the command that installs it; the HTML
+error naming it and leaves the previous report untouched (also when a viewer holds the
+previous report.pdf open, which Windows does not let be replaced: named in one line).
+Without XeLaTeX the PDF is skipped with what installs it on this system; the HTML
 is still built.
 """
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from lib import paths
+from lib.atomic import WriteError, replace
 from lib.jupyter import nbexec
 from lib.report import report_inputs
 from lib.training import run_files
@@ -55,6 +56,22 @@ def pdf_tools_missing():
     return [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
 
 
+def pdf_tools_hint(platform=sys.platform):
+    """What installs the PDF's tools here (report/install_tex.sh is a bash script for Linux and macOS)."""
+    if platform == "win32":
+        return "install MiKTeX (https://miktex.org) and pandoc (https://pandoc.org), then build again"
+    return "run `bash report/install_tex.sh` (or `make tex`) to install them"
+
+
+def publish(built, out_dir, name="report"):
+    """Move the built documents into place as <name>.<ext>, each whole (lib.atomic.replace: a viewer
+    holding the old one open ends in WriteError naming it, and the old one stays)."""
+    for path in built:
+        target = Path(out_dir) / f"{name}{path.suffix}"
+        replace(path, target)
+        print(f"wrote {target}")
+
+
 def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None, name="report"):
     """Execute the report notebook (which loads and checks every run file, once) and convert it
     into out_dir/<name>.pdf and .html."""
@@ -71,14 +88,10 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
     formats = {"html": "charrnn_html"}
     missing = pdf_tools_missing()
     if missing:
-        print(f"warning: no PDF: {', '.join(missing)} not found; run `bash report/install_tex.sh` "
-              f"(or `make tex`) to install them", file=sys.stderr)
+        print(f"warning: no PDF: {', '.join(missing)} not found; {pdf_tools_hint()}", file=sys.stderr)
     else:
         formats["pdf"] = "charrnn"
-    built = convert(executed, formats, build_dir)
-    for path in built:
-        os.replace(path, out_dir / f"{name}{path.suffix}")
-        print(f"wrote {out_dir / (name + path.suffix)}")
+    publish(convert(executed, formats, build_dir), out_dir, name)
 
 
 def main(argv=None):
@@ -108,7 +121,7 @@ def main(argv=None):
             records_run = args.records or report_inputs.discover_records(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
               [Path(r) for r in seed_runs], Path(records_run) if records_run else None, args.name)
-    except run_files.ArtifactError as err:
+    except (run_files.ArtifactError, WriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except papermill.PapermillExecutionError as err:

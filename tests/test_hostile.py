@@ -176,8 +176,8 @@ def test_interrupt_ends_in_one_line_naming_the_kept_checkpoint_and_status_follow
         run_lib(text_file, out, max_steps=300)
     assert isinstance(info.value, KeyboardInterrupt)  # still an interrupt for code that stops on one
     message = str(info.value)
-    assert message == (f"interrupted: {out} keeps its last checkpoint, update 150 of 300; run the notebook "
-                       f"again with the same settings to continue from there")
+    assert message == (f"interrupted at update 150 of 300, the last checkpoint: {out} keeps it; run the "
+                       f"notebook again with the same settings to continue from there")
     assert info.value._render_traceback_() == [f"TrainingInterrupted: {message}"]  # what Jupyter shows
     assert run_folder.read_status(out)["step"] == 150 == checkpoint.load(out / "last.npz")[1]["step"]
     with pytest.raises(run_folder.RunFolderError, match="interrupted at step 150 of 300"):
@@ -212,8 +212,8 @@ def test_stop_button_while_the_notebook_trains_ends_in_one_line(tmp_path):
     errors = [o for c in json.loads((tmp_path / "out.ipynb").read_text(encoding="utf-8"))["cells"]
               for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert len(errors) == 1 and errors[0]["ename"] == "TrainingInterrupted"
-    assert errors[0]["traceback"] == [f"TrainingInterrupted: interrupted: {out} keeps its last checkpoint, "
-                                      f"update {kept:,} of 34,700; run the notebook again with the same "
+    assert errors[0]["traceback"] == [f"TrainingInterrupted: interrupted at update {kept:,} of 34,700, the last "
+                                      f"checkpoint: {out} keeps it; run the notebook again with the same "
                                       f"settings to continue from there"]
     assert "rnn.py" not in err and run_folder.read_status(out)["step"] == kept
 
@@ -375,3 +375,372 @@ def test_result_line_says_its_time_is_cpu_and_the_progress_wall_clock(text_file,
 def test_show_run_folder_takes_an_absolute_path_as_given(tmp_path):
     assert run_folder.locate(str(tmp_path), paths.RUNS_DIR) == tmp_path.resolve()
     assert run_folder.locate(None, paths.RUNS_DIR / "train_10ep") == paths.RUNS_DIR / "train_10ep"
+
+
+# =========================================================== issue 25
+
+def folder_bytes(folder):
+    """{relative path: bytes} of every file under folder, the lock's files but the holder's name included."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock-holder.json"}
+
+
+# ----------------------------------------------------------- 1: a run removes only what runs wrote
+
+def test_a_first_run_refuses_a_folder_holding_files_no_run_wrote(text_file, tmp_path):
+    userdir = tmp_path / "userdir"
+    userdir.mkdir()
+    (userdir / "thesis.txt").write_text("x\n", encoding="utf-8")
+    refused = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "t.ipynb", tmp_path,
+                        *params(text_file, userdir, max_steps=60).items())
+    assert refused.returncode != 0
+    assert (f"RunFolderError: out_dir {userdir} already holds files that no training run wrote (thesis.txt): a "
+            f"run needs a folder of its own; choose a new or empty out_dir (nothing was touched)") in refused.stderr
+    assert sorted(p.name for p in userdir.iterdir()) == ["thesis.txt"]  # not even a lock file
+    # `-p out_dir .` in a clone (a copy of its top, here): refused before anything is written there.
+    clone = tmp_path / "clone"
+    shutil.copytree(paths.REPO_ROOT, clone, ignore=lambda folder, names: [
+        n for n in names if n not in ("pyproject.toml", "README.md", "Makefile", "lib", "rnn.py", "__init__.py")])
+    before = folder_bytes(clone)
+    with pytest.raises(run_folder.RunFolderError, match=r"already holds files that no training run wrote \(Makefile, "
+                                                        r"README.md, lib and 1 more\)"):
+        run_lib(text_file, clone, max_steps=60)
+    assert folder_bytes(clone) == before and not (clone / ".lock").exists()
+
+
+def test_retrain_and_a_fresh_start_keep_what_the_user_put_beside_the_run(text_file, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60, seed=1)
+    (out / "thesis.txt").write_text("x\n", encoding="utf-8")
+    (out / ".draft.tmp").write_text("w\n", encoding="utf-8")  # named like a killed write, but of no run file
+    (out / "notes").mkdir()
+    (out / "notes" / "a.txt").write_text("y\n", encoding="utf-8")
+    result = run_lib(text_file, out, max_steps=80, seed=2, retrain=True)
+    assert result["action"] == "retrained" and run_files.read_summary(out)["seed"] == 2
+    assert (out / "thesis.txt").read_text(encoding="utf-8") == "x\n"
+    assert (out / ".draft.tmp").read_text(encoding="utf-8") == "w\n"
+    assert (out / "notes" / "a.txt").read_text(encoding="utf-8") == "y\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # and nothing of them left beside it
+    # An interrupted retrain of other settings before its first checkpoint, then trained afresh in place.
+    interrupt_at(monkeypatch, 20)
+    with pytest.raises(runner.TrainingInterrupted):
+        run_lib(text_file, out, max_steps=80, seed=2, eta=0.05, retrain=True)
+    monkeypatch.undo()
+    fresh = run_lib(text_file, tmp_path / "other", max_steps=60)
+    (tmp_path / "other" / "thesis.txt").write_text("z\n", encoding="utf-8")
+    interrupt_at(monkeypatch, 20)
+    with pytest.raises(runner.TrainingInterrupted):
+        run_lib(text_file, tmp_path / "other", max_steps=200, checkpoint_every=500)
+    monkeypatch.undo()
+    again = run_lib(text_file, tmp_path / "other", max_steps=200, eta=0.05, retrain=True)
+    assert fresh["action"] == "new" and again["action"] == "retrained"
+    assert (tmp_path / "other" / "thesis.txt").read_text(encoding="utf-8") == "z\n"
+    assert (out / "thesis.txt").is_file() and run_files.read_summary(out)["seed"] == 2
+
+
+# ----------------------------------------------------------- 3: a hand-edited summary.json
+
+def test_a_hand_edited_summary_is_refused_in_one_line(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=120)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    best = checkpoint.load(out / "best.npz")[1]
+    assert (summary["best_step"], summary["best_smooth_loss"]) == (best["step"], best["smooth_loss"])
+    summary.update(best_step=7, best_smooth_loss=1.234)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    before = folder_bytes(out)
+    shown = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "t.ipynb", tmp_path,
+                      *params(text_file, out, max_steps=120).items())
+    assert shown.returncode != 0
+    assert (f"RunFolderError: out_dir {out} holds a finished run whose summary.json disagrees with its checkpoints "
+            f"(best step 7 there, {best['step']:,} in best.npz; best smooth loss 1.234 there, "
+            f"{best['smooth_loss']!r} in best.npz): it was edited or damaged; pass retrain=True to train it "
+            f"afresh, or choose another out_dir (nothing was touched)") in shown.stderr
+    assert "reused the finished run" not in (tmp_path / "t.ipynb").read_text(encoding="utf-8")
+    assert folder_bytes(out) == before
+
+
+# ----------------------------------------------------------- 8: Windows' held-open files
+
+def refuse_replace(monkeypatch, times, only=None):
+    """Make os.replace raise PermissionError, as Windows does onto a file another program holds open,
+    the first `times` times (for good with times=None), for every target or those named `only`."""
+    real = os.replace
+    refused = []
+
+    def replace(source, target):
+        if (only is None or os.path.basename(target) == only) and (times is None or len(refused) < times):
+            refused.append(target)
+            raise PermissionError(errno.EACCES, "Access is denied")
+        real(source, target)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    monkeypatch.setattr(atomic, "RETRY_PAUSES", (0.01, 0.02))
+    return refused
+
+
+def test_a_file_held_open_for_a_moment_is_replaced_once_it_is_let_go(tmp_path, monkeypatch):
+    target = tmp_path / "status.json"
+    target.write_text("old\n", encoding="utf-8")
+    refused = refuse_replace(monkeypatch, times=2)
+    atomic.atomic_write(target, lambda f: f.write("new\n"), binary=False)
+    assert len(refused) == 2 and target.read_text(encoding="utf-8") == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["status.json"]
+
+
+def test_a_file_held_open_for_good_is_named_in_one_line_and_kept(text_file, tmp_path, monkeypatch):
+    target = tmp_path / "report.pdf"
+    target.write_text("old\n", encoding="utf-8")
+    refuse_replace(monkeypatch, times=None)
+    with pytest.raises(atomic.WriteError) as info:
+        atomic.atomic_write(target, lambda f: f.write("new\n"), binary=False)
+    assert str(info.value) == (f"could not replace {target}: Access is denied, still after 0.03 s of trying "
+                               f"(another program may hold it open: a viewer, a spreadsheet, an antivirus or a "
+                               f"sync tool; close it and try again)")
+    assert target.read_text(encoding="utf-8") == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.pdf"]
+    # history.csv held by a spreadsheet as a run finishes: one line, and the run stays unfinished.
+    out = tmp_path / "run"
+    monkeypatch.undo()
+    refuse_replace(monkeypatch, times=None, only="history.csv")
+    with pytest.raises(atomic.WriteError, match=f"^could not replace {re.escape(str(out / 'history.csv'))}: "):
+        run_lib(text_file, out, max_steps=60)
+    assert derived_left(out) == [] and run_folder.read_status(out)["state"] == "running"
+    monkeypatch.undo()
+    assert run_lib(text_file, out, max_steps=60)["action"] == "continue"
+
+
+def test_report_build_names_a_report_held_open_and_keeps_it(tmp_path, monkeypatch, capsys):
+    from conftest import load_script
+
+    command = load_script(paths.REPO_ROOT / "report" / "build.py", "report_build_held_open")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("previous report", encoding="utf-8")
+
+    def fake_convert(notebook, formats, build_dir):
+        built = [build_dir / f"report.{fmt}" for fmt in formats]
+        for path in built:
+            path.write_text("new report", encoding="utf-8")
+        return built
+    monkeypatch.setattr(command.nbexec, "execute", lambda *args, **kwargs: None)
+    monkeypatch.setattr(command, "convert", fake_convert)
+    refuse_replace(monkeypatch, times=None, only="report.html")
+    assert command.main(["--runs", "a", "--gradcheck", "g", "--out-dir", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: could not replace {out / 'report.html'}: Access is denied, still after ")
+    assert (out / "report.html").read_text(encoding="utf-8") == "previous report"
+    assert "install_tex.sh" not in command.pdf_tools_hint("win32") and "MiKTeX" in command.pdf_tools_hint("win32")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
+def test_the_sampling_command_writes_a_console_in_its_own_encoding(tmp_path):
+    import pty
+
+    text = "café au lait, déjà vu; " * 40
+    train.train(text, tmp_path / "run", m=5, max_steps=40, log_every=10, synth_every=100, synth_len=10,
+                checkpoint_every=40)
+    cmd = [sys.executable, "-m", "lib.sample", str(tmp_path / "run"), "--length", "400", "--prime", "café"]
+    env = dict(os.environ, PYTHONIOENCODING="ascii")  # a console that is not UTF-8
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(cmd, stdout=follower, stderr=subprocess.PIPE, env=env, timeout=120, cwd=tmp_path)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # (Linux: the terminal's other end is closed)
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0, done.stderr
+    assert shown.startswith(b"caf?") and "é".encode() not in shown  # no UTF-8 bytes the console would garble
+    piped = subprocess.run(cmd, capture_output=True, env=env, timeout=120, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stdout.decode("utf-8").startswith("café")  # a pipe gets UTF-8
+
+
+# ----------------------------------------------------------- 9: CHARRNN_HOME
+
+def installed_copy(tmp_path):
+    """lib outside any clone, as pip install . or Colab has it (PYTHONPATH comes before the editable install)."""
+    site = tmp_path / "site"
+    shutil.copytree(paths.REPO_ROOT / "lib", site / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+HOME_SCRIPT = """
+import json, sys
+import lib
+from lib.training import runner
+assert lib.__file__.startswith(sys.argv[1]), lib.__file__
+for given in json.loads(sys.argv[2]):
+    try:
+        runner.execute(runner.plan(**given), progress=None)
+    except Exception as err:
+        print(f"{type(err).__name__}: {err}")
+"""
+
+
+def home_attempts(text_file):
+    """A run of the default corpus (prepared in the home), then one of text_file into the home's runs/."""
+    return json.dumps([dict(TOY, max_steps=20), dict(TOY, data_path=str(text_file), max_steps=20)])
+
+
+def test_charrnn_home_naming_a_file_is_named_in_one_line(text_file, tmp_path):
+    site = installed_copy(tmp_path)
+    home = tmp_path / "home.txt"
+    home.write_text("not a folder", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", HOME_SCRIPT, str(site), home_attempts(text_file)], cwd=tmp_path,
+                          env=dict(os.environ, PYTHONPATH=str(site), CHARRNN_HOME=str(home)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    line = (f"HomeError: CHARRNN_HOME={home} names a file, not a folder: set CHARRNN_HOME to a folder you can "
+            f"write, where the project keeps its data/ and runs/")
+    assert done.stdout.splitlines() == [line, line]
+    assert home.read_text(encoding="utf-8") == "not a folder"
+
+
+READ_ONLY_SH = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
+
+
+def read_only(folder, *cmd, **options):
+    """Run cmd with folder mounted read-only for it alone: a bind mount in a mount namespace of its own
+    (unshare -m), so that the folder refuses every write with EROFS even to root, as a read-only disk does."""
+    return subprocess.run(["unshare", "-m", "sh", "-c", READ_ONLY_SH, str(folder), *map(str, cmd)],
+                          capture_output=True, text=True, timeout=600, **options)
+
+
+def _read_only_mounts_work():
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return False
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        probe = read_only(folder, "sh", "-c", 'echo x > "$0/probe"', folder)
+        return probe.returncode != 0 and "Read-only file system" in probe.stderr
+
+
+needs_read_only_mounts = pytest.mark.skipif(not _read_only_mounts_work(),
+                                            reason="needs unshare -m and mount (Linux, root) for a read-only folder")
+
+
+@needs_read_only_mounts
+def test_charrnn_home_that_cannot_be_written_is_named_in_one_line(text_file, tmp_path):
+    site = installed_copy(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = read_only(home, sys.executable, "-c", HOME_SCRIPT, site, home_attempts(text_file), cwd=tmp_path,
+                     env=dict(os.environ, PYTHONPATH=str(site), CHARRNN_HOME=str(home)))
+    assert done.returncode == 0, done.stderr
+    line = (f"HomeError: CHARRNN_HOME={home} cannot be written (Read-only file system): set CHARRNN_HOME to a "
+            f"folder you can write, where the project keeps its data/ and runs/")
+    assert done.stdout.splitlines() == [line, line]
+
+
+# ----------------------------------------------------------- 12: nothing left to train
+
+def test_a_run_killed_as_its_summary_appeared_says_nothing_was_trained(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=120)
+    # Killed just as summary.json appeared: its end files are there, status.json still says running.
+    status = run_folder.read_status(out)
+    run_folder.write_status(out, "running", **{k: v for k, v in status.items() if k not in ("state", "updated_at")})
+    result = run_lib(text_file, out, max_steps=120)
+    assert result["action"] == "continue" and result["state"]["timing"]["steps_this_session"] == 0
+    line = runner.report_line(result)
+    assert line.splitlines()[0] == (f"finished {out}: its last checkpoint was already at update 120, the end, so "
+                                    f"nothing was trained now; its summary, history, samples and loss figure "
+                                    f"were written")
+    assert "%" not in line and "us of CPU time" not in line
+    assert run_folder.folder_state(out)[0] == "finished"
+    read_end, write_end = os.pipe()
+    progress.LineProgress(120, "run", start_step=120, stream_fd=write_end)
+    os.close(write_end)
+    assert os.read(read_end, 4096).decode() == "run: 120/120 updates, none left to do\n"
+    os.close(read_end)
+
+
+# ----------------------------------------------------------- 13: a finished run on a read-only folder
+
+@needs_read_only_mounts
+def test_a_finished_run_on_a_read_only_folder_is_shown_again(text_file, tmp_path):
+    out = tmp_path / "run"
+    run_lib(text_file, out, max_steps=60)
+    before = folder_bytes(out)
+    papermill_cmd = [sys.executable, "-m", "papermill", "--log-level", "ERROR"]
+    shown = read_only(out, *papermill_cmd, NOTEBOOKS / "train.ipynb", tmp_path / "t.ipynb",
+                      *[a for k, v in params(text_file, out, max_steps=60).items() for a in ("-p", k, v)],
+                      cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert (f"reused the finished run in {out} (a folder this process may only read): nothing trained (60 updates"
+            in cell_text(tmp_path / "t.ipynb"))
+    other = read_only(out, sys.executable, "-c", "import json, sys\nfrom lib.training import runner\n"
+                      "runner.execute(runner.plan(**json.loads(sys.argv[1])), progress=None)",
+                      json.dumps(params(text_file, out, max_steps=80)), cwd=tmp_path)
+    assert other.returncode != 0 and other.stderr.strip().splitlines()[-1] == (
+        f"lib.training.run_folder.FolderNotWritable: out_dir {out} cannot be used: Read-only file system")
+    best = [NOTEBOOKS / "best_model.ipynb", "-p", "run_dir", out, "-p", "passage_len", 10, "-p", "sweep_len", 10]
+    failed = read_only(out, *papermill_cmd, best[0], tmp_path / "b.ipynb", *best[1:], cwd=tmp_path)
+    assert failed.returncode != 0
+    assert (f"WriteError: could not write {out / 'passage.json'}: Read-only file system; set the notebook's out_dir "
+            f"to a folder that can be written, for passage.json") in failed.stderr
+    elsewhere = tmp_path / "elsewhere"
+    ok(read_only(out, *papermill_cmd, best[0], tmp_path / "c.ipynb", *best[1:], "-p", "out_dir", elsewhere,
+                 cwd=tmp_path))
+    assert run_files.read_passage(elsewhere)["run_dir"] == str(out)
+    assert folder_bytes(out) == before
+
+
+# ----------------------------------------------------------- 16: an unreadable checkpoint
+
+def test_an_unreadable_checkpoint_is_discarded_saying_so(text_file, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    interrupt_at(monkeypatch, 170)
+    with pytest.raises(runner.TrainingInterrupted):
+        run_lib(text_file, out, max_steps=300)
+    monkeypatch.undo()
+    last = out / "last.npz"
+    last.write_bytes(last.read_bytes()[:1000])  # truncated
+    result = run_lib(text_file, out, max_steps=300)
+    assert (result["action"], result["trained_from"]) == ("new", 0)
+    said = runner.report_line(result).splitlines()[0]
+    assert said.startswith(f"discarded {last}, which cannot be continued from: corrupt or truncated")
+    assert said.endswith(" (it was the checkpoint of update 150); training starts again from update 0")
+    assert checkpoint.load(last)[1]["step"] == 300
+    assert "discarded" not in runner.report_line(run_lib(text_file, tmp_path / "clean", max_steps=60))
+
+
+# ----------------------------------------------------------- 21: held-out text in a short run
+
+def test_held_out_measurements_are_announced_as_the_run_makes_them(text_file, tmp_path, monkeypatch):
+    from lib.text import sidecar
+
+    held = tmp_path / "heldout.txt"
+    held.write_text(learnable_text(n_words=400, seed=5), encoding="utf-8")
+    monkeypatch.setattr(sidecar, "heldout_path", lambda data_path: held)
+    monkeypatch.setattr(sidecar, "read_info", lambda data_path: {"heldout": {"play": "comedies/toy"}})
+    short = plan(text_file, tmp_path / "short", max_steps=120)  # eval_every 10,000, the course's
+    described = runner.describe(short)
+    assert ("its bits per character for the best model at the end (eval_every=10,000 is more than the 120 "
+            "updates planned)") in described and "every 10,000 updates" not in described
+    summary = runner.execute(short, progress=None)["summary"]
+    assert all(np.isnan(run_files.read_history(tmp_path / "short")["val_bpc"]))  # never measured on the way
+    assert summary["heldout"]["best_bpc"] > 0                                     # and once at the end
+    assert "its bits per character every 40 updates" in runner.describe(
+        plan(text_file, tmp_path / "long", max_steps=120, eval_every=40))
+
+
+# ----------------------------------------------------------- 22: the interrupt line's numbers
+
+def test_the_interrupt_line_keeps_its_numbers_ahead_of_any_folder(text_file, tmp_path, monkeypatch):
+    out = tmp_path / ("a_folder_with_a_long_name_" * 6) / "run"
+    interrupt_at(monkeypatch, 170)
+    with pytest.raises(runner.TrainingInterrupted) as info:
+        run_lib(text_file, out, max_steps=300)
+    shown = info.value._render_traceback_()[0]
+    assert shown.startswith("TrainingInterrupted: interrupted at update 150 of 300, the last checkpoint: ")
+    # The longest numbers the course makes (100,000 of 347,000) still end before column 80.
+    assert len("TrainingInterrupted: interrupted at update 100,000 of 347,000") < 80

@@ -22,6 +22,8 @@ from lib.training import checkpoint, folder_lock, progress, run_files, run_folde
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
 WORKER = Path(__file__).with_name("_run_worker.py")
+# SIGKILL, the kill that lets nothing clean up, is POSIX: Windows has no such signal.
+needs_sigkill = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 
 def folder_bytes(folder):
@@ -179,6 +181,7 @@ def test_a_retrain_swap_killed_at_any_instant_is_finished_by_the_next_command(te
     assert instant == len(old_entries) + 1 + len(new_run["entries"]) + 2
 
 
+@needs_sigkill
 @pytest.mark.parametrize("instant, reader", [(2, "sample"), (8, "text_evolution.ipynb"), (12, "best_model.ipynb"),
                                              (15, "train.ipynb")])
 def test_a_retrain_killed_by_sigkill_while_swapping_is_finished_by_the_next_command(text_file, tmp_path,
@@ -209,6 +212,7 @@ def test_a_retrain_killed_by_sigkill_while_swapping_is_finished_by_the_next_comm
     assert not (out / run_folder.REPLACING).exists() and not (out / run_folder.REPLACED).exists()
 
 
+@needs_sigkill
 def test_a_killed_retrain_keeps_the_old_run_and_the_next_retrain_continues_its_build(text_file, tmp_path):
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=60, seed=1)
@@ -295,6 +299,7 @@ def test_train_notebook_twice_gives_the_same_outputs(text_file, tmp_path):
 
 # ----------------------------------------------------------- kills and races
 
+@needs_sigkill
 def test_kill_during_continuation_then_every_notebook(text_file, tmp_path):
     out = tmp_path / "run"
     run_lib(text_file, out, max_steps=100)
@@ -318,6 +323,7 @@ def test_kill_during_continuation_then_every_notebook(text_file, tmp_path):
     assert run_files.read_history(out) == run_files.read_history(tmp_path / "whole")
 
 
+@needs_sigkill
 def test_kill_during_checkpoint_write_leaves_no_temp_file_after_next_claim(text_file, tmp_path):
     out = tmp_path / "run"
     proc = worker(params(text_file, out, max_steps=200), 0, 30)

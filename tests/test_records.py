@@ -290,6 +290,7 @@ def test_model_file_says_it_is_a_record_model(records_file, tmp_path):
 
 # ----------------------------------------------------------------- the run's lifecycle
 
+@lifecycle.needs_sigkill
 def test_sigkill_and_resume_is_bitwise_the_uninterrupted_run(records_file, tmp_path):
     out = tmp_path / "run"
     parameters = dict(data_path=str(records_file), out_dir=str(out), records=True, epochs=3, **TOY)

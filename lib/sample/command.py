@@ -16,6 +16,10 @@ notebook and the report show.
 
 Bad input ends the command with one line on stderr and exit status 2; a failed write
 (a full disk) with one line and exit status 1, and no partial ``--out`` file.
+
+The text goes out as UTF-8, exactly the model's characters, to a pipe, a file or ``--out``;
+a console gets it in its own encoding instead (on Windows, through the console's Unicode
+output; a console that cannot show a character shows ``?``), where raw UTF-8 would be garbled.
 """
 
 import argparse
@@ -241,6 +245,16 @@ def _check_out(out, sources):
             raise UsageError(f"--out {out} is the file being read ({source}): name another file")
 
 
+def _text_stdout():
+    """Where the text goes when there is no --out (see the module's docstring)."""
+    console = getattr(sys.stdout, "isatty", None)
+    if console is not None and console() and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+        return sys.stdout
+    # UTF-8 whatever the locale, and no newline translation: exactly the model's characters.
+    return open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)
+
+
 def _detach_stdout():
     """Point stdout at the null device, so that no later flush meets the pipe or disk that failed."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -285,8 +299,7 @@ def run(argv=None):
         if out is not None:
             atomic_write(out, lambda f: write_pieces(f, pieces), binary=False)
             return 0
-        # UTF-8 whatever the locale, and no newline translation: exactly the model's characters.
-        stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)
+        stdout = _text_stdout()
         try:
             write_pieces(stdout, pieces)
         except BrokenPipeError:

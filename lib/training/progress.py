@@ -47,7 +47,8 @@ class LineProgress:
         self.last_step = self.start_step = self.step = start_step
         self.smooth_loss = None
         self.val_bpc = None
-        self._write(f"{label}: {start_step:,}/{total:,} updates to do from here")
+        self._write(f"{label}: {start_step:,}/{total:,} updates to do from here" if start_step < total else
+                    f"{label}: {start_step:,}/{total:,} updates, none left to do")
 
     def _write(self, line):
         try:

@@ -1,11 +1,12 @@
 """What a run folder allows: reuse, continue, train afresh or refuse, by comparing the run it
 holds (its status.json) with the one asked for; and whether retrain=True must build the new
-run beside it."""
+run beside it. A run that is reused is shown only when its summary.json agrees with its
+checkpoints (``reusable_summary``)."""
 
 from pathlib import Path
 
 from lib import checks
-from lib.training import checkpoint, run_folder, train
+from lib.training import checkpoint, run_files, run_folder, train
 from lib.training.settings import RUN_SETTINGS
 
 
@@ -62,6 +63,8 @@ def decide(folder, facts):
 
 
 def checkpoint_step(folder):
+    """The step of folder's last.npz, or None when there is none or it cannot be read (see
+    ``unreadable_checkpoint``)."""
     path = Path(folder) / checkpoint.LAST_CHECKPOINT
     if not path.is_file():
         return None
@@ -69,6 +72,77 @@ def checkpoint_step(folder):
         return checkpoint.load(path)[1]["step"]
     except (checkpoint.CheckpointError, KeyError):
         return None
+
+
+def unreadable_checkpoint(folder):
+    """What is wrong with folder's last.npz when it is there but cannot be continued from, else None."""
+    path = Path(folder) / checkpoint.LAST_CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        step = checkpoint.load(path)[1].get("step")
+    except checkpoint.CheckpointError as err:
+        return err.reason
+    return None if isinstance(step, int) else "no step in its metadata"
+
+
+def discarded_line(folder, status):
+    """The line saying what a fresh start in folder throws away, or None when it throws away nothing
+    that could have been continued (no checkpoint, or none yet)."""
+    reason = unreadable_checkpoint(folder)
+    if reason is None:
+        return None
+    reached = f" (it was the checkpoint of update {status['step']:,})" if status and status.get("step") else ""
+    return (f"discarded {Path(folder) / checkpoint.LAST_CHECKPOINT}, which cannot be continued from: "
+            f"{reason}{reached}; training starts again from update 0")
+
+
+def reusable_summary(folder):
+    """The summary.json of the finished run in folder, checked against its checkpoints.
+
+    summary.json is what the notebooks show of a reused run; its best step and smooth loss must
+    be best.npz's, its updates and final smooth loss last.npz's. Raises RunFolderError naming
+    each disagreement (a hand-edited or damaged file), or a checkpoint that cannot be read.
+    """
+    folder = Path(folder)
+    summary = run_files.read_summary(folder)
+    metas = {}
+    for name in (checkpoint.BEST_MODEL, checkpoint.LAST_CHECKPOINT):
+        try:
+            metas[name] = checkpoint.load(folder / name)[1]
+        except checkpoint.CheckpointError as err:
+            raise run_folder.RunFolderError(
+                f"out_dir {folder} holds a finished run whose {name} cannot be read ({err.reason}): pass "
+                f"retrain=True to train it afresh, or choose another out_dir (nothing was touched)") from None
+    pairs = (("best step", "best_step", checkpoint.BEST_MODEL, "step"),
+             ("best smooth loss", "best_smooth_loss", checkpoint.BEST_MODEL, "smooth_loss"),
+             ("updates", "steps", checkpoint.LAST_CHECKPOINT, "step"),
+             ("final smooth loss", "final_smooth_loss", checkpoint.LAST_CHECKPOINT, "smooth_loss"))
+    differ = [f"{what} {_shown(summary[key])} there, {_shown(metas[name].get(meta_key))} in {name}"
+              for what, key, name, meta_key in pairs if summary[key] != metas[name].get(meta_key)]
+    if differ:
+        raise run_folder.RunFolderError(
+            f"out_dir {folder} holds a finished run whose summary.json disagrees with its checkpoints "
+            f"({'; '.join(differ)}): it was edited or damaged; pass retrain=True to train it afresh, or "
+            f"choose another out_dir (nothing was touched)")
+    return summary
+
+
+def _shown(value):
+    # Every digit of a float: two losses that differ must not read the same.
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+
+
+def reuse_without_claim(folder, facts):
+    """The checked summary of the finished run of these settings in a folder this process may
+    only read (which no one can be training in), or None when it holds anything else."""
+    if run_folder.settle_pending(folder):
+        return None
+    try:
+        action = decide(folder, facts)[0]
+    except run_folder.RunFolderError:
+        return None
+    return reusable_summary(folder) if action == "reuse" else None
 
 
 def needs_aside(out, facts):
@@ -105,7 +179,7 @@ def decide_aside(aside, facts):
     except run_folder.RunFolderError:
         action = "new"
     if action != "continue":
-        run_folder.clear(aside)
+        run_folder.remove_run_files(aside)
         action = "new"
     return action
 

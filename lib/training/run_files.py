@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lib.atomic import atomic_write
+from lib.atomic import WriteError, atomic_write
 from lib.rnn import PARAM_NAMES
 from lib.text import sidecar
 from lib.training import settings as training_settings
@@ -204,9 +204,19 @@ PASSAGE_KEYS = ("run_dir", "best_step", "best_smooth_loss", "seed", "prime", "pa
                 "temperature", "passage", "sweep_len", "sweep")
 
 
+def _write_notebook_result(path, obj):
+    """write_json for a notebook's result, kept in the run folder unless its out_dir says otherwise: a
+    folder that cannot be written (a finished run on a read-only disk) is named with the way out."""
+    try:
+        write_json(path, obj)
+    except WriteError as err:
+        raise WriteError(err.errno, f"{err}; set the notebook's out_dir to a folder that can be written, "
+                                    f"for {path.name}") from None
+
+
 def write_evolution(out_dir, **fields):
     """evolution.json: the samples picked for the text-evolution table (EVOLUTION_KEYS)."""
-    write_json(Path(out_dir) / "evolution.json", {k: fields[k] for k in EVOLUTION_KEYS})
+    _write_notebook_result(Path(out_dir) / "evolution.json", {k: fields[k] for k in EVOLUTION_KEYS})
 
 
 def read_evolution(out_dir):
@@ -215,7 +225,7 @@ def read_evolution(out_dir):
 
 def write_passage(out_dir, **fields):
     """passage.json: the best model's passage and temperature sweep (PASSAGE_KEYS)."""
-    write_json(Path(out_dir) / "passage.json", {k: fields[k] for k in PASSAGE_KEYS})
+    _write_notebook_result(Path(out_dir) / "passage.json", {k: fields[k] for k in PASSAGE_KEYS})
 
 
 def read_passage(out_dir):

@@ -8,6 +8,9 @@
 * While a run is running or interrupted, nothing derived from its end is left
   in the folder (``DERIVED``): those files are removed when training starts
   and rewritten when it finishes.
+* A run only ever moves or deletes what runs write, by name (``is_run_entry``): a first
+  run refuses a folder that already holds anything else (``require_own_folder``), and
+  files put beside a run later stay where they are through a fresh start or a retrain.
 * A retrain is built in a hidden sibling (``aside_folder``) and swapped in by
   ``swap_in``, which renames single entries and never a folder holding an open
   lock (Windows refuses that). The swap's steps are ordered so that the state
@@ -17,15 +20,17 @@
 ``locate`` is how a notebook finds the run folder its ``run_dir`` names.
 """
 
+import errno
 import json
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
 
 import psutil
 
-from lib import paths
+from lib import atomic, paths
 from lib.atomic import atomic_write
 from lib.training.folder_lock import HOLDER, LOCK_FILES, Claim, acquire, holder_text, lock_is_held, now, read_holder
 
@@ -42,12 +47,31 @@ DERIVED = ("summary.json", "history.csv", "samples.jsonl", "loss.png", "loss.pdf
 # Files that only a run of this project writes: a folder holding one without
 # status.json is not a run folder this version can manage.
 RUN_FILES = ("last.npz", "best.npz", "summary.json")
+# The executed train notebook, which make's stage keeps beside the run it trained.
+STAGE_RECORD = "train.ipynb"
+# A snapshot of the run at the end of epoch k (snapshot_epochs), a run folder of its own.
+SNAPSHOT = re.compile(r"epochs_[0-9]+")
+# A write of lib.atomic killed before it ended: .<name>.<random>.tmp beside the file it was to replace.
+KILLED_WRITE = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]+\.tmp")
 # How long a command that reads a folder waits for a retrain's swap (renames only) to end.
 SWAP_WAIT_SECONDS = 10.0
 
 
 class RunFolderError(RuntimeError):
     """A run folder that cannot be used as asked; the message names it and says what to do."""
+
+
+class FolderNotWritable(RunFolderError):
+    """A folder this process may only read (a read-only disk or share, another user's folder)."""
+
+
+# The errors of a folder that can be read but not written.
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _cannot_use(folder, err):
+    kind = FolderNotWritable if err.errno in _READ_ONLY else RunFolderError
+    return kind(f"out_dir {folder} cannot be used: {err.strerror or err}")
 
 
 class FolderHeld(RunFolderError):
@@ -58,20 +82,57 @@ class FolderHeld(RunFolderError):
         self.holder = holder
 
 
+def is_run_entry(name):
+    """Whether an entry of a run folder is one that runs write (and so may move or delete)."""
+    return name in RUN_FILES + DERIVED + (STATUS, STAGE_RECORD) or SNAPSHOT.fullmatch(name) is not None
+
+
+def require_own_folder(folder):
+    """RunFolderError when a run would start in a folder that holds entries no run wrote.
+
+    A folder with a status.json is a run's (what was put beside it later is left alone); one
+    without may hold only the lock files and what a run killed before its first status left
+    (temporary files, a snapshot's checkpoints). Checked before the folder is claimed, so a
+    refused folder is not touched at all.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or (folder / STATUS).exists() or _left_by_a_retrain(folder):
+        return  # (a retrain's swap in progress: the claim finishes it, status.json last)
+    foreign = sorted(entry.name for entry in folder.iterdir() if not _left_by_a_run(entry))
+    if foreign:
+        named = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3:,} more" if len(foreign) > 3 else "")
+        raise RunFolderError(f"out_dir {folder} already holds files that no training run wrote ({named}): "
+                             f"a run needs a folder of its own; choose a new or empty out_dir "
+                             f"(nothing was touched)")
+
+
+def _left_by_a_run(entry):
+    if entry.name in LOCK_FILES or _killed_write(entry.name):
+        return True
+    return SNAPSHOT.fullmatch(entry.name) is not None and (entry / "last.npz").is_file()
+
+
+def _killed_write(name):
+    """Whether name is the temporary file of a run file's write that was killed (the next claim removes it)."""
+    match = KILLED_WRITE.fullmatch(name)
+    return match is not None and is_run_entry(match["name"])
+
+
 def claim(folder, wait=0.0):
     """Take the folder for this process, atomically, before anything is computed.
 
     Creates the folder if needed, removes temporary files left by killed writes,
     finishes what an interrupted retrain left (see ``swap_in``) and returns a Claim.
     Raises FolderHeld when another live process still holds it after ``wait``
-    seconds, and RunFolderError when the folder cannot be created or written.
+    seconds, FolderNotWritable when it may only be read, RunFolderError when it cannot
+    be created or written otherwise (paths.HomeError when CHARRNN_HOME is the cause).
     """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock, holder = acquire(folder, wait)
     except OSError as err:
-        raise RunFolderError(f"out_dir {folder} cannot be used: {err.strerror or err}") from None
+        raise paths.home_error(folder, err) or _cannot_use(folder, err) from None
     if lock is None:
         raise FolderHeld(f"out_dir {folder} is being trained by {holder_text(holder)}: wait for it "
                          f"to finish, or choose another out_dir (nothing was touched)", holder)
@@ -81,11 +142,12 @@ def claim(folder, wait=0.0):
         (folder / HOLDER).write_text(json.dumps(mine), encoding="utf-8")
     except OSError as err:
         lock.release()
-        raise RunFolderError(f"out_dir {folder} is not writable: {err.strerror}") from None
+        raise paths.home_error(folder, err) or _cannot_use(folder, err) from None
     held = Claim(folder, lock, previous)
     try:
         for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+            if _killed_write(tmp.name):
+                tmp.unlink(missing_ok=True)
         held.settled, held.settled_new = _settle_held(folder)
     except BaseException:
         held.release()
@@ -155,27 +217,15 @@ def require_finished(folder):
 def remove_derived(folder):
     """Delete every file that describes the run's end (see DERIVED)."""
     for name in DERIVED:
-        (Path(folder) / name).unlink(missing_ok=True)
+        atomic.remove(Path(folder) / name)
 
 
 def remove_run_files(folder):
-    """Delete what a run of this project wrote (before a fresh start); other files stay."""
-    for name in RUN_FILES + DERIVED + (STATUS,):
-        (Path(folder) / name).unlink(missing_ok=True)
-    for snapshot in Path(folder).glob("epochs_*"):
-        shutil.rmtree(snapshot)
-
-
-def clear(folder):
-    """Delete everything in a folder but its lock files (a fresh start in a folder we hold)."""
-    for entry in Path(folder).iterdir():
-        if entry.name in LOCK_FILES:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
+    """Delete what runs write (``is_run_entry``), before a fresh start; other files stay."""
+    for entry in _run_entries(folder):
+        if entry.name != STATUS:
+            _remove(entry)
+    atomic.remove(Path(folder) / STATUS)  # last: until then the folder still says whose it is
 
 
 def aside_folder(folder):
@@ -192,22 +242,21 @@ def _finished_status(folder):
     return status is not None and status["state"] == "finished"
 
 
-def _entries(folder, *also_kept):
-    """The entries a swap moves (all but the lock files and also_kept), status.json last."""
-    kept = LOCK_FILES + also_kept
-    return sorted((e for e in Path(folder).iterdir() if e.name not in kept), key=lambda e: e.name == STATUS)
+def _run_entries(folder):
+    """The entries of folder that runs write (``is_run_entry``), status.json last: what a swap moves."""
+    return sorted((e for e in Path(folder).iterdir() if is_run_entry(e.name)), key=lambda e: e.name == STATUS)
 
 
 def _rename(source, target):
     """One step of a swap (the tests kill swaps here)."""
-    os.replace(source, target)
+    atomic.replace(source, target)
 
 
 def _remove(path):
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
-        path.unlink()
+        atomic.remove(path)
 
 
 def swap_in(folder):
@@ -219,8 +268,9 @@ def swap_in(folder):
 
     1. while the aside folder holds a finished status.json, the new run is whole there
        (status.json leaves it last, in step 3);
-    2. the old run's entries move into folder/.replacing, status.json last, and the folder
-       is renamed .replaced once all of them are in it;
+    2. the old run's entries (those runs write, ``is_run_entry``: files the user put beside
+       the run stay) move into folder/.replacing, status.json last, and the folder is
+       renamed .replaced once all of them are in it;
     3. the new run's entries move from the aside folder into folder, status.json last;
     4. the aside folder is removed, then .replaced.
 
@@ -236,10 +286,10 @@ def swap_in(folder):
     if _finished_status(aside):
         if not replaced.exists():
             replacing.mkdir(exist_ok=True)
-            for entry in _entries(folder, REPLACING):
+            for entry in _run_entries(folder):
                 _rename(entry, replacing / entry.name)
             _rename(replacing, replaced)
-        for entry in _entries(aside):
+        for entry in _run_entries(aside):
             _rename(entry, folder / entry.name)
     if aside.is_dir() and not (aside / STATUS).exists():
         _remove(aside)
@@ -287,6 +337,11 @@ def _settle_held(folder):
                 f"trained anything left ({names})"), False
     return (f"{folder}: the run there is whole; removed {names}, an old run hidden by an interrupted "
             f"retrain of an earlier version"), False
+
+
+def settle_pending(folder):
+    """Whether an interrupted retrain left something beside or in folder for the next claim to finish."""
+    return bool(_left_by_a_retrain(Path(folder)))
 
 
 def settle(folder, wait=SWAP_WAIT_SECONDS):

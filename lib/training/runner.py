@@ -33,9 +33,12 @@ from lib.training.resume import (
     checkpoint_step,
     decide,
     decide_aside,
+    discarded_line,
     needs_aside,
     record_settings,
     retrained_by_claim,
+    reusable_summary,
+    reuse_without_claim,
     run_facts,
 )
 
@@ -140,13 +143,17 @@ def describe(run):
     differ = ", ".join(f"{k}={table.describe_value(v)}" for k, v in table.differing(p))
     lines = [f"protocol: the {p['protocol']} handout ({p['optimizer']}, eta={p['eta']:g}, loss {p['loss']} over "
              f"the sequence, init {p['init']}, clip {table.describe_value(p['clip'])})"
-             + (f"; differing from it: {differ}" if differ else ""),
+             + (f"; not the defaults: {differ}" if differ else ""),
              f"text: {run['data_file']}",
              f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
              f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
     if run["heldout"]:
+        every = run["parameters"]["eval_every"]
+        when = (f"every {every:,} updates" if every <= run["planned_steps"] else
+                f"for the best model at the end (eval_every={every:,} is more than the {run['planned_steps']:,} "
+                f"updates planned)")
         lines.append(f"held out, never trained on: {run['heldout']['name']} ({len(run['heldout']['text']):,} "
-                     f"characters), its bits per character every {run['parameters']['eval_every']:,} updates")
+                     f"characters), its bits per character {when}")
     if run["converted"]:
         lines.append(f"converted {run['converted']:,} Windows or old-Mac line endings to \\n "
                      f"(keep_carriage_returns=True keeps them)")
@@ -167,7 +174,17 @@ def execute(run, progress="auto", progress_label=None):
     p, out = run["parameters"], Path(run["out"])
     facts = run_facts(run)
     progress_label = progress_label or f"{out.parent.name}/{out.name}"
-    with run_folder.claim(out) as held:
+    run_folder.require_own_folder(out)
+    try:
+        held = run_folder.claim(out)
+    except run_folder.FolderNotWritable:
+        # Showing a finished run again needs no writing: a folder that may only be read is shown as it is.
+        summary = reuse_without_claim(out, facts)
+        if summary is None:
+            raise
+        return {"summary": summary, "action": "reuse", "out": out, "took_over": None, "settled": None,
+                "read_only": True}
+    with held:
         took_over = held.previous_holder
         if p["retrain"] and needs_aside(out, facts) and not retrained_by_claim(held, facts):
             aside = run_folder.aside_folder(out)
@@ -178,7 +195,7 @@ def execute(run, progress="auto", progress_label=None):
         else:
             action = decide(out, facts)[0]
             if action == "reuse":
-                result = {"summary": run_files.read_summary(out)}
+                result = {"summary": reusable_summary(out)}
             else:
                 result = _train_in(run, out, action, progress, progress_label, facts)
     result.update(action=action, out=out, took_over=took_over, settled=held.settled)
@@ -188,7 +205,9 @@ def execute(run, progress="auto", progress_label=None):
 def _train_in(run, folder, action, progress, label, facts):
     """Train (afresh or continued) in a claimed folder and write every run file; returns the result."""
     p = run["parameters"]
+    discarded = None
     if action == "new":
+        discarded = discarded_line(folder, run_folder.read_status(folder))
         run_folder.remove_run_files(folder)
     status = run_folder.write_status(folder, "running", step=checkpoint_step(folder) or 0, **facts)
     run_folder.remove_derived(folder)
@@ -221,13 +240,15 @@ def _train_in(run, folder, action, progress, label, facts):
         if isinstance(err, TrainingInterrupted):
             raise
         raise TrainingInterrupted(_interrupted_line(run, folder, facts)) from None
-    return {"summary": summary, "state": state, "trained_from": start_step,
+    return {"summary": summary, "state": state, "trained_from": start_step, "discarded": discarded,
             "progress_seconds": reporter.seconds,
             "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
 
 
 def _interrupted_line(run, folder, facts):
     """What an interrupt kept, and how to go on from there."""
+    # The numbers come first, before any folder's path: within the first 80 columns, where no
+    # terminal or output area breaks the line inside them.
     kept = checkpoint_step(folder)
     if Path(folder) == run_folder.aside_folder(run["out"]):
         what = f"the new run, aside in {folder} ({run['out']} still holds the previous run, untouched),"
@@ -237,8 +258,8 @@ def _interrupted_line(run, folder, facts):
     if kept is None:
         return (f"interrupted before the first checkpoint (every {run['parameters']['checkpoint_every']:,} "
                 f"updates): {what} keeps nothing of this training; {again} to train from the start")
-    return (f"interrupted: {what} keeps its last checkpoint, update {kept:,} of {facts['planned_steps']:,}; "
-            f"{again} to continue from there")
+    return (f"interrupted at update {kept:,} of {facts['planned_steps']:,}, the last checkpoint: {what} "
+            f"keeps it; {again} to continue from there")
 
 
 def _diverged_folder(folder):
@@ -259,9 +280,15 @@ def report_line(result):
     if result["took_over"]:
         lines.append(f"took over {out}: the process that was training it "
                      f"(pid {result['took_over'].get('pid')} on {result['took_over'].get('host')}) no longer runs")
+    if result.get("discarded"):
+        lines.append(result["discarded"])
     if result["action"] == "reuse":
-        lines.append(f"reused the finished run in {out}: nothing trained ({s['steps']:,} updates, same "
+        where = f"{out} (a folder this process may only read)" if result.get("read_only") else out
+        lines.append(f"reused the finished run in {where}: nothing trained ({s['steps']:,} updates, same "
                      f"settings). To train afresh: retrain=True, or another out_dir.")
+    elif result["state"]["timing"]["steps_this_session"] == 0:
+        lines.append(f"finished {out}: its last checkpoint was already at update {s['steps']:,}, the end, so "
+                     f"nothing was trained now; its summary, history, samples and loss figure were written")
     else:
         verb = {"new": "trained", "continue": "continued", "retrained": "retrained"}[result["action"]]
         lines.append(f"{verb} {out}: updates {result['trained_from']:,} to {s['steps']:,}, "
