@@ -81,11 +81,11 @@ RUN_FILES := $(GRADCHECK) $(foreach r,$(SEED_RUNS),$(r)/summary.json) \
 	$(foreach r,$(COURSE_RUNS),$(r)/summary.json $(r)/evolution.json $(r)/passage.json)
 # The corpus, checked once in one line before any stage reads it.
 CORPUS_OK := $(RUNS)/.settings/corpus-ok
-# A stage runs its notebook all or nothing, with a one-line error (lib/jupyter/stage.py).
-STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed
-# A training stage passes every setting of lib/training/settings.py (those not given here at
-# the table's defaults), so that what train.ipynb's parameters cell holds never reaches make's runs.
-TRAIN_STAGE := $(STAGE) --all-training-settings
+# A stage runs its notebook all or nothing, with a one-line error (lib/jupyter/stage.py), passing
+# every parameter (those not given here at the project's defaults: lib.checks.NOTEBOOK_DEFAULTS, for
+# train.ipynb the table of lib/training/settings.py), so that what a notebook's parameters cell holds
+# after an edit never reaches make's runs.
+STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed --all-parameters
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
 TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/training/train.py lib/training/parts.py lib/training/settings.py \
 	lib/text/corpus.py lib/training/runner.py lib/training/resume.py lib/training/finish.py
@@ -173,7 +173,7 @@ $(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/grad
 # next make continues the interrupted build from its last checkpoint); an interrupted
 # first run, with nothing finished to keep, is continued in place.
 $(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
-	$(TRAIN_STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p protocol $(PROTOCOL) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p protocol $(PROTOCOL) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
 
 # The shorter runs are written by the longest one's training.
 $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summary.json: $(RUNS)/seed%/train_$(LONGEST)ep/summary.json ; @test -f $$@))
@@ -246,7 +246,7 @@ $(SPEECHES): $(DEFAULT_CORPUS) lib/records/speeches.py | $(INSTALLED)
 	$(PY) -m lib.records speeches $(DEFAULT_CORPUS) $@
 
 $(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(wildcard lib/records/*.py) $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
-	$(TRAIN_STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p protocol $(PROTOCOL) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p protocol $(PROTOCOL) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
 
 runs: $(RECORDS_RUN)/summary.json
 $(REPORT).pdf $(REPORT).html: $(RECORDS_RUN)/summary.json $(wildcard lib/records/*.py)

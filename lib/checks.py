@@ -11,6 +11,7 @@ as an int), so list parameters accept a single value as a one-element list.
 import math
 import numbers
 
+from lib.training.settings import DEFAULTS as TABLE_DEFAULTS
 from lib.training.settings import RULES as TABLE_RULES
 from lib.training.settings import TRAIN_SETTINGS
 
@@ -140,6 +141,21 @@ NOTEBOOKS = {
     "inside": {"run_dir": _OPTIONAL_PATH, "text_path": _OPTIONAL_PATH, "chars": "positive_int",
                "ngram_max": "positive_int", "out_dir": _OPTIONAL_PATH,
                "seed_dirs": ("list of path", {"empty": True})},
+}
+
+
+# Each notebook's defaults, as its parameters cell holds them (tests/test_lifecycle.py checks that they
+# agree). make's stages pass every parameter from here (lib.jupyter.stage --all-parameters), so that
+# what a cell holds after an edit (JupyterLab autosaves one) never reaches the report's runs.
+NOTEBOOK_DEFAULTS = {
+    "train": dict(TABLE_DEFAULTS),
+    "gradient_check": {"data_path": None, "out_dir": None, "m_values": [3, 10, 100], "losses": ["sum", "mean"],
+                       "seq_length": 25, "sigma": 0.01, "seed": 0, "h": 1e-4, "keep_carriage_returns": False},
+    "text_evolution": {"run_dir": None, "every": 10_000, "up_to": 100_000, "out_dir": None},
+    "best_model": {"run_dir": None, "passage_len": 1000, "seed": 0, "temperatures": [0.5, 0.8, 1.0],
+                   "sweep_len": 300, "prime": "", "n_records": 20, "out_dir": None},
+    "inside": {"run_dir": None, "text_path": None, "chars": 100_000, "ngram_max": 6, "out_dir": None,
+               "seed_dirs": []},
 }
 
 

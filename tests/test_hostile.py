@@ -744,3 +744,45 @@ def test_the_interrupt_line_keeps_its_numbers_ahead_of_any_folder(text_file, tmp
     assert shown.startswith("TrainingInterrupted: interrupted at update 150 of 300, the last checkpoint: ")
     # The longest numbers the course makes (100,000 of 347,000) still end before column 80.
     assert len("TrainingInterrupted: interrupted at update 100,000 of 347,000") < 80
+
+
+# ----------------------------------------------------------- issue 25, case 2: make's runs use the project's settings
+
+def test_a_stage_passes_every_parameter_so_an_edited_cell_never_reaches_makes_runs(text_file, tmp_path):
+    """JupyterLab autosaves an edited parameters cell into the notebook; make's stage passes every
+    parameter at the project's default (lib.checks.NOTEBOOK_DEFAULTS), so the edit trains nothing."""
+    edited = json.loads((paths.REPO_ROOT / "notebooks" / "train.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in edited["cells"] if "parameters" in c["metadata"].get("tags", []))
+    source = "".join(cell["source"])
+    for old, new in (("max_steps: Optional[int] = None", "max_steps: Optional[int] = 30"),
+                     ("m: Optional[int] = None", "m: Optional[int] = 7"),
+                     ('protocol: str = "2021"', 'protocol: str = "2026"')):
+        assert old in source
+        source = source.replace(old, new)
+    cell["source"] = source
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "train.ipynb").write_text(json.dumps(edited), encoding="utf-8")
+    out = tmp_path / "runs" / "run"
+    done = subprocess.run([sys.executable, "-m", "lib.jupyter.stage", "--failures-dir", str(tmp_path / "runs" / ".failed"),
+                           "--all-parameters", str(tmp_path / "nb" / "train.ipynb"), str(out / "train.ipynb"),
+                           "-p", "data_path", str(text_file), "-p", "out_dir", str(out), "-p", "epochs", "1",
+                           "-p", "synth_every", "100000"],
+                          cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = run_files.read_summary(out)
+    assert summary["protocol"] == "2021" and summary["m"] == 100
+    assert summary["steps"] == summary["steps_per_epoch"] > 30
+    # Without --all-parameters the cell's values would have trained: the test would see them.
+    done = subprocess.run([sys.executable, "-m", "lib.jupyter.stage", "--failures-dir", str(tmp_path / "runs" / ".failed"),
+                           str(tmp_path / "nb" / "train.ipynb"), str(tmp_path / "runs" / "cell" / "train.ipynb"),
+                           "-p", "data_path", str(text_file), "-p", "out_dir", str(tmp_path / "runs" / "cell"),
+                           "-p", "epochs", "1"], cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cell_run = run_files.read_summary(tmp_path / "runs" / "cell")
+    assert (cell_run["protocol"], cell_run["m"], cell_run["steps"]) == ("2026", 7, 30)
+
+
+def test_all_parameters_refuses_a_notebook_it_has_no_defaults_for(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "lib.jupyter.stage", "--all-parameters", str(tmp_path / "mine.ipynb"),
+                           str(tmp_path / "out.ipynb")], cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "mine.ipynb is none of the project's notebooks" in done.stderr

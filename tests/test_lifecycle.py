@@ -409,6 +409,7 @@ def test_every_notebook_parameter_is_checked(tmp_path):
         assert sorted(declared) == sorted(spec), notebook
         defaults = {name: eval(p["default"]) for name, p in declared.items()}
         checks.check_all(spec, defaults)  # the defaults themselves pass
+        assert defaults == checks.NOTEBOOK_DEFAULTS[notebook], notebook  # what make's stages pass
         if notebook == "train":
             assert defaults == runner.DEFAULTS
         for name in spec:

@@ -1,6 +1,6 @@
 """Run one notebook as a make stage: all or nothing, and one line when it fails.
 
-    python -m lib.jupyter.stage NOTEBOOK EXECUTED [-p NAME VALUE ...] [--all-training-settings]
+    python -m lib.jupyter.stage NOTEBOOK EXECUTED [-p NAME VALUE ...] [--all-parameters]
 
 The executed notebook is written to a temporary file and moved to EXECUTED only
 when every cell succeeded, so a failed rerun never replaces the record of the
@@ -8,9 +8,10 @@ result a stage keeps. A failure prints ``error: <stage>: <the exception's one
 line>`` (no traceback), records that line in ``<folder of EXECUTED's run
 root>/.failed/`` for ``python -m lib.jupyter.stage --failures DIR`` to repeat at the very
 end of make's output, and exits 1. An interrupt (Ctrl-C) prints one line and exits 130.
-With --all-training-settings (train.ipynb's stages), every setting of lib/training/settings.py
-that -p does not give is passed at the table's default, so that a value saved in the
-notebook's parameters cell (JupyterLab autosaves an edit) never reaches make's runs.
+With --all-parameters (make's stages), every parameter of the notebook that -p does not give is
+passed at the project's default (lib.checks.NOTEBOOK_DEFAULTS; train.ipynb's are the table of
+lib/training/settings.py), so that a value saved in the notebook's parameters cell (JupyterLab
+autosaves an edit) never reaches make's runs.
 """
 
 import argparse
@@ -83,18 +84,22 @@ def main(argv=None):
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--failures-dir", default="runs/report/.failed")
     parser.add_argument("--failures", metavar="DIR", help="print the failure lines recorded in DIR")
-    parser.add_argument("--all-training-settings", action="store_true",
-                        help="pass every training setting not given at lib/training/settings.py's default")
+    parser.add_argument("--all-parameters", action="store_true",
+                        help="pass every parameter not given at the project's default (lib.checks.NOTEBOOK_DEFAULTS)")
     args = parser.parse_args(argv)
     if args.failures:
         return print_failures(args.failures)
     if not (args.notebook and args.executed):
         parser.error("NOTEBOOK and EXECUTED are required")
     parameters = {k: _value(v) for k, v in args.p}
-    if args.all_training_settings:
-        from lib.training.settings import DEFAULTS
+    if args.all_parameters:
+        from lib.checks import NOTEBOOK_DEFAULTS
 
-        parameters = dict(DEFAULTS, **parameters)
+        name = Path(args.notebook).stem
+        if name not in NOTEBOOK_DEFAULTS:
+            parser.error(f"--all-parameters: {args.notebook} is none of the project's notebooks "
+                         f"({', '.join(sorted(NOTEBOOK_DEFAULTS))})")
+        parameters = dict(NOTEBOOK_DEFAULTS[name], **parameters)
     return run_stage(args.notebook, args.executed, parameters, args.failures_dir)
 
 
