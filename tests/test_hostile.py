@@ -786,3 +786,45 @@ def test_all_parameters_refuses_a_notebook_it_has_no_defaults_for(tmp_path):
     done = subprocess.run([sys.executable, "-m", "lib.jupyter.stage", "--all-parameters", str(tmp_path / "mine.ipynb"),
                            str(tmp_path / "out.ipynb")], cwd=paths.REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "mine.ipynb is none of the project's notebooks" in done.stderr
+
+
+# ----------------------------------------------------------- issue 25, cases 10, 11, 17
+
+def test_a_model_too_large_for_memory_is_refused_before_anything_is_allocated(text_file, tmp_path):
+    result = papermill(paths.REPO_ROOT / "notebooks" / "train.ipynb", tmp_path / "x.ipynb", tmp_path,
+                       ("data_path", text_file), ("out_dir", tmp_path / "out"), ("m", 100000))
+    assert result.returncode != 0
+    line = re.search(r"ParameterError: (m=100000: the model.*)", result.stderr).group(1)
+    assert re.fullmatch(r"m=100000: the model, its gradients and the optimizer's state need about [0-9.,]+ GB of "
+                        r"memory, more than the [0-9.,]+ GB available here: choose a smaller m", line), line
+    assert not (tmp_path / "out").exists()
+    run_lib(text_file, tmp_path / "out", m=7, max_steps=20)  # the folder takes the next run
+
+
+def test_a_run_failing_before_its_first_checkpoint_leaves_no_claim(text_file, tmp_path, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(train, "train", out_of_memory)
+    with pytest.raises(MemoryError):
+        run_lib(text_file, tmp_path / "out", m=3000, max_steps=20)
+    assert not (tmp_path / "out" / run_folder.STATUS).exists()
+    monkeypatch.undo()
+    assert run_lib(text_file, tmp_path / "out", m=7, max_steps=20)["action"] == "new"  # not refused for m=3000
+
+
+def test_a_divergence_from_huge_initial_weights_names_sigma(text_file, tmp_path):
+    with pytest.raises(runner.TrainingDiverged) as caught:
+        run_lib(text_file, tmp_path / "out", sigma=1000.0, max_steps=50)
+    assert "train again with smaller initial weights (sigma=1000; the 2021 handout's is 0.01), or a smaller eta" \
+        in str(caught.value)
+    with pytest.raises(runner.TrainingDiverged, match=r"train again with a smaller eta \(eta=1e\+06\)"):
+        run_lib(text_file, tmp_path / "other", eta=1e6, max_steps=50)
+
+
+def test_a_text_the_model_learns_perfectly_reports_no_negative_loss(tmp_path):
+    text = tmp_path / "newlines.txt"
+    text.write_text("\n" * 500, encoding="utf-8")
+    result = run_lib(text, tmp_path / "out", max_steps=100)
+    line = runner.report_line(result)
+    assert "best smooth loss 0.000" in line and "final 0.000" in line and "-0.000" not in line

@@ -1,6 +1,7 @@
 """The samples drawn during training, picked and labelled for reading (train.ipynb,
 text_evolution.ipynb and the report)."""
 
+from lib.training.loss_plot import loss_text
 
 
 def pick_evolution(samples, every=10_000, up_to=100_000):
@@ -24,4 +25,4 @@ def sample_heading(sample):
     """'step 10,000, smooth loss 55.21' (or 'before the first update' at step 0)."""
     if sample["smooth_loss"] is None:
         return f"step {sample['step']:,} (before the first update)"
-    return f"step {sample['step']:,}, smooth loss {sample['smooth_loss']:.2f}"
+    return f"step {sample['step']:,}, smooth loss {loss_text(sample['smooth_loss'], 2)}"

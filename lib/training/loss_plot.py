@@ -9,6 +9,12 @@ from matplotlib.ticker import FuncFormatter
 from lib.atomic import save_figure
 
 
+def loss_text(loss, digits=3):
+    """A loss as text, never "-0.000": a cross-entropy is not below 0, but where the model is sure
+    (p = 1 after rounding) -log p comes out as -0.0 or -1e-16."""
+    return f"{loss if loss > 0 else 0.0:.{digits}f}"
+
+
 def loss_unit(summary):
     """What a run's losses are measured in: per sequence of seq_length characters (loss "sum",
     the 2021 handout) or per character (loss "mean", 2026)."""

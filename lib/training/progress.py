@@ -16,6 +16,7 @@ import sys
 import time
 
 from lib.jupyter.front_end import frontend
+from lib.training.loss_plot import loss_text
 
 
 def _terminal_fd():
@@ -63,7 +64,7 @@ class LineProgress:
     def _line(self, step, now):
         rate = (now - self.last_time) / max(step - self.last_step, 1)
         left = (self.total - step) * rate
-        smooth = "n/a" if self.smooth_loss is None else f"{self.smooth_loss:.2f}"
+        smooth = "n/a" if self.smooth_loss is None else loss_text(self.smooth_loss, 2)
         held = "" if self.val_bpc is None else f", held-out {self.val_bpc:.3f} bits/char"
         return (f"{self.label}: {step:,}/{self.total:,} updates ({100 * step / max(self.total, 1):.0f}%), "
                 f"smooth loss {smooth}{held}, {1e6 * rate:.0f} wall-clock us/update, {_clock(left)} left")
@@ -101,7 +102,7 @@ class BarProgress:
         tick = time.process_time()
         kind = event["kind"]
         if kind == "log":
-            self.bar.set_postfix(smooth_loss=f"{event['smooth_loss']:.2f}", epoch=event["epoch"],
+            self.bar.set_postfix(smooth_loss=loss_text(event["smooth_loss"], 2), epoch=event["epoch"],
                                  refresh=False)
             self.bar.update(event["step"] - self.bar.n)
         elif kind == "sample":

@@ -28,6 +28,7 @@ from lib.text import corpus, sidecar
 from lib.training import run_files, run_folder, train
 from lib.training import settings as table
 from lib.training.finish import finish, finish_snapshot
+from lib.training.loss_plot import loss_text
 from lib.training.progress import make_progress
 from lib.training.resume import (
     checkpoint_step,
@@ -117,12 +118,33 @@ def plan(**parameters):
     cut = [k for k in p["snapshot_epochs"] if p["max_steps"] is not None and k * steps_per_epoch > p["max_steps"]]
     if cut:
         raise checks.ParameterError(f"snapshot_epochs: epoch {cut[0]} ends after max_steps={p['max_steps']}")
+    check_memory(len(vocab), p)
     heldout = _heldout(data_file, p["val_fraction"], vocab)
     return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
             "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text), "heldout": heldout,
             "steps_per_epoch": steps_per_epoch, "records": None,
             "planned_steps": train.planned_steps(len(text), p["val_fraction"], p["seq_length"],
                                                  p["epochs"], p["max_steps"])}
+
+
+def memory_needed(K, p):
+    """Bytes a run's arrays take, roughly: the parameters, the best model's copy, the gradients, the
+    optimizer's state and scratch (AdaGrad one array each, Adam two), and the passes' workspace."""
+    m, n = p["m"], p["seq_length"]
+    per_copy = 8 * (2 * m * K + m * m + m + K)
+    copies = 3 + (4 if p["optimizer"] == "adam" else 2)
+    return per_copy * copies + 8 * (n + 1) * (6 * m + 3 * K)
+
+
+def check_memory(K, p):
+    """ParameterError, before anything is allocated, for a model that cannot fit in the memory available."""
+    import psutil
+
+    needed, available = memory_needed(K, p), psutil.virtual_memory().available
+    if needed > available:
+        raise checks.ParameterError(
+            f"m={p['m']}: the model, its gradients and the optimizer's state need about {needed / 2**30:,.1f} GB "
+            f"of memory, more than the {available / 2**30:,.1f} GB available here: choose a smaller m")
 
 
 def _heldout(data_file, val_fraction, vocab):
@@ -235,11 +257,17 @@ def _train_in(run, folder, action, progress, label, facts):
             finish_snapshot(run, folder / f"epochs_{k}", k)
         summary = finish(run, folder, state, p["epochs"], facts)
     except train.TrainingDiverged as err:
-        raise TrainingDiverged(f"{err}; {_diverged_folder(folder)}") from None
+        raise TrainingDiverged(f"{err}; {_diverged_folder(folder, p)}") from None
     except KeyboardInterrupt as err:
         if isinstance(err, TrainingInterrupted):
             raise
         raise TrainingInterrupted(_interrupted_line(run, folder, facts)) from None
+    except Exception:
+        # A run that failed before its first checkpoint holds nothing to continue: no claim is left
+        # behind (its status would refuse the next run of other settings as if one were there).
+        if checkpoint_step(folder) is None:
+            (Path(folder) / run_folder.STATUS).unlink(missing_ok=True)
+        raise
     return {"summary": summary, "state": state, "trained_from": start_step, "discarded": discarded,
             "progress_seconds": reporter.seconds,
             "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
@@ -262,15 +290,28 @@ def _interrupted_line(run, folder, facts):
             f"keeps it; {again} to continue from there")
 
 
-def _diverged_folder(folder):
-    """Leave a diverged run's folder in a state the next run handles, and say which."""
+# Initial weights this many times the 2021 handout's sigma (0.01) saturate tanh and blow up the logits:
+# a divergence then comes from them rather than from eta.
+LARGE_SIGMA = 0.1
+
+
+def _likely_cause(p):
+    """What to change after a divergence: the initial weights' scale when it is far above the
+    handout's, else the learning rate."""
+    if p.get("init") == "normal" and p.get("sigma") is not None and p["sigma"] > LARGE_SIGMA:
+        return f"smaller initial weights (sigma={p['sigma']:g}; the 2021 handout's is 0.01), or a smaller eta"
+    return f"a smaller eta (eta={p['eta']:g})"
+
+
+def _diverged_folder(folder, p):
+    """Leave a diverged run's folder in a state the next run handles, and say which and what to change."""
     kept = checkpoint_step(folder)
     if kept is None:
         # Nothing to continue: an empty folder trains afresh next time, with any settings.
         (Path(folder) / run_folder.STATUS).unlink(missing_ok=True)
-        return f"{folder} was left empty (a new run folder): train again with a smaller eta"
+        return f"{folder} was left empty (a new run folder): train again with {_likely_cause(p)}"
     return (f"{folder} is left interrupted at update {kept:,}, where the same settings would diverge "
-            f"again: train with a smaller eta in another out_dir, or pass retrain=True")
+            f"again: train with {_likely_cause(p)} in another out_dir, or pass retrain=True")
 
 
 def report_line(result):
@@ -294,8 +335,8 @@ def report_line(result):
         lines.append(f"{verb} {out}: updates {result['trained_from']:,} to {s['steps']:,}, "
                      f"{s['us_per_step']:.0f} us of CPU time per update (the progress shows wall-clock "
                      f"time); progress display {100 * result['progress_share']:.2g}% of training time")
-    lines.append(f"best smooth loss {s['best_smooth_loss']:.3f} at step {s['best_step']:,}; "
-                 f"final {s['final_smooth_loss']:.3f}")
+    lines.append(f"best smooth loss {loss_text(s['best_smooth_loss'])} at step {s['best_step']:,}; "
+                 f"final {loss_text(s['final_smooth_loss'])}")
     return "\n".join(lines)
 
 
@@ -320,6 +361,7 @@ def _plan_records(p, data_file):
     out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
     if p["snapshot_epochs"]:
         raise checks.ParameterError("snapshot_epochs is not available in record mode (records=True)")
+    check_memory(len(corpus.build_vocab(text)), p)
     return {"parameters": p, "data_file": data_file, "text": text, "converted": prepared["converted"],
             "vocab": corpus.build_vocab(text), "out": out, "text_sha256": train.text_sha256(text),
             "records": prepared, "planned_steps": prepared["planned_steps"], "heldout": None,
