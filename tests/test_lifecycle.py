@@ -1,5 +1,6 @@
 """The run folder's lifecycle: reuse, continue, refuse, retrain, races, kills, bad parameters."""
 
+import errno
 import hashlib
 import json
 import os
@@ -374,6 +375,27 @@ def test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer(text_f
         looker.acquire()                                     # another reader, caught in its instant
         threading.Timer(0.3, looker.release).start()
         assert look()
+
+
+@pytest.mark.parametrize("no_flock", [NotImplementedError("FileSystem does not appear to support flock"),
+                                      OSError(errno.ENOSYS, "Function not implemented")],
+                         ids=["filelock 3", "filelock 4"])
+def test_a_file_system_without_flock_is_refused_in_one_line(tmp_path, monkeypatch, no_flock):
+    """What each filelock raises where flock is missing (a network share, say): one line naming out_dir, not a
+    traceback, and no lock that a killed process would leave held."""
+    class NoFlock:
+        def __init__(self, path, **options):
+            self.path = path
+
+        def acquire(self, timeout):
+            raise no_flock
+
+    monkeypatch.setattr(folder_lock, "FileLock", NoFlock)
+    out = tmp_path / "run"
+    with pytest.raises(run_folder.RunFolderError) as refused:
+        run_folder.claim(out)
+    assert str(refused.value) == f"out_dir {out} cannot be used: {folder_lock.NO_FLOCK}"
+    assert list(out.iterdir()) == []
 
 
 def test_unfinished_run_is_not_reported(text_file, tmp_path):
