@@ -258,4 +258,4 @@ def test_the_setup_cell_never_hands_pip_a_bare_name(fresh_venv):
     said = ran.stdout + ran.stderr
     assert (f"FileNotFoundError: project_source = 'char-rnn-notebooks': no clone of the repository at "
             f"{(work / 'char-rnn-notebooks').resolve()}") in said, said
-    assert "imported" not in ran.stdout and "Could not find a version" not in said and "pip" not in said.lower(), said
+    assert "imported" not in ran.stdout and "Could not find a version" not in said and "ERROR:" not in said, said
