@@ -8,6 +8,8 @@ it is given (``-p temperatures 0.5`` arrives as a float, ``-y 'm_values: 3'``
 as an int), so list parameters accept a single value as a one-element list.
 """
 
+import ast
+import difflib
 import math
 import numbers
 
@@ -131,8 +133,42 @@ NOTEBOOKS = {
 }
 
 
+# The first line of the cell papermill injects with the -p and -y values (its translator's comment).
+INJECTED_MARK = "# Parameters\n"
+
+
+def injected_names(namespace):
+    """The names the last cell papermill injected assigns, read from the kernel's input history
+    (IPython's In, in namespace): the values given with -p and -y. () where none ran."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return ()
+    for source in reversed(history):
+        if isinstance(source, str) and source.startswith(INJECTED_MARK):
+            try:
+                body = ast.parse(source).body
+            except SyntaxError:
+                return ()
+            return tuple(target.id for node in body if isinstance(node, ast.Assign)
+                         for target in node.targets if isinstance(target, ast.Name))
+    return ()
+
+
+def refuse_unknown(notebook, given, known):
+    """ParameterError naming each of given that known lacks, with the nearest known name."""
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        named = ", ".join(f"{name} (did you mean {difflib.get_close_matches(name, known, n=1, cutoff=0.0)[0]}?)"
+                          for name in unknown)
+        raise ParameterError(f"{notebook}.ipynb has no parameter{'s' if len(unknown) > 1 else ''} {named}")
+
+
 def notebook_parameters(notebook, namespace):
-    """A notebook's parameters taken from namespace (its globals()), checked: a SimpleNamespace."""
+    """A notebook's parameters taken from namespace (its globals()), checked: a SimpleNamespace.
+
+    A name given with papermill's -p or -y that the notebook does not have is refused (papermill
+    itself only warns, among its output, and the notebook would run with the defaults)."""
     from types import SimpleNamespace
 
+    refuse_unknown(notebook, injected_names(namespace), list(NOTEBOOKS[notebook]))
     return SimpleNamespace(**check_all(NOTEBOOKS[notebook], namespace))

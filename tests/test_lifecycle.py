@@ -442,11 +442,35 @@ def test_every_notebook_parameter_is_checked(tmp_path):
 ])
 def test_bad_parameter_is_one_line_before_any_work(notebook, setting, message, text_file, tmp_path):
     tick = time.perf_counter()
-    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, setting,
-                       ("data_path", text_file), ("out_dir", tmp_path / "out"), ("run_dir", tmp_path / "none"))
+    own = checks.NOTEBOOKS[notebook.removesuffix(".ipynb")]
+    places = [place for place in (("data_path", text_file), ("out_dir", tmp_path / "out"),
+                                  ("run_dir", tmp_path / "none")) if place[0] in own]
+    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, setting, *places)
     assert result.returncode != 0 and f"ParameterError: {message}" in result.stderr
     assert not (tmp_path / "out").exists()
     assert time.perf_counter() - tick < 60
+
+
+@pytest.mark.parametrize("notebook, given, line", [
+    ("train.ipynb", ("epoch", 2), "train.ipynb has no parameter epoch (did you mean epochs?)"),
+    ("gradient_check.ipynb", ("m_value", 3), "gradient_check.ipynb has no parameter m_value (did you mean m_values?)"),
+    ("text_evolution.ipynb", ("evry", 5), "text_evolution.ipynb has no parameter evry (did you mean every?)"),
+    ("best_model.ipynb", ("temperature", 0.5),
+     "best_model.ipynb has no parameter temperature (did you mean temperatures?)"),
+    ("inside.ipynb", ("text_pth", "other.txt"), "inside.ipynb has no parameter text_pth (did you mean text_path?)"),
+])
+def test_an_unknown_parameter_is_refused_naming_the_nearest(notebook, given, line, tmp_path):
+    """papermill only warns of a name the notebook lacks, and the notebook would run on its defaults: each
+    notebook refuses it, as make's stage shows it, in one line, before any work."""
+    cmd = [sys.executable, "-m", "lib.jupyter.stage", "--failures-dir", str(tmp_path / ".failed"),
+           str(NOTEBOOKS / notebook), str(tmp_path / "out" / notebook), "-p", given[0], str(given[1]),
+           "-p", "out_dir", str(tmp_path / "out")]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    *before, last = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and last.startswith("error: ") and last.endswith(f"ParameterError: {line}"), \
+        result.stderr
+    assert before == [f"Passed unknown parameter: {given[0]}"], result.stderr  # papermill's own warning, first
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_scalars_are_taken_for_lists(text_file, tmp_path):
