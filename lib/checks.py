@@ -79,14 +79,41 @@ def check(name, value, kind, optional=False, choices=None, empty=False):
         test, convert, allowed = _RULES[item_kind]
         if (not items and not empty) or not all(test(v) for v in items):
             raise ParameterError(f"{name} must be {allowed} or a {'' if empty else 'non-empty '}list of them"
-                                 f"{' (or None)' if optional else ''}, got {value!r}")
+                                 f"{' (or None)' if optional else ''}, got {value!r}"
+                                 + next(filter(None, (_read_as_text(v, item_kind) for v in items)), ""))
         return [convert(v) for v in items]
     test, convert, allowed = _RULES[kind]
     if not test(value) or (choices is not None and value not in choices):
         if choices is not None:
             allowed = "one of " + ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{name} must be {allowed}{' (or None)' if optional else ''}, got {value!r}")
+        raise ParameterError(f"{name} must be {allowed}{' (or None)' if optional else ''}, got {value!r}"
+                             + _read_as_text(value, kind))
     return convert(value)
+
+
+_NUMBER_KINDS = ("positive_int", "non_negative_int", "positive_number", "temperature", "fraction")
+
+
+def _read_as_text(value, kind):
+    """The hint for a string that Python reads as a finite number where kind wants one, else ''.
+    papermill reads -y values as YAML 1.1, whose numbers need a dot and a signed exponent
+    (0.1, 1.0e-1): there 1e-1 and 1e3 arrive as strings."""
+    if kind not in _NUMBER_KINDS or not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if kind.endswith("_int") and number.is_integer():
+        written = str(int(number))
+    else:
+        written = repr(number)
+        mantissa, e, exponent = written.partition("e")
+        if e and "." not in mantissa:  # 1e-300: YAML takes it for a number only as 1.0e-300
+            written = f"{mantissa}.0e{exponent}"
+    return f": text, not a number, as YAML (papermill's -y) reads {value}; write {written}"
 
 
 def check_all(spec, values):
@@ -133,8 +160,10 @@ NOTEBOOKS = {
 }
 
 
-# The first line of the cell papermill injects with the -p and -y values (its translator's comment).
+# The first line of the cell papermill injects with the -p and -y values (its translator's comment),
+# and the names it adds itself when asked (--inject-paths).
 INJECTED_MARK = "# Parameters\n"
+PAPERMILL_NAMES = ("PAPERMILL_INPUT_PATH", "PAPERMILL_OUTPUT_PATH")
 
 
 def injected_names(namespace):
@@ -170,5 +199,6 @@ def notebook_parameters(notebook, namespace):
     itself only warns, among its output, and the notebook would run with the defaults)."""
     from types import SimpleNamespace
 
-    refuse_unknown(notebook, injected_names(namespace), list(NOTEBOOKS[notebook]))
+    refuse_unknown(notebook, [name for name in injected_names(namespace) if name not in PAPERMILL_NAMES],
+                   list(NOTEBOOKS[notebook]))
     return SimpleNamespace(**check_all(NOTEBOOKS[notebook], namespace))

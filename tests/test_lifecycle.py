@@ -473,6 +473,25 @@ def test_an_unknown_parameter_is_refused_naming_the_nearest(notebook, given, lin
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize("notebook, yaml, message", [
+    ("train.ipynb", "eta: 1e-1", "eta must be a positive finite number, got '1e-1': text, not a number, as YAML "
+                                 "(papermill's -y) reads 1e-1; write 0.1"),
+    ("text_evolution.ipynb", "every: 1e3", "every must be a positive integer, got '1e3': text, not a number, as YAML "
+                                           "(papermill's -y) reads 1e3; write 1000"),
+])
+def test_a_number_yaml_read_as_text_is_named_so(notebook, yaml, message, tmp_path):
+    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, ("out_dir", tmp_path / "out"), yaml=yaml)
+    assert result.returncode != 0 and f"ParameterError: {message}\n" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_names_papermill_injects_itself_are_not_refused(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "papermill", "--log-level", "ERROR", "--inject-paths",
+                             str(NOTEBOOKS / "text_evolution.ipynb"), str(tmp_path / "x.ipynb"), "-p", "every", "0"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "ParameterError: every must be a positive integer, got 0" in result.stderr
+
+
 def test_scalars_are_taken_for_lists(text_file, tmp_path):
     run_lib(text_file, tmp_path / "run", max_steps=60)
     ok(papermill(NOTEBOOKS / "best_model.ipynb", tmp_path / "b.ipynb", tmp_path, ("run_dir", tmp_path / "run"),
