@@ -38,6 +38,24 @@ def test_each_notebook_has_one_parameters_cell():
         assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
 
 
+# Issue 25, case 20: at 1280 to 1500 pixels wide, longer lines of a parameters cell hid their comments
+# behind a horizontal scrollbar; about 100 characters is what a code cell shows there.
+PARAMETER_LINE_WIDTH = 100
+
+
+def test_parameters_cells_fit_a_laptop_screen():
+    """The notebooks a student opens (notebooks/): each line of a parameters cell, its comment included."""
+    too_wide = []
+    for path in tracked("notebooks/*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                lines = "".join(cell["source"]).splitlines()
+                too_wide += [f"{path.name}: {len(line)} characters: {line}" for line in lines
+                             if len(line) > PARAMETER_LINE_WIDTH]
+    assert not too_wide, f"parameters cells' lines longer than {PARAMETER_LINE_WIDTH} characters:\n" + "\n".join(too_wide)
+
+
 # tools/lock.py: its reading of requirements.txt is the one the lock is made from.
 lock_tool = load_script(paths.REPO_ROOT / "tools" / "lock.py", "lock_tool")
 _name = lock_tool.normalized
