@@ -40,13 +40,13 @@ def project_importable():
 
 
 def pip_source(source):
-    """A git address as it is, a clone's folder as its full path: pip would look a bare name up on PyPI."""
+    """A git address as it is, a clone's folder as its full path (pip looks names up on PyPI)."""
     if source.startswith(("git+", "https://")):
         return source
     folder = Path(source).expanduser().resolve()
     if not (folder / "pyproject.toml").is_file():
-        raise FileNotFoundError(f"project_source = {{source!r}}: no clone of the repository at {{folder}} "
-                                "(git clone it there, or give git+https://<the repository's address>)")
+        raise FileNotFoundError(f"project_source = {{source!r}}: no clone of the repository at "
+                                f"{{folder}} (git clone it there, or give git+https://<its address>)")
     return str(folder)
 
 
@@ -55,8 +55,8 @@ if not project_importable():
     %pip install --quiet "{{install_from}}"
     importlib.invalidate_caches()
     if not project_importable():
-        raise ImportError(f"the project is not installed: pip could not install project_source = {{project_source!r}} "
-                          "(a clone's folder, or git+https://<the repository's address>)")'''
+        raise ImportError(f"the project is not installed: pip could not install project_source = "
+                          f"{{project_source!r}} (a clone's folder, or git+https://<its address>)")'''
 
 
 def setup_cell():
