@@ -5,14 +5,15 @@
 
 `pip install .` into a hosted kernel (Colab's numpy 2.0.2, ipywidgets 7.7.1, filelock 3.18,
 psutil 5.9.5, ...) must leave the kernel's packages alone, so the package's own dependencies
-start at the oldest versions that work, not at the lock's pins. This script builds
-build/floors with every one of those dependencies at its floor, exactly (the floors are
-also given as constraints, so a test tool that would pull one of them higher makes the
-resolver pick an older release of the tool instead), the [report] and [test] extras at
-theirs, and runs the tests that exercise each dependency: the model and training (numpy),
-the lock and the process checks (filelock, psutil), the sampler widget (ipywidgets 7), the
-BLAS limit (threadpoolctl), a notebook run with its figures (matplotlib, tqdm). Wheels only,
-on the Python that runs this script: 3.11 or 3.12 (numpy 2.0 has no wheel for a newer one).
+start at old versions proven to work here, not at the lock's pins. This script builds
+build/floors with each of those dependencies at its floor exactly (the floors also go in as
+constraints, so that a test tool asking for a newer one gets an older release of the tool
+instead), the [report] and [test] extras at theirs, and runs the tests that exercise each
+dependency: the model and training (numpy), the folder lock and the process checks
+(filelock, psutil), the sampler widget (ipywidgets 7), the BLAS limit (threadpoolctl), a
+notebook run with its figures (matplotlib), the progress bar in a live kernel (tqdm's
+notebook bar, an ipywidgets widget). Wheels only, on the Python that runs this script, 3.11
+or 3.12: numpy 2.0 has no wheel for a newer one.
 """
 
 import re
@@ -35,7 +36,9 @@ TESTS = [
     "tests/test_sample.py::test_widget_cell_headless_prints_one_line_and_leaves_no_widgets",
     "tests/test_lifecycle.py::test_two_processes_racing_for_one_folder[0]",
     "tests/test_lifecycle.py::test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer",
+    "tests/test_lifecycle.py::test_a_file_system_without_flock_is_refused_in_one_line",
     "tests/test_lifecycle.py::test_train_notebook_twice_gives_the_same_outputs",
+    "tests/test_lifecycle.py::test_live_jupyter_front_end_gets_the_bar_not_terminal_lines",
     "tests/test_hostile.py::test_the_samples_end_with_one_from_the_final_model",
 ]
 
