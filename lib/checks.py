@@ -8,6 +8,8 @@ it is given (``-p temperatures 0.5`` arrives as a float, ``-y 'm_values: 3'``
 as an int), so list parameters accept a single value as a one-element list.
 """
 
+import ast
+import difflib
 import math
 import numbers
 
@@ -96,14 +98,41 @@ def check(name, value, kind, optional=False, choices=None, empty=False, none_mea
             raise ParameterError(f"{name} must be a list of {', '.join(repr(c) for c in choices)}, got {value!r}")
         if (not items and not empty) or not all(test(v) for v in items):
             raise ParameterError(f"{name} must be {allowed} or a {'' if empty else 'non-empty '}list of them"
-                                 f"{_or_none(optional, none_means)}, got {value!r}")
+                                 f"{_or_none(optional, none_means)}, got {value!r}"
+                                 + next(filter(None, (_read_as_text(v, item_kind) for v in items)), ""))
         return [convert(v) for v in items]
     test, convert, allowed = _RULES[kind]
     if not test(value) or (choices is not None and convert(value) not in choices):
         if choices is not None:
             allowed = "one of " + ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{name} must be {allowed}{_or_none(optional, none_means)}, got {value!r}")
+        raise ParameterError(f"{name} must be {allowed}{_or_none(optional, none_means)}, got {value!r}"
+                             + _read_as_text(value, kind))
     return convert(value)
+
+
+_NUMBER_KINDS = ("positive_int", "non_negative_int", "positive_number", "temperature", "fraction")
+
+
+def _read_as_text(value, kind):
+    """The hint for a string that Python reads as a finite number where kind wants one, else ''.
+    papermill reads -y values as YAML 1.1, whose numbers need a dot and a signed exponent
+    (0.1, 1.0e-1): there 1e-1 and 1e3 arrive as strings."""
+    if kind not in _NUMBER_KINDS or not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if kind.endswith("_int") and number.is_integer():
+        written = str(int(number))
+    else:
+        written = repr(number)
+        mantissa, e, exponent = written.partition("e")
+        if e and "." not in mantissa:  # 1e-300: YAML takes it for a number only as 1.0e-300
+            written = f"{mantissa}.0e{exponent}"
+    return f": text, not a number, as YAML (papermill's -y) reads {value}; write {written}"
 
 
 def check_all(spec, values):
@@ -159,8 +188,45 @@ NOTEBOOK_DEFAULTS = {
 }
 
 
+# The first line of the cell papermill injects with the -p and -y values (its translator's comment),
+# and the names it adds itself when asked (--inject-paths).
+INJECTED_MARK = "# Parameters\n"
+PAPERMILL_NAMES = ("PAPERMILL_INPUT_PATH", "PAPERMILL_OUTPUT_PATH")
+
+
+def injected_names(namespace):
+    """The names the last cell papermill injected assigns, read from the kernel's input history
+    (IPython's In, in namespace): the values given with -p and -y. () where none ran."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return ()
+    for source in reversed(history):
+        if isinstance(source, str) and source.startswith(INJECTED_MARK):
+            try:
+                body = ast.parse(source).body
+            except SyntaxError:
+                return ()
+            return tuple(target.id for node in body if isinstance(node, ast.Assign)
+                         for target in node.targets if isinstance(target, ast.Name))
+    return ()
+
+
+def refuse_unknown(notebook, given, known):
+    """ParameterError naming each of given that known lacks, with the nearest known name."""
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        named = ", ".join(f"{name} (did you mean {difflib.get_close_matches(name, known, n=1, cutoff=0.0)[0]}?)"
+                          for name in unknown)
+        raise ParameterError(f"{notebook}.ipynb has no parameter{'s' if len(unknown) > 1 else ''} {named}")
+
+
 def notebook_parameters(notebook, namespace):
-    """A notebook's parameters taken from namespace (its globals()), checked: a SimpleNamespace."""
+    """A notebook's parameters taken from namespace (its globals()), checked: a SimpleNamespace.
+
+    A name given with papermill's -p or -y that the notebook does not have is refused (papermill
+    itself only warns, among its output, and the notebook would run with the defaults)."""
     from types import SimpleNamespace
 
+    refuse_unknown(notebook, [name for name in injected_names(namespace) if name not in PAPERMILL_NAMES],
+                   list(NOTEBOOKS[notebook]))
     return SimpleNamespace(**check_all(NOTEBOOKS[notebook], namespace))

@@ -195,3 +195,18 @@ def test_relative_errors():
     assert norm_rel == pytest.approx(0.2 / (np.sqrt(5) + np.sqrt(1 + 4.84)))
     # Both zero: no division by zero, error 0.
     assert gradcheck.relative_errors(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("h, cause", [
+    (1e-300, "central differences are 0 for every entry: h is too small for them"),
+    (0.5, "h is too small for central differences (their round-off"),
+])
+def test_a_central_step_that_fails_is_named_while_the_complex_step_agrees(english_text, h, cause):
+    """-p h 1e-300 said only "failed" while the complex step showed the gradients right (issue 25, case 14)."""
+    results = gradcheck.check_on_text(english_text, m_values=[3], seq_length=10, h=h)
+    verdict = gradcheck.verdict(results)
+    assert not verdict["passed"]
+    last = verdict["text"].splitlines()[-1]
+    assert last.startswith("the complex step agrees, so the analytic gradients are right; " + cause), last
+    good = gradcheck.verdict(gradcheck.check_on_text(english_text, m_values=[3], seq_length=10))
+    assert good["passed"] and "complex step agrees" not in good["text"]

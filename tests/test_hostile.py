@@ -313,11 +313,21 @@ def test_a_run_folder_relative_to_the_root_works_from_notebooks(run_under_the_ro
 
 
 def test_text_evolution_says_when_the_run_is_shorter_than_up_to(run_under_the_root, tmp_path):
+    """A run shorter than up_to ends its evolution with the final model's sample, where the shortfall line
+    says the samples stop; with every beyond the run, that is the one sample after step 0 (issue 25, case 18)."""
     ok(papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "e.ipynb", tmp_path,
                  ("run_dir", run_under_the_root), ("every", 50), ("up_to", 1000), ("out_dir", tmp_path)))
     printed = cell_text(tmp_path / "e.ipynb")
-    assert "the run is shorter than asked: 130 updates, up_to=1,000" in printed
-    assert [s["step"] for s in run_files.read_evolution(tmp_path)["samples"]] == [0, 50, 100]
+    assert ("4 samples from" in printed and "the run is shorter than asked: 130 updates, up_to=1,000, so the samples "
+            "stop at step 130, the final model's") in printed
+    final = run_files.read_samples(run_under_the_root)[-1]
+    assert [s["step"] for s in run_files.read_evolution(tmp_path)["samples"]] == [0, 50, 100, 130]
+    assert f"step 130, smooth loss {final['smooth_loss']:.2f}, the final model\n{final['text']}\n" in printed
+    ok(papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "d.ipynb", tmp_path,
+                 ("run_dir", run_under_the_root), ("out_dir", tmp_path / "d")))        # every 10,000: the defaults
+    printed = cell_text(tmp_path / "d.ipynb")
+    assert "2 samples from" in printed and "stop at step 130, the final model's" in printed
+    assert [s["step"] for s in run_files.read_evolution(tmp_path / "d")["samples"]] == [0, 130]
     ok(papermill(NOTEBOOKS / "text_evolution.ipynb", tmp_path / "f.ipynb", tmp_path,
                  ("run_dir", run_under_the_root), ("every", 50), ("up_to", 100), ("out_dir", tmp_path / "f")))
     assert "shorter than asked" not in cell_text(tmp_path / "f.ipynb")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
+from toy_run import run_lib
 
 from lib import paths, rnn
 from lib.inside import analysis, inside_figures, inside_report, ngram
@@ -230,6 +231,21 @@ def test_bad_parameters_end_in_one_line(looked):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
         assert not (work / "bad" / analysis.FILE).exists() and not (unfinished / analysis.FILE).exists()
+
+
+def test_text_path_reads_a_run_that_held_nothing_out(text_file, tmp_path):
+    """The refusal of a run with no held-out text says "give text_path": given, it is read (issue 25, case 6)."""
+    run = tmp_path / "run"
+    run_lib(text_file, run, max_steps=120)                       # val_fraction 0: nothing held out
+    other = tmp_path / "other.txt"
+    other.write_text(learnable_text()[1000:], encoding="utf-8")  # a text of the run's characters and n-grams
+    refused = _stage(tmp_path, ("run_dir", run), ("chars", 300), ("ngram_max", 2), ("out_dir", tmp_path / "bad"))
+    assert refused.returncode == 1 and "give text_path" in refused.stderr, refused.stderr
+    ok(papermill(NOTEBOOKS / "inside.ipynb", tmp_path / "inside.ipynb", tmp_path, ("run_dir", run),
+                 ("text_path", other), ("chars", 300), ("ngram_max", 2)))
+    data = analysis.read(run)
+    assert data["text_name"] == "other.txt" and data["chars"] == 300
+    assert data["text_sha256"] == train.text_sha256(learnable_text()[1000:1300])
 
 
 def test_two_readings_are_the_model_read_from_its_first_and_second_character():

@@ -192,22 +192,70 @@ def test_train_notebook_copied_into_an_empty_folder_trains_into_its_runs_folder(
     assert not list((root / "venv").rglob("summary.json")) and not list((root / "venv").rglob("best.npz"))
 
 
-def test_the_setup_cell_installs_the_project_where_it_is_missing(fresh_venv):
-    """The cell's own code, run by IPython (as a kernel runs it: %pip is IPython's) in the venv, the
-    project uninstalled: afterwards lib imports from site-packages, installed from the clone, not editable."""
-    root, clone, python, env = fresh_venv
+def _uninstalled(python, env, work):
+    """The venv with the project uninstalled, and work (created) a folder where lib does not import."""
     subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "char-rnn-notebooks"], env=env,
                    capture_output=True)
-    work = root / "elsewhere"
-    work.mkdir()
+    work.mkdir(parents=True, exist_ok=True)
     missing = subprocess.run([str(python), "-c", "import lib.rnn"], cwd=work, env=env, capture_output=True)
     assert missing.returncode != 0, "the project should not be importable before the set-up cell runs"
+    return work
 
+
+def _run_setup_cell(python, notebook, work, env, project_source=None):
+    """The cell's own code, run by IPython (as a kernel runs it: %pip is IPython's) from work, with its
+    default project_source or the one given; then it imports lib.rnn. Returns the CompletedProcess."""
     default = setup_tool.DEFAULT_SOURCE_LINE
-    source = "".join(setup_cell(clone / "notebooks" / "train.ipynb")["source"])
+    source = "".join(setup_cell(notebook)["source"])
     assert default in source
-    source = source.replace(default, f"project_source = {str(clone)!r}") + "\nimport lib.rnn\nprint('imported')"
-    ran = _run([python, "-m", "IPython", "--quick", "--no-banner", "--colors=NoColor", "-c", source], work, env)
-    assert ran.stdout.strip().endswith("imported"), ran.stdout
+    if project_source is not None:
+        source = source.replace(default, f"project_source = {project_source!r}")
+    source += "\nimport lib.rnn\nprint('imported')"
+    return subprocess.run([str(python), "-m", "IPython", "--quick", "--no-banner", "--colors=NoColor", "-c", source],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _installed_from(python, work, env):
+    """The folder pip installed the project from (its direct_url.json), or None (from an index)."""
+    script = ("import json, importlib.metadata as m\n"
+              "d = json.loads(m.distribution('char-rnn-notebooks').read_text('direct_url.json') or '{}')\n"
+              "print(d.get('url', ''))")
+    url = _run([python, "-c", script], work, env).stdout.strip()
+    return Path(url.removeprefix("file://")).resolve() if url.startswith("file://") else None
+
+
+def test_the_setup_cell_installs_the_project_where_it_is_missing(fresh_venv):
+    """Given a clone's folder: afterwards lib imports from site-packages, installed from the clone, not editable."""
+    root, clone, python, env = fresh_venv
+    work = _uninstalled(python, env, root / "elsewhere")
+    ran = _run_setup_cell(python, clone / "notebooks" / "train.ipynb", work, env, project_source=str(clone))
+    assert ran.returncode == 0 and ran.stdout.strip().endswith("imported"), ran.stdout + ran.stderr
     where, editable = _installed_lib(python, work, env)
     assert where == _site_packages(python, env) / "lib" and not editable, (where, editable)
+    assert _installed_from(python, work, env) == clone.resolve()
+
+
+def test_the_setup_cells_default_installs_the_clone_beside_the_notebook(fresh_venv):
+    """Colab: `git clone <repository URL> char-rnn-notebooks` in the kernel's folder, then the cell as committed.
+    The default is that folder's path, so pip installs the clone, and asks no package index for the name."""
+    root, clone, python, env = fresh_venv
+    content = _uninstalled(python, env, root / "content")
+    beside = content / "char-rnn-notebooks"
+    if not beside.exists():
+        beside.symlink_to(clone, target_is_directory=True)
+    ran = _run_setup_cell(python, clone / "notebooks" / "inside.ipynb", content, env)
+    assert ran.returncode == 0 and ran.stdout.strip().endswith("imported"), ran.stdout + ran.stderr
+    assert _installed_from(python, content, env) == clone.resolve()
+
+
+def test_the_setup_cell_never_hands_pip_a_bare_name(fresh_venv):
+    """A project_source that is no clone's folder (the old default, a bare name) is refused in one line naming
+    it, before pip runs: pip would look the name up on the package index."""
+    root, clone, python, env = fresh_venv
+    work = _uninstalled(python, env, root / "bare")
+    ran = _run_setup_cell(python, clone / "notebooks" / "inside.ipynb", work, env, project_source="char-rnn-notebooks")
+    assert ran.returncode != 0
+    said = ran.stdout + ran.stderr
+    assert (f"FileNotFoundError: project_source = 'char-rnn-notebooks': no clone of the repository at "
+            f"{(work / 'char-rnn-notebooks').resolve()}") in said, said
+    assert "imported" not in ran.stdout and "Could not find a version" not in said and "ERROR:" not in said, said

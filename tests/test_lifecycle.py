@@ -1,5 +1,6 @@
 """The run folder's lifecycle: reuse, continue, refuse, retrain, races, kills, bad parameters."""
 
+import errno
 import hashlib
 import json
 import os
@@ -388,6 +389,27 @@ def test_a_process_that_only_looks_at_the_lock_is_not_taken_for_a_trainer(text_f
         assert look()
 
 
+@pytest.mark.parametrize("no_flock", [NotImplementedError("FileSystem does not appear to support flock"),
+                                      OSError(errno.ENOSYS, "Function not implemented")],
+                         ids=["filelock 3", "filelock 4"])
+def test_a_file_system_without_flock_is_refused_in_one_line(tmp_path, monkeypatch, no_flock):
+    """What each filelock raises where flock is missing (a network share, say): one line naming out_dir, not a
+    traceback, and no lock that a killed process would leave held."""
+    class NoFlock:
+        def __init__(self, path, **options):
+            self.path = path
+
+        def acquire(self, timeout):
+            raise no_flock
+
+    monkeypatch.setattr(folder_lock, "FileLock", NoFlock)
+    out = tmp_path / "run"
+    with pytest.raises(run_folder.RunFolderError) as refused:
+        run_folder.claim(out)
+    assert str(refused.value) == f"out_dir {out} cannot be used: {folder_lock.NO_FLOCK}"
+    assert list(out.iterdir()) == []
+
+
 def test_unfinished_run_is_not_reported(text_file, tmp_path):
     from lib.report import report_inputs
 
@@ -433,11 +455,54 @@ def test_every_notebook_parameter_is_checked(tmp_path):
 ])
 def test_bad_parameter_is_one_line_before_any_work(notebook, setting, message, text_file, tmp_path):
     tick = time.perf_counter()
-    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, setting,
-                       ("data_path", text_file), ("out_dir", tmp_path / "out"), ("run_dir", tmp_path / "none"))
+    own = checks.NOTEBOOKS[notebook.removesuffix(".ipynb")]
+    places = [place for place in (("data_path", text_file), ("out_dir", tmp_path / "out"),
+                                  ("run_dir", tmp_path / "none")) if place[0] in own]
+    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, setting, *places)
     assert result.returncode != 0 and f"ParameterError: {message}" in result.stderr
     assert not (tmp_path / "out").exists()
     assert time.perf_counter() - tick < 60
+
+
+@pytest.mark.parametrize("notebook, given, line", [
+    ("train.ipynb", ("epoch", 2), "train.ipynb has no parameter epoch (did you mean epochs?)"),
+    ("gradient_check.ipynb", ("m_value", 3), "gradient_check.ipynb has no parameter m_value (did you mean m_values?)"),
+    ("text_evolution.ipynb", ("evry", 5), "text_evolution.ipynb has no parameter evry (did you mean every?)"),
+    ("best_model.ipynb", ("temperature", 0.5),
+     "best_model.ipynb has no parameter temperature (did you mean temperatures?)"),
+    ("inside.ipynb", ("text_pth", "other.txt"), "inside.ipynb has no parameter text_pth (did you mean text_path?)"),
+])
+def test_an_unknown_parameter_is_refused_naming_the_nearest(notebook, given, line, tmp_path):
+    """papermill only warns of a name the notebook lacks, and the notebook would run on its defaults: each
+    notebook refuses it, as make's stage shows it, in one line, before any work."""
+    cmd = [sys.executable, "-m", "lib.jupyter.stage", "--failures-dir", str(tmp_path / ".failed"),
+           str(NOTEBOOKS / notebook), str(tmp_path / "out" / notebook), "-p", given[0], str(given[1]),
+           "-p", "out_dir", str(tmp_path / "out")]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    *before, last = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and last.startswith("error: ") and last.endswith(f"ParameterError: {line}"), \
+        result.stderr
+    assert before == [f"Passed unknown parameter: {given[0]}"], result.stderr  # papermill's own warning, first
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("notebook, yaml, message", [
+    ("train.ipynb", "eta: 1e-1", "eta must be a positive finite number, got '1e-1': text, not a number, as YAML "
+                                 "(papermill's -y) reads 1e-1; write 0.1"),
+    ("text_evolution.ipynb", "every: 1e3", "every must be a positive integer, got '1e3': text, not a number, as YAML "
+                                           "(papermill's -y) reads 1e3; write 1000"),
+])
+def test_a_number_yaml_read_as_text_is_named_so(notebook, yaml, message, tmp_path):
+    result = papermill(NOTEBOOKS / notebook, tmp_path / "x.ipynb", tmp_path, ("out_dir", tmp_path / "out"), yaml=yaml)
+    assert result.returncode != 0 and f"ParameterError: {message}\n" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_names_papermill_injects_itself_are_not_refused(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "papermill", "--log-level", "ERROR", "--inject-paths",
+                             str(NOTEBOOKS / "text_evolution.ipynb"), str(tmp_path / "x.ipynb"), "-p", "every", "0"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "ParameterError: every must be a positive integer, got 0" in result.stderr
 
 
 def test_scalars_are_taken_for_lists(text_file, tmp_path):

@@ -38,6 +38,24 @@ def test_each_notebook_has_one_parameters_cell():
         assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
 
 
+# Issue 25, case 20: at 1280 to 1500 pixels wide, longer lines of a parameters cell hid their comments
+# behind a horizontal scrollbar; about 100 characters is what a code cell shows there.
+PARAMETER_LINE_WIDTH = 100
+
+
+def test_parameters_cells_fit_a_laptop_screen():
+    """The notebooks a student opens (notebooks/): each line of a parameters cell, its comment included."""
+    too_wide = []
+    for path in tracked("notebooks/*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                lines = "".join(cell["source"]).splitlines()
+                too_wide += [f"{path.name}: {len(line)} characters: {line}" for line in lines
+                             if len(line) > PARAMETER_LINE_WIDTH]
+    assert not too_wide, f"parameters cells' lines longer than {PARAMETER_LINE_WIDTH} characters:\n" + "\n".join(too_wide)
+
+
 # tools/lock.py: its reading of requirements.txt is the one the lock is made from.
 lock_tool = load_script(paths.REPO_ROOT / "tools" / "lock.py", "lock_tool")
 _name = lock_tool.normalized
@@ -166,13 +184,30 @@ def _lower_bounds(requirements, project_name):
     return declared
 
 
+# What issue 25 found in a hosted kernel (Colab): `pip install .` there must keep every one of them.
+HOSTED_KERNEL = {"numpy": "2.0.2", "matplotlib": "3.10.0", "ipywidgets": "7.7.1", "psutil": "5.9.5",
+                 "filelock": "3.18.0"}
+floors_tool = load_script(paths.REPO_ROOT / "tools" / "floors.py", "floors_tool")
+
+
 def test_pyproject_declares_requirements_txts_groups():
+    """The package's own dependencies start at the oldest versions proven to work (tools/floors.py installs
+    exactly those and runs the tests, in CI), at or below a hosted kernel's and the pins; the extras, which
+    no hosted kernel is asked to take, start at the pins; the lock stays exact (tests above)."""
     import tomllib
+
+    from packaging.version import Version
 
     project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     groups, name = pin_groups(), project["name"]
-    assert _lower_bounds(project["dependencies"], name) == groups["base"], \
-        "pyproject.toml's dependencies must start at requirements.txt's first group"
+    floors = _lower_bounds(project["dependencies"], name)
+    assert floors == floors_tool.floors(), "tools/floors.py must install pyproject's floors themselves"
+    assert set(floors) == set(groups["base"]), "pyproject.toml's dependencies must be requirements.txt's first group"
+    for package, floor in floors.items():
+        assert Version(floor) <= Version(groups["base"][package]), f"{package}: floor {floor} above the pin"
+        if package in HOSTED_KERNEL:
+            assert Version(floor) <= Version(HOSTED_KERNEL[package]), \
+                f"{package}>={floor} would replace a hosted kernel's {HOSTED_KERNEL[package]}"
     extras = project["optional-dependencies"]
     assert set(extras) == {"report", "test", "torch"}
     # [torch], the gradient oracle and speed reference, stays out of the lock and of requirements.txt:
@@ -184,6 +219,17 @@ def test_pyproject_declares_requirements_txts_groups():
     # A hosted kernel keeps its own Jupyter: the package alone must not pull any of it in.
     assert not {"jupyter", "ipykernel", "nbformat", "nbconvert", "papermill", "pytest"} & set(groups["base"])
     assert project["scripts"]["charrnn-sample"] == "lib.sample.command:main"
+
+
+def test_ci_proves_the_floors_with_tests_that_exist():
+    """.ci/run runs tools/floors.py beside make test, and every test it names is there to run."""
+    ci = (paths.REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "python3 tools/floors.py" in ci and "make test" in ci
+    for test in floors_tool.TESTS:
+        path, _, function = test.partition("::")
+        assert (paths.REPO_ROOT / path).is_file(), test
+        if function:
+            assert f"def {function.split('[')[0]}(" in (paths.REPO_ROOT / path).read_text(encoding="utf-8"), test
 
 
 def _in_project_venv():

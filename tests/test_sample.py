@@ -318,6 +318,25 @@ def test_sampler_widgets_redraw_and_write_nothing(run_dir, model):
     assert folder_digest(run_dir) == before
 
 
+@pytest.mark.parametrize("field, value, line", [
+    ("length", 0, "length must be from 1 to 20,000, got 0: nothing drawn"),
+    ("length", -5, "length must be from 1 to 20,000, got -5: nothing drawn"),
+    ("length", 200_000, "length must be from 1 to 20,000, got 200,000: nothing drawn"),
+    ("seed", -1, "seed must be from 0 to 4,294,967,295, got -1: nothing drawn")])
+def test_sampler_says_what_it_made_of_a_value_out_of_range(model, field, value, line):
+    """Not moved to the nearest bound in silence (length 0 drew 1 character): the value stays as typed, the text
+    box says why nothing is drawn, and a value in range draws again."""
+    pytest.importorskip("ipywidgets")
+    params, vocab, _ = model
+    box = widget.sampler(params, vocab, length=60, seed=3)
+    c = box.controls
+    c[field].value = value
+    assert c[field].value == value
+    assert html.unescape(c["text"].value).split(">", 1)[1].rsplit("<", 1)[0] == line
+    c[field].value = {"length": 40, "seed": 5}[field]
+    assert sampling.sample_text(params, vocab, c["length"].value, c["seed"].value, 1.0) in c["text"].value
+
+
 def test_widget_cell_headless_prints_one_line_and_leaves_no_widgets(run_dir, tmp_path, monkeypatch):
     monkeypatch.delenv(front_end.FORCE_ENV, raising=False)
     out_nb = tmp_path / "best_model.ipynb"

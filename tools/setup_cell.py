@@ -15,8 +15,10 @@ from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_ID = "setup"
-# The default source: the folder `git clone <repository URL> char-rnn-notebooks` makes (README: Colab).
-DEFAULT_SOURCE_LINE = 'project_source = "char-rnn-notebooks"'
+# The default source: the folder `git clone <repository URL> char-rnn-notebooks` makes in the
+# kernel's working folder (README: Colab). A path, never a bare name: pip looks a bare name up on
+# the package index, even where a folder of that name is beside the notebook.
+DEFAULT_SOURCE_LINE = 'project_source = "./char-rnn-notebooks"'
 
 SOURCE = f'''\
 # Set-up: makes the project's `lib` importable here. In a clone of the repository, or with the
@@ -25,6 +27,7 @@ SOURCE = f'''\
 # project_source: a clone's folder, or the repository's git address, "git+https://...". The
 # package needs no Jupyter package, so the kernel keeps its own (README: Colab).
 import importlib.util
+from pathlib import Path
 
 {DEFAULT_SOURCE_LINE}
 
@@ -36,12 +39,24 @@ def project_importable():
         return False
 
 
+def pip_source(source):
+    """A git address as it is, a clone's folder as its full path (pip looks names up on PyPI)."""
+    if source.startswith(("git+", "https://")):
+        return source
+    folder = Path(source).expanduser().resolve()
+    if not (folder / "pyproject.toml").is_file():
+        raise FileNotFoundError(f"project_source = {{source!r}}: no clone of the repository at "
+                                f"{{folder}} (git clone it there, or give git+https://<its address>)")
+    return str(folder)
+
+
 if not project_importable():
-    %pip install --quiet "{{project_source}}"
+    install_from = pip_source(project_source)
+    %pip install --quiet "{{install_from}}"
     importlib.invalidate_caches()
     if not project_importable():
-        raise ImportError(f"the project is not installed: pip could not install project_source = {{project_source!r}} "
-                          "(a clone's folder, or git+https://<the repository's address>)")'''
+        raise ImportError(f"the project is not installed: pip could not install project_source = "
+                          f"{{project_source!r}} (a clone's folder, or git+https://<its address>)")'''
 
 
 def setup_cell():

@@ -151,11 +151,14 @@ def bits(p):
 
 
 # ----------------------------------------------------------- the run's texts and the parameters
-def run_texts(run_dir, status, summary):
-    """(training text, held-out text, what the held-out text is) of a finished run.
+def run_texts(run_dir, status, summary, text_file=None):
+    """(training text, passage text, its name, what messages call it) of a finished run.
 
+    The passage is read from text_file when one is given (the notebook's text_path), else from
+    the run's held-out play or held-out tail.
     Raises:
-        corpus.CorpusError: the run's text is gone or changed, or it holds nothing out.
+        corpus.CorpusError: the run's text is gone or changed, text_file cannot be read, or
+            (no text_file) the run holds nothing out.
     """
     if summary.get("records"):
         raise corpus.CorpusError(f"run_dir {run_dir} is a record-mode run: inside.ipynb reads stream-mode runs")
@@ -167,6 +170,8 @@ def run_texts(run_dir, status, summary):
             raise corpus.CorpusError(f"{data_path} is not the text run_dir {run_dir} was trained on "
                                      f"(its sha256 differs)")
     training = text[:summary["n_train"]]
+    if text_file is not None:
+        return training, corpus.read_text(text_file), Path(text_file).name, f"text_path {text_file}"
     if summary.get("heldout"):
         try:
             path = sidecar.heldout_path(data_path)
@@ -176,9 +181,11 @@ def run_texts(run_dir, status, summary):
         if held is None or train.text_sha256(held) != status.get("heldout_sha256"):
             raise corpus.CorpusError(f"the held-out text of {data_path} is gone or not the one run_dir {run_dir} "
                                      f"was measured on: make corpus remakes it, or give text_path")
-        return training, held, f"the held-out play ({path.name})"
+        name = f"the held-out play ({path.name})"
+        return training, held, name, name
     if summary["n_train"] < len(text):
-        return training, text[summary["n_train"]:], f"the held-out last {len(text) - summary['n_train']:,} characters"
+        name = f"the held-out last {len(text) - summary['n_train']:,} characters"
+        return training, text[summary["n_train"]:], name, name
     raise corpus.CorpusError(f"run_dir {run_dir} held no text out of training (val_fraction 0, no held-out play): "
                              f"give text_path, a text it never saw")
 

@@ -21,6 +21,7 @@ from lib.text import corpus
 TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_LENGTH = 20_000
 MAX_RECORDS = 1_000
+MAX_SEED = 2**32 - 1
 HEADLESS_MESSAGE = ("(the interactive sampler needs a live Jupyter frontend: open this notebook in "
                     "Jupyter Lab or Notebook and run the cell)")
 # Wrap long lines at spaces (pre-wrap), breaking inside a word only when it alone is wider
@@ -45,6 +46,11 @@ def draw(params, vocab, temperature, prime, length, seed, meta=None):
         return str(err)
 
 
+def out_of_range(name, value, low, high):
+    """The line shown in place of the text for a field outside [low, high]."""
+    return f"{name} must be from {low:,} to {high:,}, got {value:,}: nothing drawn"
+
+
 def sampler(params, vocab, length=500, seed=0, temperature=1.0, prime="", meta=None, count=20):
     """Build the widget box (it draws once straight away). Returns an ipywidgets.VBox.
 
@@ -63,16 +69,20 @@ def sampler(params, vocab, length=500, seed=0, temperature=1.0, prime="", meta=N
                                   continuous_update=False, style=LABEL_STYLE)
     prime_w = w.Text(value=prime, description="prime", placeholder="text to start from (optional)",
                      continuous_update=False, style=LABEL_STYLE)
-    if record_model:
-        length_w = w.BoundedIntText(value=count, min=1, max=MAX_RECORDS, description="records", style=LABEL_STYLE)
-    else:
-        length_w = w.BoundedIntText(value=length, min=1, max=MAX_LENGTH, description="length", style=LABEL_STYLE)
-    seed_w = w.BoundedIntText(value=seed, min=0, max=2**32 - 1, description="seed", style=LABEL_STYLE)
+    # IntText, not BoundedIntText: a bounded box moves a value outside its bounds to the nearest
+    # bound without a word (length 0 drew 1 character, seed -1 drew seed 0); redraw names it.
+    length_w = w.IntText(value=count if record_model else length, description="records" if record_model else "length",
+                         style=LABEL_STYLE)
+    seed_w = w.IntText(value=seed, description="seed", style=LABEL_STYLE)
+    ranges = [(length_w, 1, MAX_RECORDS if record_model else MAX_LENGTH), (seed_w, 0, MAX_SEED)]
     again = w.Button(description="Draw again", tooltip="next seed, same settings", icon="refresh")
     text_w = w.HTML()
 
     def redraw(_change=None):
-        text = draw(params, vocab, temperature_w.value, prime_w.value, length_w.value, seed_w.value, meta)
+        refused = [out_of_range(field.description, field.value, low, high) for field, low, high in ranges
+                   if not low <= field.value <= high]
+        text = "\n".join(refused) if refused else draw(params, vocab, temperature_w.value, prime_w.value,
+                                                         length_w.value, seed_w.value, meta)
         text_w.value = f"<pre style='{TEXT_STYLE}'>" + html.escape(text) + "</pre>"
 
     def draw_again(_button):

@@ -8,6 +8,7 @@ host, since) is named in ``.lock-holder.json`` beside it, for the message a seco
 gets; an empty one means the last holder let go cleanly.
 """
 
+import errno
 import json
 import socket
 import time
@@ -55,9 +56,19 @@ def _holder_alive(info):
     return isinstance(pid, int) and psutil.pid_exists(pid)
 
 
+# filelock 4's preserve_lock_file keeps .lock on release on Windows (as flock does elsewhere)
+# and, where the file system has no flock, refuses to fall back to a lock that is the file's
+# mere existence (a killed process would leave that one held). filelock 3 (Colab's) has no
+# such option and would drop the keyword silently: it never falls back (it raises
+# NotImplementedError, made OSError in acquire), and on Windows it deletes .lock after
+# release, which is safe, since Windows deletes no file another process holds open, so two
+# processes never lock two files of one name; a missing .lock reads as free in lock_is_held.
+_PRESERVE = {"preserve_lock_file": True} if hasattr(FileLock, "preserve_lock_file") else {}
+NO_FLOCK = "its file system cannot lock files (no flock): use a folder on a local disk"
+
+
 def _folder_lock(folder):
-    # preserve_lock_file: the lock file stays on release on Windows too, as it does elsewhere.
-    return FileLock(Path(folder) / LOCK, preserve_lock_file=True)
+    return FileLock(Path(folder) / LOCK, **_PRESERVE)
 
 
 def acquire(folder, wait):
@@ -71,6 +82,12 @@ def acquire(folder, wait):
             return lock, None
         except Timeout:
             pass
+        except NotImplementedError:  # filelock 3 on a file system without flock
+            raise OSError(errno.ENOSYS, NO_FLOCK) from None
+        except OSError as err:
+            if err.errno == errno.ENOSYS:
+                raise OSError(errno.ENOSYS, NO_FLOCK) from None
+            raise
         holder = read_holder(folder)
         named = _holder_alive(holder)
         waited = time.monotonic() - start
