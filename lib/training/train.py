@@ -231,6 +231,7 @@ class _Run:
     def __init__(self, text, out_dir, settings, *, resume, data_path, on_event, heldout_text,
                  snapshot_epochs, record_mode):
         given = check_settings(**settings)
+        check_order_fits(given, record_mode is not None, heldout_text)
         resume = checks.check("resume", resume, "bool")
         if not isinstance(text, str):
             raise corpus.CorpusError(f"text must be a str, got {type(text).__name__}")
@@ -247,7 +248,6 @@ class _Run:
         data = corpus.encode(text, vocab)
         # Record mode: the held-out records start at the closing boundary of the last training one.
         self.train_data, self.val_data = data[:split], data[split - (boundary is not None and split < len(data)):]
-        check_order_fits(given, record_mode is not None, heldout_text)
         if boundary is None:
             # Checked before anything is read or written: the text may be too short for the order.
             self.walk = parts.make_walk(split, given)
