@@ -157,8 +157,8 @@ CUT_SETTINGS = dict(m=8, seq_length=L, log_every=3, synth_every=13, synth_len=10
 
 @pytest.mark.parametrize("order, batch_size", ORDERS)
 def test_a_run_stopped_mid_epoch_continues_bitwise(tmp_path, assert_same_training_run, order, batch_size):
-    text = TINY_TEXT * 12
-    settings = dict(CUT_SETTINGS, order=order, batch_size=batch_size, epochs=3,
+    text = TINY_TEXT * 8
+    settings = dict(CUT_SETTINGS, order=order, batch_size=batch_size, epochs=2,
                     chunks=7 if order != "random" else None, val_chunk=1 if order != "random" else None)
     per_epoch = train.train(text, **dict(settings, max_steps=1))["steps_per_epoch"]
     cut = per_epoch + per_epoch // 2 + 1        # inside the second epoch

@@ -98,13 +98,6 @@ def check_order_fits(settings, record_mode, heldout_text):
             raise ConfigError(f"val_chunk={settings['val_chunk']} with a held-out text: one held-out set at a time")
 
 
-def planned_steps(n_chars, val_fraction, seq_length, epochs, max_steps=None):
-    """Total updates a run of these settings makes on a text of n_chars characters."""
-    n_train = corpus.split_train_val(n_chars, val_fraction, seq_length)
-    total = steps_per_epoch(n_train, seq_length) * epochs
-    return total if max_steps is None else min(total, max_steps)
-
-
 def bits_per_char(params, data, chunk=4096):
     """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from h = 0."""
     m, K = params["U"].shape
