@@ -7,7 +7,8 @@ first that lib and the naive reference compute the same numbers, and
 prints medians and ratios, the train() loop's cost per update, and peak memory; then the
 update step of each handout's protocol (2026's Adam and mean loss against 2021's AdaGrad),
 with --before the 2021 step against lib/rnn_fast.py as it was at git revision REV, and the
-loss and gradients of the fast path against PyTorch's (when installed); then the
+loss and gradients of the fast path against PyTorch's (when installed); the characters per
+second of one update with batch_size B = 1, 8 and 32 (issue 24's mini-batches); then the
 sampling speed of lib's block-wise synthesis against a one-character-at-a-time reference
 (the same draws), and the peak memory of `python -m lib.sample --length 1000000`.
 Every figure that compares is a ratio of runs alternated in this process (lib/speed.py).
@@ -266,7 +267,38 @@ def main(argv=None):
               f"thread, same sequences): fast path {1e6 * against['fast']:.1f} us, PyTorch "
               f"{1e6 * against['torch']:.1f} us, PyTorch/fast path {against['torch_over_fast']:.2f}x")
 
+    batch_speed(params, data)
     sampling_speed(params)
+
+
+BATCHES = (1, 8, 32)
+BATCH_CALLS = 40
+
+
+def batch_speed(params, data):
+    """Characters per second of one 2021 update (inputs sliced from the text, loss and gradients, clip,
+    AdaGrad) at each batch size of BATCHES, alternated (lib/speed.py): B sequences of SEQ characters
+    an update; B = 1 is the course's update, unchanged."""
+    runs, rng = {}, np.random.default_rng(4)
+    for B in BATCHES:
+        settings = dict(table.resolve("2021", seq_length=SEQ, batch_size=B)[0], fast=True, eta=ETA)
+        model = parts.make_model(params, params, settings)
+        optimizer = parts.make_optimizer(model, settings)
+        shape = () if B == 1 else (B,)
+        starts = [rng.integers(0, len(data) - SEQ - 1, size=shape) for _ in range(BATCH_CALLS)]
+        state = {"h": np.zeros(shape + (M,))}
+
+        def update(i, model=model, optimizer=optimizer, starts=starts, state=state):
+            x, y = parts.sequences(data, starts[i], SEQ)
+            _, state["h"] = model.loss_and_grads(x, y, state["h"])
+            optimizer.step()
+        runs[B] = update
+    seconds = speed.time_alternated(runs, [(i,) for i in range(BATCH_CALLS)], reps=REPS, warmup=5)
+    rates = {B: B * SEQ / seconds[B] for B in BATCHES}
+    print("one update with a batch of B sequences (fast path, 2021, one BLAS thread): " + ", ".join(
+        f"B={B} {1e6 * seconds[B]:.0f} us, {rates[B]:,.0f} chars/s" for B in BATCHES))
+    print(f"  characters per second, B={BATCHES[-1]} / B=1: {rates[BATCHES[-1]] / rates[1]:.2f}x; "
+          f"B={BATCHES[1]} / B=1: {rates[BATCHES[1]] / rates[1]:.2f}x")
 
 
 SAMPLE_CHARS = 50_000

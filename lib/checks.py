@@ -46,6 +46,8 @@ _RULES = {
     "temperature": (lambda v: _is_number(v) and v >= MIN_TEMPERATURE, float,
                     f"a finite number of at least {MIN_TEMPERATURE:g}"),
     "fraction": (lambda v: _is_number(v) and 0 <= v < 1, float, "a number in [0, 1)"),
+    # Nucleus sampling's theta (lib.rnn.nucleus): 1 is plain sampling.
+    "top_p": (lambda v: _is_number(v) and 0 < v <= 1, float, "a number in (0, 1]"),
     "unit_interval": (lambda v: _is_number(v) and 0 < v < 1, float, "a number between 0 and 1, both excluded"),
     # A gradient bound; False: none (a notebook's None leaves it to the protocol).
     "clip": (lambda v: v is False or _is_number(v) and v > 0, lambda v: v if v is False else float(v),
@@ -165,7 +167,7 @@ NOTEBOOKS = {
     "text_evolution": {"run_dir": _OPTIONAL_PATH, "every": "positive_int", "up_to": "positive_int",
                        "out_dir": _OPTIONAL_PATH},
     "best_model": {"run_dir": _OPTIONAL_PATH, "passage_len": "positive_int", "seed": "non_negative_int",
-                   "temperatures": "list of temperature", "sweep_len": "positive_int",
+                   "temperatures": "list of temperature", "top_ps": "list of top_p", "sweep_len": "positive_int",
                    "prime": "text", "n_records": "positive_int", "out_dir": _OPTIONAL_PATH},
     "inside": {"run_dir": _OPTIONAL_PATH, "text_path": _OPTIONAL_PATH, "chars": "positive_int",
                "ngram_max": "positive_int", "out_dir": _OPTIONAL_PATH,
@@ -182,7 +184,7 @@ NOTEBOOK_DEFAULTS = {
                        "seq_length": 25, "sigma": 0.01, "seed": 0, "h": 1e-4, "keep_carriage_returns": False},
     "text_evolution": {"run_dir": None, "every": 10_000, "up_to": 100_000, "out_dir": None},
     "best_model": {"run_dir": None, "passage_len": 1000, "seed": 0, "temperatures": [0.5, 0.8, 1.0],
-                   "sweep_len": 300, "prime": "", "n_records": 20, "out_dir": None},
+                   "top_ps": [0.3, 0.6, 0.9], "sweep_len": 300, "prime": "", "n_records": 20, "out_dir": None},
     "inside": {"run_dir": None, "text_path": None, "chars": 100_000, "ngram_max": 6, "out_dir": None,
                "seed_dirs": []},
 }

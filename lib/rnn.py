@@ -34,8 +34,27 @@ elementwise to [-clip, clip] when a clip is given:
         m_hat = m / (1 - beta1^t)            v_hat = v / (1 - beta2^t)
         theta = theta - eta * m_hat / (sqrt(v_hat) + eps)
 
+Mini-batches (``loss_and_grads_batch``): B sequences of n characters at once, each with its own
+hidden state. The states are the rows of a (B, m) matrix, so each equation above becomes a
+matrix-matrix product over the batch:
+
+    X, Y (B, n): row i is sequence i's inputs and targets      H0 (B, m): row i is its h_0
+    H (n + 1, B, m): H[t] is h_t of every sequence     P (n, B, K): P[t - 1] is p_t of every one
+    A_t = H_{t-1} W^T + U X_t + b    H_t = tanh(A_t)    O_t = H_t V^T + c    (A_t, H_t (B, m); O_t (B, K))
+    loss = (1/B) sum_i loss_i                     (the batch's mean of each sequence's loss)
+    dO_t = (P_t - onehot(Y_t)) / B                (and / n for loss="mean")
+    dH_t = dO_t V + dA_{t+1} W       dA_t = (1 - H_t^2) * dH_t
+    dV = sum_t dO_t^T H_t   dW = sum_t dA_t^T H_{t-1}   db, dc: sums over t and the batch
+
+so every gradient is the mean over the batch of each sequence's own gradient.
+
 Sampling, one step at a time (``step``, then ``draw``): h = tanh(W h + U x + b),
-p = softmax((V h + c) / temperature), x ~ p.
+p = softmax((V h + c) / temperature), x ~ p. Nucleus sampling (Holtzman et al., 2020) with
+top_p = theta in (0, 1], applied after the temperature: sort the characters by p, likeliest
+first, take the smallest k whose probabilities sum to at least theta, set the others' to zero
+and renormalise. Characters of equal probability are taken in index order (the vocabulary's),
+so a tie at the boundary keeps the lower index. theta = 1 is plain sampling; a theta at most
+the largest probability keeps one character, the argmax.
 
 Inputs ``x`` and targets ``y`` are int arrays of character indices. ``x_t`` is
 one-hot in the math, but no one-hot matrix is ever built: ``U x_t`` is the
@@ -179,6 +198,77 @@ def loss_and_grads(params, x, y, h0, loss="sum"):
     return float(sequence_loss(P, y, loss)), backward(params, x, y, H, P, loss), H[-1].copy()
 
 
+def forward_batch(params, X, H0):
+    """The recurrence over B sequences at once, their states the rows of (B, m) matrices.
+
+    Args:
+        params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m).
+        X: (B, n) int input indices, row i sequence i.  H0: (B, m), row i its state before X[i, 0].
+    Returns:
+        H: (n + 1, B, m) hidden states, H[0] = H0 and H[t + 1][i] = h_t of sequence i.
+        P: (n, B, K) softmax probabilities, P[t][i] = p_t of sequence i.
+    """
+    b, c, U, W, V = (params[k] for k in PARAM_NAMES)
+    X = np.asarray(X)
+    B, n = X.shape
+    H = np.empty((n + 1, B, W.shape[0]), dtype=np.result_type(H0, b, c, U, W, V))
+    H[0] = H0
+    UX_b = U.T[X.T] + b                                   # (n, B, m): [t][i] is U x_t + b of sequence i
+    for t in range(n):
+        H[t + 1] = np.tanh(H[t] @ W.T + UX_b[t])          # H_t = tanh(H_{t-1} W^T + U X_t + b)
+    O = H[1:] @ V.T + c                                   # (n, B, K): O_t = H_t V^T + c
+    return H, softmax_rows(O.reshape(n * B, -1)).reshape(n, B, -1)
+
+
+def backward_batch(params, X, Y, H, P, loss="sum"):
+    """The gradients of the batch's mean sequence loss: the mean of each sequence's gradients.
+
+    Args:
+        X, Y: (B, n) int arrays.  H: (n + 1, B, m) and P: (n, B, K) from ``forward_batch``.
+        loss: "sum" or "mean", the unit of each sequence's loss.
+    Returns:
+        dict of gradients with the same keys and shapes as params.
+    """
+    W, V = params["W"], params["V"]
+    X, Y = np.asarray(X), np.asarray(Y)
+    B, n = X.shape
+    dO = P.copy()                                         # (n, B, K): dO_t = (P_t - onehot(Y_t)) / B
+    dO[np.arange(n)[:, None], np.arange(B), Y.T] -= 1.0
+    dO /= B * n if loss == "mean" else B
+    dH_out = dO @ V                                       # (n, B, m): [t] is dO_t V
+    dA = np.empty_like(dH_out)                            # (n, B, m): [t] is dA_t
+    da_next = np.zeros((B, W.shape[0]), dtype=dA.dtype)   # dA_{n+1} = 0
+    for t in range(n - 1, -1, -1):
+        dh = dH_out[t] + da_next @ W                      # dH_t = dO_t V + dA_{t+1} W
+        dA[t] = (1.0 - H[t + 1] ** 2) * dh                # dA_t = (1 - H_t^2) * dH_t
+        da_next = dA[t]
+    m, K = params["U"].shape
+    dU = np.zeros_like(params["U"], dtype=dA.dtype)
+    np.add.at(dU.T, X.T, dA)                              # dU[:, x] += da for every sequence and t
+    flat_dA, flat_dO = dA.reshape(n * B, m), dO.reshape(n * B, K)
+    return {"b": flat_dA.sum(axis=0), "c": flat_dO.sum(axis=0), "U": dU,
+            "W": flat_dA.T @ H[:-1].reshape(n * B, m), "V": flat_dO.T @ H[1:].reshape(n * B, m)}
+
+
+def loss_and_grads_batch(params, X, Y, H0, loss="sum"):
+    """The batch's mean loss, its exact (unclipped) gradients and each sequence's last hidden state.
+
+    Args:
+        X, Y: (B, n) int inputs and targets, row i sequence i.  H0: (B, m) states before them.
+        loss: "sum" or "mean", each sequence's loss (the batch's is their mean).
+    Returns:
+        (loss, grads, H_last): a float, a dict shaped like params, a (B, m) array.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+    X, Y = np.asarray(X), np.asarray(Y)
+    H, P = forward_batch(params, X, H0)
+    per_sequence = -np.log(P[np.arange(X.shape[1])[:, None], np.arange(X.shape[0]), Y.T]).sum(axis=0)
+    if loss == "mean":
+        per_sequence = per_sequence / X.shape[1]
+    return float(per_sequence.mean()), backward_batch(params, X, Y, H, P, loss), H[-1].copy()
+
+
 def clipped(g, clip):
     """g with every entry clipped to [-clip, clip] (a new array); g itself when clip is None."""
     return g if clip is None else np.clip(g, -clip, clip)
@@ -221,10 +311,13 @@ def softmax_sample(p, u):
     return int(min(np.searchsorted(cumulative, u * cumulative[-1], side="right"), len(p) - 1))
 
 
-def _check_sampling_args(n, temperature):
+def _check_sampling_args(n, temperature, top_p=1.0):
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)) \
             or not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float, np.integer, np.floating)) \
+            or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
     if isinstance(n, bool) or int(n) != n or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
 
@@ -236,16 +329,36 @@ def step(params, h, x):
     return h, params["V"] @ h + params["c"]
 
 
-def draw(o, u, temperature=1.0, argmax=False):
+def nucleus(p, top_p):
+    """The nucleus of top_p: the indices, in increasing order, of the smallest number k of the
+    likeliest characters whose probabilities p (K,) sum to at least top_p of their total
+    (p need not be normalised). Equal probabilities are taken in index order, so a tie at the
+    boundary keeps the lower index."""
+    likeliest = np.argsort(-p, kind="stable")             # likeliest first; ties in index order
+    cumulative = np.cumsum(p[likeliest])
+    k = min(int(np.searchsorted(cumulative, top_p * cumulative[-1], side="left")) + 1, len(p))
+    return np.sort(likeliest[:k])
+
+
+def nucleus_sample(p, u, top_p):
+    """Index drawn from probabilities p (K,) restricted to their ``nucleus`` and renormalised,
+    with one uniform number u in [0, 1) (read off the kept characters in index order)."""
+    kept = nucleus(p, top_p)
+    return int(kept[softmax_sample(p[kept], u)])
+
+
+def draw(o, u, temperature=1.0, argmax=False, top_p=1.0):
     """The character drawn from logits o (K,): x ~ softmax(o / temperature), read off with one
-    uniform number u in [0, 1); with argmax, the likeliest character (u unused, may be None)."""
+    uniform number u in [0, 1), from the nucleus of top_p when top_p < 1 (``nucleus``); with
+    argmax, the likeliest character (u unused, may be None)."""
     if argmax:
         return int(np.argmax(o))
     o = o / temperature
-    return softmax_sample(np.exp(o - o.max()), u)
+    p = np.exp(o - o.max())
+    return softmax_sample(p, u) if top_p == 1 else nucleus_sample(p, u, top_p)
 
 
-def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False):
+def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False, top_p=1.0):
     """Sample n characters, feeding each drawn character back as the next input.
 
     Args:
@@ -259,10 +372,11 @@ def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False
             the hidden state; the draw then starts after its last character,
             which takes the place of x0.
         argmax: always take the most likely character instead of drawing (rng unused).
+        top_p: nucleus sampling's theta in (0, 1], after the temperature; 1.0 is plain sampling.
     Returns:
         (n,) int array of sampled indices.
     """
-    _check_sampling_args(n, temperature)
+    _check_sampling_args(n, temperature, top_p)
     params = {k: np.asarray(params[k], dtype=float) for k in PARAM_NAMES}
     h = np.array(h0, dtype=float)
     x = int(x0)
@@ -273,6 +387,6 @@ def synthesize(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False
     drawn = np.empty(int(n), dtype=np.int64)
     for t in range(int(n)):
         h, o = step(params, h, x)
-        x = draw(o, None if argmax else rng.random(), temperature, argmax)
+        x = draw(o, None if argmax else rng.random(), temperature, argmax, top_p)
         drawn[t] = x
     return drawn

@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from lib.rnn import ADAGRAD_EPS, GRAD_CLIP, LOSSES, PARAM_NAMES, _check_sampling_args, softmax_sample  # noqa: F401
+from lib.rnn import (ADAGRAD_EPS, GRAD_CLIP, LOSSES, PARAM_NAMES, _check_sampling_args,  # noqa: F401
+                     nucleus_sample, softmax_sample)
 
 # The arrays the training loop computes in start on a cache line, where BLAS runs aligned loads.
 ALIGN_BYTES = 64
@@ -202,13 +203,94 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None, loss="sum"):
     return float(sequence_loss(P, y, loss)), grads, H[-1].copy()
 
 
+def batch_workspace(n, B, m, K):
+    """Arrays for ``loss_and_grads_batch`` on B sequences of n characters (lib.rnn.forward_batch's shapes):
+    H (n + 1, B, m), A_in, dH, dtanh, dA (n, B, m), P and dO (n B, K), a and back (B, m); each time
+    step's (B, m) block is contiguous, and ``<name>_rows`` are lists of those blocks."""
+    work = {"H": aligned_zeros((n + 1, B, m)), "A_in": aligned_zeros((n, B, m)), "P": aligned_zeros((n * B, K)),
+            "dO": aligned_zeros((n * B, K)), "dH": aligned_zeros((n, B, m)), "dtanh": aligned_zeros((n, B, m)),
+            "dA": aligned_zeros((n, B, m)), "a": aligned_zeros((B, m)), "back": aligned_zeros((B, m)),
+            "ones_rows": np.ones(n * B), "ones_K": np.ones(K), "rows": np.arange(n * B), "n": n, "B": B}
+    for name in ("H", "A_in", "dH", "dtanh", "dA"):
+        work[name + "_rows"] = list(work[name])
+    return work
+
+
+def loss_and_grads_batch(params, X, Y, H0, grads=None, work=None, loss="sum"):
+    """lib.rnn.loss_and_grads_batch computed fast: the batch's mean loss, the mean of its sequences'
+    gradients (to rounding: the sums run in another order) and the (B, m) last hidden states.
+
+    Args:
+        params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m) (float64).
+        X, Y: (B, n) int inputs and targets.  H0: (B, m) hidden states before them.
+        grads: optional dict of arrays shaped like params to write into.
+        work: a ``batch_workspace`` for exactly these B and n (None: a fresh one).
+        loss: "sum" or "mean", each sequence's loss (the batch's is their mean).
+    """
+    X, Y = np.asarray(X), np.asarray(Y)
+    B, n = X.shape
+    W, U, V = params["W"], params["U"], params["V"]
+    m, K = U.shape
+    if work is None or work["n"] != n or work["B"] != B:
+        work = batch_workspace(n, B, m, K)
+    if grads is None:
+        grads = {k: np.empty_like(v) for k, v in params.items()}
+    x_flat, y_flat = X.T.reshape(n * B), Y.T.reshape(n * B)    # time-major: row t B + i is (t, sequence i)
+    H, A_in, P, a = work["H"], work["A_in"], work["P"], work["a"]
+    np.add(U.T[X.T], params["b"], out=A_in)               # [t][i]: U x_t + b of sequence i
+    H[0] = H0
+    WT, dot, add, tanh = W.T, np.dot, np.add, np.tanh
+    h_rows, a_rows = work["H_rows"], work["A_in_rows"]
+    for t in range(n):                                    # H_t = tanh(H_{t-1} W^T + U X_t + b)
+        dot(h_rows[t], WT, a)
+        add(a, a_rows[t], a)
+        tanh(a, h_rows[t + 1])
+    states, before = H[1:].reshape(n * B, m), H[:-1].reshape(n * B, m)
+    states.dot(V.T, out=P)
+    P += params["c"]
+    P -= P.max(axis=1, keepdims=True)
+    np.exp(P, out=P)
+    P /= (P @ work["ones_K"])[:, None]
+    rows = work["rows"]
+    scale = B * n if loss == "mean" else B
+    loss_value = -np.add.reduce(np.log(P[rows, y_flat])) / scale
+    dO = work["dO"]                                       # (P - onehot(Y)) / B (/ n)
+    dO[...] = P
+    dO[rows, y_flat] -= 1.0
+    dO /= scale
+    dO.T.dot(states, out=grads["V"])
+    work["ones_rows"].dot(dO, out=grads["c"])
+    dH, dtanh, dA = work["dH"], work["dtanh"], work["dA"]
+    dO.dot(V, out=dH.reshape(n * B, m))
+    np.square(H[1:], out=dtanh)
+    np.subtract(1.0, dtanh, out=dtanh)
+    back, multiply = work["back"], np.multiply
+    da_rows, dh_rows, dtanh_rows = work["dA_rows"], work["dH_rows"], work["dtanh_rows"]
+    multiply(dh_rows[n - 1], dtanh_rows[n - 1], da_rows[n - 1])
+    for t in range(n - 2, -1, -1):                        # dA_t = (dO_t V + dA_{t+1} W) * (1 - H_t^2)
+        dot(da_rows[t + 1], W, back)
+        add(back, dh_rows[t], back)
+        multiply(back, dtanh_rows[t], da_rows[t])
+    flat_dA = dA.reshape(n * B, m)
+    flat_dA.T.dot(before, out=grads["W"])
+    work["ones_rows"].dot(flat_dA, out=grads["b"])
+    # dU[:, k] is the sum of da over the positions whose input is k: the rows sorted by input,
+    # then one sum per run of equal inputs (far cheaper than a product with an (n B, K) one-hot matrix).
+    by_input = np.argsort(x_flat, kind="stable")
+    sorted_inputs = x_flat[by_input]
+    first = np.flatnonzero(np.r_[True, sorted_inputs[1:] != sorted_inputs[:-1]])
+    grads["U"][...] = 0.0
+    grads["U"][:, sorted_inputs[first]] = np.add.reduceat(flat_dA[by_input], first, axis=0).T
+    return float(loss_value), grads, H[n].copy()
+
+
 # Characters drawn per block by synthesize_blocks: large enough that the per-block
 # work vanishes, small enough that a block's text is a few hundred kilobytes.
 SYNTH_BLOCK = 65_536
 
 
 def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argmax=False,
-                      block=SYNTH_BLOCK):
+                      block=SYNTH_BLOCK, top_p=1.0):
     """Sample n characters like ``synthesize``, yielding them in blocks of at most ``block``.
 
     The uniform numbers are drawn from rng ``block`` at a time (the last block only as
@@ -218,11 +300,12 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
 
     Args:
         as ``synthesize``; argmax: always take the most likely character
-            (rng is then not used at all).
+            (rng is then not used at all); top_p < 1: nucleus sampling, each draw through
+            lib.rnn.nucleus_sample (the same numbers as lib.rnn.draw).
     Yields:
         (k,) int64 arrays of sampled indices, k <= block, n indices in all.
     """
-    _check_sampling_args(n, temperature)
+    _check_sampling_args(n, temperature, top_p)
     if isinstance(block, bool) or int(block) != block or block < 1:
         raise ValueError(f"block must be a positive integer, got {block!r}")
     b, c, U = (np.asarray(params[k], dtype=float) for k in ("b", "c", "U"))
@@ -246,6 +329,7 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
     cumsum, searchsorted, argmax_ = np.cumsum, np.searchsorted, np.argmax
     temperature = float(temperature)
     scale = temperature != 1.0
+    nucleus = top_p != 1
     last = K - 1
     remaining = int(n)
     while remaining > 0:
@@ -266,10 +350,13 @@ def synthesize_blocks(params, h0, x0, n, rng, temperature=1.0, prime=None, argma
                     divide(o, temperature, out=o)
                 subtract(o, o.max(), out=o)
                 exp(o, out=o)
-                cumsum(o, out=cum)
-                x = int(searchsorted(cum, uniforms[t] * cum[last], side="right"))
-                if x > last:
-                    x = last
+                if nucleus:
+                    x = nucleus_sample(o, uniforms[t], top_p)
+                else:
+                    cumsum(o, out=cum)
+                    x = int(searchsorted(cum, uniforms[t] * cum[last], side="right"))
+                    if x > last:
+                        x = last
             out[t] = x
         remaining -= size
         yield out
@@ -369,16 +456,17 @@ class FlatModel:
 
     fast = True
 
-    def __init__(self, params, best, seq_length, loss="sum"):
+    def __init__(self, params, best, seq_length, loss="sum", batch_size=1):
         m, K = params["U"].shape
-        self.loss = loss
+        self.loss, self.batch_size = loss, batch_size
         self._shapes = {name: params[name].shape for name in PARAM_NAMES}
         self._buffers = {}
         self.params, self.best, self.grads = self.zeros(), self.zeros(), self.zeros()   # padding's gradient stays 0
         for views, given in ((self.params, params), (self.best, best)):
             for name in PARAM_NAMES:
                 views[name][...] = given[name]
-        self._work = workspace(seq_length, m, K)               # every chunk is at most seq_length long
+        # Every chunk is at most seq_length long; a batch's sequences are all exactly that long.
+        self._work = workspace(seq_length, m, K) if batch_size == 1 else batch_workspace(seq_length, batch_size, m, K)
 
     def zeros(self):
         """A dict of zero arrays shaped like the parameters: views into one new flat buffer."""
@@ -392,8 +480,13 @@ class FlatModel:
         return self._buffers[id(views)]
 
     def loss_and_grads(self, x, y, h0):
-        """(loss, h_last) of one chunk; the gradients land in ``self.grads``."""
-        loss_value, _, h_last = loss_and_grads(self.params, x, y, h0, self.grads, self._work, self.loss)
+        """(loss, h_last) of one chunk, x and y (n,) and h0 (m,); with batch_size B > 1, of B chunks,
+        x and y (B, n) and h0 (B, m) (the batch's mean loss, and h_last (B, m)). The gradients land
+        in ``self.grads``."""
+        if self.batch_size == 1:
+            loss_value, _, h_last = loss_and_grads(self.params, x, y, h0, self.grads, self._work, self.loss)
+        else:
+            loss_value, _, h_last = loss_and_grads_batch(self.params, x, y, h0, self.grads, self._work, self.loss)
         return loss_value, h_last
 
     def keep_best(self):

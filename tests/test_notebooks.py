@@ -100,6 +100,8 @@ def test_best_model_passage_and_sweep(chain):
     assert len(passage["passage"]) == 120
     assert [e["temperature"] for e in passage["sweep"]] == [0.5, 0.8, 1.0]
     assert all(len(e["text"]) == 30 for e in passage["sweep"])
+    assert [e["top_p"] for e in passage["top_p_sweep"]] == passage["top_ps"] == [0.3, 0.6, 0.9]
+    assert all(len(e["text"]) == 30 for e in passage["top_p_sweep"])
 
 
 def test_gradient_check_notebook_from_repo_root(tmp_path, learnable_text):

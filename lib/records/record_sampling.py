@@ -10,13 +10,13 @@ from lib.text import corpus
 
 
 def sample_records(params, vocab, boundary, count, seed, max_len=record_files.DEFAULT_MAX_LEN, temperature=1.0,
-                   prime="", argmax=False):
+                   prime="", argmax=False, top_p=1.0):
     """count records drawn whole (see ``iter_records``), as a list of strings."""
-    return list(iter_records(params, vocab, boundary, count, seed, max_len, temperature, prime, argmax))
+    return list(iter_records(params, vocab, boundary, count, seed, max_len, temperature, prime, argmax, top_p))
 
 
 def iter_records(params, vocab, boundary, count, seed, max_len=record_files.DEFAULT_MAX_LEN, temperature=1.0,
-                 prime="", argmax=False):
+                 prime="", argmax=False, top_p=1.0):
     """count records drawn whole, as an iterator (its arguments are checked at once): each from
     h = 0 with the boundary as first input, then the prime's characters, ending at the boundary
     (not included) or at max_len characters, the prime included. One Generator seeded by seed
@@ -26,7 +26,8 @@ def iter_records(params, vocab, boundary, count, seed, max_len=record_files.DEFA
         params: model parameters; vocab: its characters in index order (a list or str);
         boundary: the record boundary (the model file's ``boundary``);
         prime: the start of every record (it may not hold the boundary);
-        argmax: always take the most likely character (the seed is then not used).
+        argmax: always take the most likely character (the seed is then not used);
+        top_p: nucleus sampling's theta in (0, 1], after the temperature (lib.rnn.nucleus).
     Returns:
         An iterator of count strings, each starting with the prime.
     """
@@ -38,6 +39,7 @@ def iter_records(params, vocab, boundary, count, seed, max_len=record_files.DEFA
             raise record_files.RecordsError(f"{name} must be a {'positive' if name == 'max_len' else 'non-negative'} "
                                f"integer, got {value!r}")
     temperature = checks.check("temperature", temperature, "temperature")
+    top_p = checks.check("top_p", top_p, "top_p")
     if boundary in prime:
         raise record_files.RecordsError("the prime holds the record boundary: a record cannot contain it")
     if len(prime) > max_len:
@@ -46,10 +48,11 @@ def iter_records(params, vocab, boundary, count, seed, max_len=record_files.DEFA
     stop = vocab.index(boundary)
     # The inputs before the first draw: the opening boundary, then the prime.
     fed = [stop] + corpus.encode(prime, vocab, what="prime").tolist()
-    return _draw_records(params, vocab, stop, fed, int(count), seed, max_len, temperature, len(prime), argmax)
+    return _draw_records(params, vocab, stop, fed, int(count), seed, max_len, temperature, len(prime), argmax,
+                         top_p)
 
 
-def _draw_records(params, vocab, stop, fed, count, seed, max_len, temperature, n_prime, argmax):
+def _draw_records(params, vocab, stop, fed, count, seed, max_len, temperature, n_prime, argmax, top_p):
     """iter_records' draws, once its arguments are checked."""
     # All inputs but the last only move the hidden state, which every record then starts from.
     primed = np.zeros(params["W"].shape[0])
@@ -61,7 +64,7 @@ def _draw_records(params, vocab, stop, fed, count, seed, max_len, temperature, n
         h, x, drawn = primed, first, []
         while n_prime + len(drawn) < max_len:
             h, o = rnn.step(params, h, x)
-            x = rnn.draw(o, None if argmax else rng.random(), temperature, argmax)
+            x = rnn.draw(o, None if argmax else rng.random(), temperature, argmax, top_p)
             if x == stop:
                 break
             drawn.append(x)
@@ -73,7 +76,8 @@ def is_record_model(meta):
     return bool(meta.get("records")) and isinstance(meta.get("boundary"), str)
 
 
-def record_lines(params, vocab, meta, count, seed, temperature=1.0, prime="", max_len=None, argmax=False):
+def record_lines(params, vocab, meta, count, seed, temperature=1.0, prime="", max_len=None, argmax=False,
+                 top_p=1.0):
     """count records of a record-mode model (lib.records), each as one printable line.
 
     The records are lib.records.record_sampling.iter_records' (one Generator seeded by seed draws them in
@@ -87,5 +91,5 @@ def record_lines(params, vocab, meta, count, seed, temperature=1.0, prime="", ma
     boundary = meta["boundary"]
     drawn = iter_records(params, vocab, boundary, count, seed,
                                  meta["max_record_len"] if max_len is None else max_len, temperature, prime,
-                                 argmax)
+                                 argmax, top_p)
     return (record_files.visible(record, boundary, vocab) for record in drawn)

@@ -69,6 +69,7 @@ _length = _option("non_negative_int", int)
 _count = _option("positive_int", int)
 _seed = _option("non_negative_int", int)
 _temperature = _option("temperature", float)
+_top_p = _option("top_p", float)
 
 
 def build_parser():
@@ -92,6 +93,10 @@ def build_parser():
                         help=f"divides the logits before each draw: below 1 is more conservative, "
                              f"above 1 more varied (default 1.0, at least {checks.MIN_TEMPERATURE:g}; "
                              f"--argmax is the limit of small T)")
+    parser.add_argument("--top-p", type=_top_p, default=1.0, metavar="THETA",
+                        help="nucleus sampling, after the temperature: draw only from the fewest likeliest "
+                             "characters whose probabilities sum to at least THETA, renormalised (default 1.0, "
+                             "plain sampling; a THETA at most the likeliest character's probability takes it)")
     parser.add_argument("--seed", "-s", type=_seed, default=0, metavar="S",
                         help="random seed; the same seed gives the same text (default 0)")
     prime = parser.add_mutually_exclusive_group()
@@ -188,11 +193,11 @@ def read_prime(args, vocab):
         raise UsageError(str(err) if args.prime_file is None else f"--prime-file: {err}") from None
 
 
-def generate(params, vocab, length, seed, temperature=1.0, prime="", argmax=False):
+def generate(params, vocab, length, seed, temperature=1.0, prime="", argmax=False, top_p=1.0):
     """Yield the text of one sample in pieces: the prime, then ``length`` sampled characters.
 
     The pieces joined equal ``prime + sampling.sample_text(params, vocab, length, seed,
-    temperature, prime)`` (or the argmax path), with memory independent of length.
+    temperature, prime, top_p=top_p)`` (or the argmax path), with memory independent of length.
     """
     prime_ids = corpus.encode(prime, vocab, what="prime") if prime else None
     first = corpus.encode(sampling.start_char(vocab), vocab)[0]
@@ -200,7 +205,7 @@ def generate(params, vocab, length, seed, temperature=1.0, prime="", argmax=Fals
     if prime:
         yield prime
     for block in rnn_fast.synthesize_blocks(params, h0, first, length, np.random.default_rng(seed),
-                                       temperature, prime_ids, argmax=argmax):
+                                       temperature, prime_ids, argmax=argmax, top_p=top_p):
         yield corpus.decode(block, vocab)
 
 
@@ -208,7 +213,8 @@ def _stream_pieces(params, vocab, args, prime):
     for k in range(args.count):
         if k:
             yield SEPARATOR
-        yield from generate(params, vocab, args.length, args.seed + k, args.temperature, prime, args.argmax)
+        yield from generate(params, vocab, args.length, args.seed + k, args.temperature, prime, args.argmax,
+                            args.top_p)
 
 
 def text_pieces(params, vocab, meta, args, prime):
@@ -220,7 +226,7 @@ def text_pieces(params, vocab, meta, args, prime):
                          "record may have), got 0")
     try:
         lines = record_sampling.record_lines(params, vocab, meta, args.count, args.seed, args.temperature, prime,
-                                      args.length, args.argmax)
+                                      args.length, args.argmax, args.top_p)
     except corpus.CorpusError as err:
         option = "--prime-file" if args.prime_file is not None else "--prime"
         raise UsageError(f"{option}: {err} (--length {args.length})" if args.length is not None else
@@ -291,7 +297,8 @@ def run(argv=None):
             else f"{args.count} x {args.length} characters")
     print(f"{PROG}: {path} ({'record ' if record_model else ''}{kind}, step {meta.get('step')}, K={len(vocab)}, "
           f"m={params['W'].shape[0]}); {what}, "
-          + ("argmax" if args.argmax else f"temperature {args.temperature}, seed {args.seed}"),
+          + ("argmax" if args.argmax else f"temperature {args.temperature}"
+             + (f", top-p {args.top_p}" if args.top_p != 1 else "") + f", seed {args.seed}"),
           file=sys.stderr)
     if note is not None:
         print(f"{PROG}: note: {note}", file=sys.stderr)

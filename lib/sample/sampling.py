@@ -47,7 +47,7 @@ def read_prime(path, vocab):
     return text
 
 
-def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=None):
+def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=None, top_p=1.0):
     """Sample n characters from h = 0 with a Generator seeded by seed.
 
     Args:
@@ -55,13 +55,15 @@ def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=No
         temperature: at least checks.MIN_TEMPERATURE; 1.0 is plain sampling.
         prime: text fed through the network first; the sample continues it.
         first_char: the first input when prime is empty (default ``start_char``).
+        top_p: nucleus sampling's theta in (0, 1], after the temperature (lib.rnn.nucleus); 1.0 is plain.
     Returns:
         The sampled string (without the prime).
     Raises:
         corpus.CorpusError: prime or first_char has characters outside vocab, or prime is too long.
-        checks.ParameterError: temperature is not a temperature.
+        checks.ParameterError: temperature is not a temperature, or top_p not in (0, 1].
     """
     temperature = checks.check("temperature", temperature, "temperature")
+    top_p = checks.check("top_p", top_p, "top_p")
     check_prime(prime, vocab)
     prime_ids = corpus.encode(prime, vocab, what="prime (priming text)") if prime else None
     first = corpus.encode(first_char if first_char is not None else start_char(vocab), vocab,
@@ -70,5 +72,5 @@ def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=No
         raise corpus.CorpusError(f"first_char must be one character, got {first_char!r}")
     h0 = np.zeros(params["W"].shape[0])
     drawn = rnn.synthesize(params, h0, first[0], n, np.random.default_rng(seed),
-                           temperature=temperature, prime=prime_ids)
+                           temperature=temperature, prime=prime_ids, top_p=top_p)
     return corpus.decode(drawn, vocab)

@@ -285,8 +285,10 @@ def load_state(path, vocab, text_hash, settings=None):
     for group in groups:
         state["optimizer"]["arrays"][group] = {n: arrays[OPTIMIZER_PREFIXES[group] + n] for n in rnn.PARAM_NAMES}
         _check_shapes(path, state["optimizer"]["arrays"][group], K, m)
-    if arrays["h_prev"].shape != (m,):
-        raise CheckpointError(f"checkpoint {path}: h_prev has shape {arrays['h_prev'].shape}, expected ({m},)")
+    batch = settings.get("batch_size", 1)
+    h_shape = (m,) if batch == 1 else (batch, m)      # one hidden state per stream of a batch
+    if arrays["h_prev"].shape != h_shape:
+        raise CheckpointError(f"checkpoint {path}: h_prev has shape {arrays['h_prev'].shape}, expected {h_shape}")
     state["h_prev"] = arrays["h_prev"]
     state["history"] = {k: arrays["history_" + k].tolist() for k in HISTORY_KEYS}
     state["epoch_starts"] = arrays["epoch_starts"].tolist()

@@ -5,7 +5,7 @@ import numpy as np
 
 from lib import rnn
 from lib.text import corpus
-from lib.training import checkpoint, loss_plot, run_files, run_folder, train
+from lib.training import checkpoint, loss_plot, parts, run_files, run_folder, train
 from lib.training.resume import run_facts
 
 
@@ -25,10 +25,25 @@ def final_sample(run, state):
     if run.get("records"):
         h0, x0 = np.zeros(settings["m"]), vocab.index(run["records"]["boundary"])
     else:
-        h0, x0 = state["h_prev"], vocab.index(run["text"][state["chunk"] * settings["seq_length"]])
+        # (With a batch, from its first stream; in the chunks and random orders the character at the
+        # course walk's position stands in for the next one, which only the walk knows.)
+        h0 = np.reshape(state["h_prev"], (-1, settings["m"]))[0]
+        x0 = vocab.index(run["text"][state["chunk"] * settings["seq_length"]])
     rng = np.random.default_rng(np.random.SeedSequence(settings["seed"], spawn_key=(2,)))
     drawn = rnn.synthesize(state["params"], h0, x0, settings["synth_len"], rng)
     return {"step": state["step"], "smooth_loss": state["smooth_loss"], "text": corpus.decode(drawn, vocab)}
+
+
+def validation_chunk(run, state):
+    """The summary's "heldout" of a run with a val_chunk: the piece, and the bits per character on it of the
+    best model and of the model at the end (the history holds those of every eval_every updates)."""
+    settings = state["settings"]
+    start, end = parts.validation_piece(state["n_train"], settings["chunks"], settings["val_chunk"])
+    data = corpus.encode(run["text"][start:end], run["vocab"])
+    return {"name": f"validation chunk {settings['val_chunk']} of {settings['chunks']} (characters "
+                    f"{start:,} to {end:,} of the text)", "chars": end - start,
+            "best_bpc": train.bits_per_char(state["best_params"], data),
+            "final_bpc": train.bits_per_char(state["params"], data)}
 
 
 def finish(run, folder, state, epochs, facts):
@@ -41,6 +56,8 @@ def finish(run, folder, state, epochs, facts):
         data = corpus.encode(run["heldout"]["text"], run["vocab"])
         heldout = {"name": run["heldout"]["name"], "chars": len(run["heldout"]["text"]),
                    "best_bpc": train.bits_per_char(state["best_params"], data)}
+    elif state["settings"].get("val_chunk") is not None:
+        heldout = validation_chunk(run, state)
     closing = final_sample(run, state)
     if closing is not None:
         state = dict(state, samples=state["samples"] + [closing])

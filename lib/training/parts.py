@@ -14,12 +14,34 @@ equations, the same numbers bit for bit.
 
 A walk maps an epoch (1, 2, ...) to its chunks: (starts, lengths, resets), each an (n,)
 array: chunk i's inputs are data[starts[i] : starts[i] + lengths[i]], its targets one
-character on, and the hidden state is zeroed before it where resets[i].
+character on, and the hidden state is zeroed before it where resets[i]. With a batch of
+B > 1 sequences per update, starts and resets are (n, B): update i takes the B sequences
+data[starts[i, j] : starts[i, j] + lengths[i]], stream j's hidden state zeroed where resets[i, j].
+
+The orders (train.ipynb's ``order``; ``make_walk``), on the training text of N characters:
+
+* "sequential", the course's: the text from its start in seq_length chunks, the hidden state
+  carried across and zeroed when an epoch starts. With B > 1, the text is cut into B equal
+  streams walked side by side, each with its own hidden state (as char-rnn does).
+* "chunks": the text cut into ``chunks`` equal pieces of P = N // chunks characters (the last
+  N - chunks P unused), visited in a new random order each epoch, each walked as the course
+  walks the book: (P - 1) // seq_length sequences, the hidden state zeroed at its start. With
+  B > 1, B pieces at a time, walked side by side (B must divide the number of pieces).
+* "random": each sequence from a uniformly random start in [0, N - seq_length - 1], the hidden
+  state zeroed before it. An epoch is as many sequences as the course's walk of the text has,
+  (N - 1) // seq_length, in updates of B.
+
+``val_chunk`` sets one of the ``chunks`` pieces aside (``split_pieces``): the training text is
+then the text without it, the parts before and after it joined (as the corpus joins its plays),
+whatever the order. The random orders draw from a generator of their own, seeded by the run's
+seed and the epoch (``order_rng``): the initial weights and the samples do not depend on them,
+and an epoch's walk is known from its number alone, so a checkpoint continues it mid-epoch.
 """
 
 import numpy as np
 
-from lib import rnn, rnn_fast
+from lib import checks, rnn, rnn_fast
+from lib.records.record_walk import ORDER_STREAM
 
 
 class PlainModel:
@@ -27,8 +49,8 @@ class PlainModel:
 
     fast = False
 
-    def __init__(self, params, best, loss="sum"):
-        self.loss = loss
+    def __init__(self, params, best, loss="sum", batch_size=1):
+        self.loss, self.batch_size = loss, batch_size
         self.params = {name: np.array(params[name], dtype=float) for name in rnn.PARAM_NAMES}
         self.best = {name: np.array(best[name], dtype=float) for name in rnn.PARAM_NAMES}
         self.grads = self.zeros()
@@ -37,7 +59,10 @@ class PlainModel:
         return {name: np.zeros_like(value) for name, value in self.params.items()}
 
     def loss_and_grads(self, x, y, h0):
-        loss, self.grads, h_last = rnn.loss_and_grads(self.params, x, y, h0, self.loss)
+        if self.batch_size == 1:
+            loss, self.grads, h_last = rnn.loss_and_grads(self.params, x, y, h0, self.loss)
+        else:
+            loss, self.grads, h_last = rnn.loss_and_grads_batch(self.params, x, y, h0, self.loss)
         return loss, h_last
 
     def keep_best(self):
@@ -47,9 +72,10 @@ class PlainModel:
 
 def make_model(params, best, settings):
     """The model of these settings (fast or plain), starting from params, with best kept."""
+    batch_size = settings.get("batch_size", 1)
     if settings["fast"]:
-        return rnn_fast.FlatModel(params, best, settings["seq_length"], settings["loss"])
-    return PlainModel(params, best, settings["loss"])
+        return rnn_fast.FlatModel(params, best, settings["seq_length"], settings["loss"], batch_size)
+    return PlainModel(params, best, settings["loss"], batch_size)
 
 
 class AdaGrad:
@@ -138,3 +164,129 @@ def course_walk(n_train, seq_length):
     """The walk of every epoch the same: ``stream_chunks``."""
     chunks = stream_chunks(n_train, seq_length)
     return lambda epoch: chunks
+
+
+# ----------------------------------------------------------- the orders (see the module docstring)
+ORDERS = ("sequential", "chunks", "random")
+
+
+def order_rng(seed, epoch):
+    """The generator of an epoch's order: the run seed's stream ORDER_STREAM, spawned for the epoch
+    (train() spawns the initial weights (0,) and the samples (1,) from the same seed)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ORDER_STREAM, int(epoch))))
+
+
+def validation_piece(n_train, chunks, val_chunk):
+    """(start, end) of piece val_chunk of the n_train training characters cut into chunks pieces, or None."""
+    if val_chunk is None:
+        return None
+    size = n_train // chunks
+    return val_chunk * size, (val_chunk + 1) * size
+
+
+def split_pieces(data, chunks, val_chunk):
+    """(training data, validation piece): data without piece val_chunk, the parts either side joined,
+    and that piece; (data, None) when val_chunk is None."""
+    piece = validation_piece(len(data), chunks, val_chunk)
+    if piece is None:
+        return data, None
+    start, end = piece
+    return np.concatenate((data[:start], data[end:])), data[start:end]
+
+
+def make_walk(n_train, settings):
+    """The walk of these settings (order, chunks, val_chunk, batch_size, seq_length, seed) through a training
+    text of n_train characters, before val_chunk's piece is cut out of it (``split_pieces``).
+
+    Raises:
+        checks.ParameterError: one line naming the setting the text is too short for.
+    """
+    L, B, order = settings["seq_length"], settings["batch_size"], settings["order"]
+    chunks, val_chunk = settings["chunks"], settings["val_chunk"]
+    size = None if chunks is None else n_train // chunks
+    if chunks is not None and (size - 1) // L < 1:
+        raise checks.ParameterError(
+            f"chunks={chunks} is more chunks than the text has sequences: a piece of {n_train:,} // {chunks} = "
+            f"{size:,} characters holds no sequence of seq_length + 1 = {L + 1} (at most "
+            f"{n_train // (L + 1):,} chunks)")
+    n = n_train - (size if val_chunk is not None else 0)
+    if order == "chunks":
+        return chunk_walk(chunks - (val_chunk is not None), size, L, B, settings["seed"], chunks)
+    if order == "random":
+        return random_walk(n, L, B, settings["seed"])
+    return course_walk(n, L) if B == 1 else stream_walk(n, L, B)
+
+
+def stream_walk(n_train, seq_length, streams):
+    """The sequential order with a batch: the text cut into ``streams`` equal parts of S = n_train // streams
+    characters, walked side by side as the course walks the book, each part's hidden state zeroed
+    when an epoch starts; (S - 1) // seq_length updates an epoch."""
+    size = n_train // streams
+    count = (size - 1) // seq_length
+    if count < 1:
+        raise checks.ParameterError(
+            f"batch_size={streams} is more streams than the text allows: each of {n_train:,} // {streams} = "
+            f"{size:,} characters holds no sequence of seq_length + 1 = {seq_length + 1} (at most "
+            f"{n_train // (seq_length + 1):,} streams)")
+    starts = np.arange(streams, dtype=np.int64) * size + (np.arange(count, dtype=np.int64) * seq_length)[:, None]
+    resets = np.zeros((count, streams), dtype=bool)
+    resets[0] = True
+    chunks = starts, np.full(count, seq_length, dtype=np.int64), resets
+    return lambda epoch: chunks
+
+
+def chunk_walk(n_pieces, size, seq_length, batch_size, seed, chunks):
+    """The chunks order: n_pieces pieces of ``size`` characters (piece k at k size), in a new order each epoch
+    (``order_rng``), each walked as the course walks the book from a zero hidden state; batch_size of
+    them side by side. ``chunks`` (the setting) only words the error."""
+    if n_pieces % batch_size:
+        raise checks.ParameterError(
+            f"batch_size={batch_size} must divide the {n_pieces} pieces order='chunks' trains on (chunks={chunks}"
+            f"{', one of them the val_chunk' if n_pieces < chunks else ''}): each update walks batch_size pieces "
+            f"side by side")
+    per_piece = (size - 1) // seq_length
+    offsets = np.arange(per_piece, dtype=np.int64) * seq_length
+
+    def walk(epoch):
+        order = order_rng(seed, epoch).permutation(n_pieces).astype(np.int64)
+        groups = order.reshape(n_pieces // batch_size, batch_size)        # side by side
+        starts = (groups[:, None, :] * size + offsets[None, :, None]).reshape(-1, batch_size)
+        resets = np.zeros(starts.shape, dtype=bool)
+        resets[::per_piece] = True
+        if batch_size == 1:
+            starts, resets = starts[:, 0], resets[:, 0]
+        return starts, np.full(len(starts), seq_length, dtype=np.int64), resets
+    return walk
+
+
+def random_walk(n_train, seq_length, batch_size, seed):
+    """The random order: every sequence from a uniformly random start in [0, n_train - seq_length - 1]
+    (``order_rng``), from a zero hidden state; (n_train - 1) // seq_length sequences an epoch, as many
+    as the course's walk, in updates of batch_size."""
+    count = (n_train - 1) // seq_length // batch_size
+    if count < 1:
+        raise checks.ParameterError(
+            f"batch_size={batch_size} is more sequences than an epoch of order='random' has "
+            f"({(n_train - 1) // seq_length:,} of seq_length {seq_length} in {n_train:,} characters)")
+    shape = (count,) if batch_size == 1 else (count, batch_size)
+
+    def walk(epoch):
+        starts = order_rng(seed, epoch).integers(0, n_train - seq_length, size=shape, dtype=np.int64)
+        return starts, np.full(count, seq_length, dtype=np.int64), np.ones(shape, dtype=bool)
+    return walk
+
+
+def sequences(data, starts, length):
+    """The inputs and targets of one update: data[start : start + length] and one character on; with
+    starts (B,), (B, length) arrays, row j from starts[j]."""
+    if np.ndim(starts) == 0:
+        return data[starts:starts + length], data[starts + 1:starts + length + 1]
+    at = starts[:, None] + np.arange(length)
+    return data[at], data[at + 1]
+
+
+def zero_states(h, resets):
+    """h with the states zeroed where resets says: h (m,) and resets a bool, or h (B, m) and resets (B,)."""
+    h = h.copy()
+    h[resets] = 0.0
+    return h

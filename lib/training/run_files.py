@@ -10,7 +10,7 @@ the lock belong to ``lib.training.run_folder``, the ``.npz`` files to ``lib.trai
 * ``history.csv``     step, epoch, loss, smooth_loss, val_bpc (empty where not evaluated)
 * ``samples.jsonl``   one {"step", "smooth_loss", "text"} per line
 * ``evolution.json``  the samples picked for the text-evolution table
-* ``passage.json``    the best model's passage and temperature sweep
+* ``passage.json``    the best model's passage, temperature sweep and nucleus (top-p) sweep
 """
 
 import csv
@@ -91,7 +91,8 @@ def library_versions():
 def write_training_run(out_dir, state, epochs, data_path, heldout=None):
     """Write summary.json, history.csv and samples.jsonl for a finished train() state.
 
-    heldout: what the run was evaluated on ({"name", "chars", "best_bpc"}), or None.
+    heldout: what the run was evaluated on ({"name", "chars", "best_bpc"}, and "final_bpc", the model at
+        the end, for a val_chunk), or None.
     Returns the summary dict.
     """
     out_dir = Path(out_dir)
@@ -201,7 +202,7 @@ def read_gradcheck(out_dir):
 
 EVOLUTION_KEYS = ("run_dir", "run_steps", "every", "up_to", "samples")
 PASSAGE_KEYS = ("run_dir", "best_step", "best_smooth_loss", "seed", "prime", "passage_len",
-                "temperature", "passage", "sweep_len", "sweep")
+                "temperature", "passage", "sweep_len", "sweep", "top_ps", "top_p_sweep")
 
 
 def _write_notebook_result(path, obj):
@@ -224,7 +225,8 @@ def read_evolution(out_dir):
 
 
 def write_passage(out_dir, **fields):
-    """passage.json: the best model's passage and temperature sweep (PASSAGE_KEYS)."""
+    """passage.json: the best model's passage, temperature sweep ([{"temperature", "text"}]) and nucleus
+    sweep at temperature 1 ([{"top_p", "text"}]) (PASSAGE_KEYS)."""
     _write_notebook_result(Path(out_dir) / "passage.json", {k: fields[k] for k in PASSAGE_KEYS})
 
 

@@ -107,9 +107,10 @@ def plan(**parameters):
         return _plan_records(p, data_file)
     text, converted = corpus.read(data_file, p["keep_carriage_returns"])
     n_train = corpus.split_train_val(len(text), p["val_fraction"], p["seq_length"])
-    steps_per_epoch = train.steps_per_epoch(n_train, p["seq_length"])
-    if steps_per_epoch == 0:
+    if train.steps_per_epoch(n_train, p["seq_length"]) == 0:
         raise corpus.CorpusError(f"{data_file}: too short for one update of seq_length {p['seq_length']}")
+    train.check_order_fits(p, False, None)
+    steps_per_epoch = train.walk_steps(n_train, p)  # (order, chunks, val_chunk, batch_size: lib.training.parts)
     out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
     vocab = corpus.build_vocab(text)
     later = [k for k in p["snapshot_epochs"] if k >= p["epochs"]]
@@ -119,12 +120,13 @@ def plan(**parameters):
     if cut:
         raise checks.ParameterError(f"snapshot_epochs: epoch {cut[0]} ends after max_steps={p['max_steps']}")
     check_memory(len(vocab), p)
-    heldout = _heldout(data_file, p["val_fraction"], vocab)
+    # A val_chunk is the run's held-out set in place of the default corpus's held-out play (one at a time).
+    heldout = _heldout(data_file, p["val_fraction"], vocab) if p["val_chunk"] is None else None
+    planned = steps_per_epoch * p["epochs"]
     return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
             "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text), "heldout": heldout,
             "steps_per_epoch": steps_per_epoch, "records": None,
-            "planned_steps": train.planned_steps(len(text), p["val_fraction"], p["seq_length"],
-                                                 p["epochs"], p["max_steps"])}
+            "planned_steps": planned if p["max_steps"] is None else min(planned, p["max_steps"])}
 
 
 def memory_needed(K, p):
@@ -354,6 +356,7 @@ def _records_suffix(settings):
 
 def _plan_records(p, data_file):
     """plan() for record mode: read the records file, join the records, count the updates."""
+    train.check_order_fits(p, True, None)
     prepared = record_walk.prepare_run(data_file, p["record_field"], p["max_record_len"],
                                    p["keep_carriage_returns"], p["val_fraction"], p["seq_length"],
                                    p["epochs"], p["max_steps"])

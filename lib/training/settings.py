@@ -24,6 +24,7 @@ PROTOCOLS = {
 }
 DEFAULT_PROTOCOL = "2021"
 OPTIMIZERS = ("adagrad", "adam")
+ORDERS = ("sequential", "chunks", "random")
 ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999}
 
 # name: (rule for lib.checks, the notebook's default, role). Roles:
@@ -57,6 +58,11 @@ TABLE = {
     "synth_every": ("positive_int", 10_000, "run"),
     "synth_len": ("positive_int", 200, "run"),
     "val_fraction": ("fraction", 0.0, "run"),
+    # The training order and the batch (lib.training.parts: the walks; the handouts' bonus experiments).
+    "order": (("text", {"choices": ORDERS}), "sequential", "run"),
+    "chunks": (("positive_int", {"optional": True, "none_means": "not cut into pieces"}), None, "run"),
+    "val_chunk": (("non_negative_int", {"optional": True, "none_means": "no piece set aside"}), None, "run"),
+    "batch_size": ("positive_int", 1, "run"),
     "eval_every": ("positive_int", 10_000, "run"),
     "checkpoint_every": ("positive_int", 10_000, "session"),
     "retrain": ("bool", False, "session"),
@@ -112,8 +118,27 @@ def resolve(protocol=DEFAULT_PROTOCOL, **given):
         elif settings[name] is not None:
             raise SettingsError(f"{name}={settings[name]!r} is Adam's setting; optimizer is "
                                 f"{settings['optimizer']!r} (give optimizer='adam', or leave {name} out)")
+    check_order(settings)
     overrides = [name for name in PROTOCOL_SETTINGS if settings[name] != handout[name]]
     return settings, overrides
+
+
+def check_order(settings):
+    """SettingsError for order, chunks and val_chunk that do not fit together (the text's length is
+    checked where the walk is made, lib.training.parts.make_walk)."""
+    order, chunks, val_chunk = settings["order"], settings["chunks"], settings["val_chunk"]
+    if order == "chunks" and chunks is None:
+        raise SettingsError("order='chunks' needs chunks, the number of pieces the text is cut into")
+    if val_chunk is not None:
+        if chunks is None:
+            raise SettingsError(f"val_chunk={val_chunk} is the index of one of the chunks pieces: give chunks too")
+        if val_chunk >= chunks:
+            raise SettingsError(f"val_chunk must be in 0..chunks-1 = 0..{chunks - 1}, got {val_chunk}")
+        if order == "chunks" and chunks == 1:
+            raise SettingsError("chunks=1 with a val_chunk leaves no piece to train on: give chunks of at least 2")
+    elif chunks is not None and order != "chunks":
+        raise SettingsError(f"chunks={chunks} cuts the text for order='chunks' or a val_chunk; with order={order!r} "
+                            f"and no val_chunk it would do nothing: leave it out (None)")
 
 
 def train_arguments(parameters):

@@ -14,9 +14,17 @@ step 0 and every ``synth_every`` steps, from the current hidden state and the
 next chunk's first input character. The best model is a copy of the parameters
 after the update whose smooth loss is the lowest seen.
 
-One ``seed`` decides everything through two independent generators: one for
+One ``seed`` decides everything through independent generators: one for
 the initial weights and one for the samples drawn during training, so drawing
-more or fewer samples never changes the weights.
+more or fewer samples never changes the weights, and one per epoch for the
+order of the "chunks" and "random" orders (lib.training.parts.order_rng).
+
+``order``, ``chunks``, ``val_chunk`` and ``batch_size`` change the walk (lib.training.parts:
+its docstring defines each order and what an epoch is). With ``batch_size`` B > 1 each update
+takes B sequences, its loss and gradients the batch's means (lib.rnn.loss_and_grads_batch),
+and the hidden state is (B, m), one row per stream; the samples start from the first
+stream's. ``val_chunk`` is a held-out set like the ``val_fraction`` tail or a held-out text,
+one at a time: its bits per character are recorded every ``eval_every`` steps.
 """
 
 import hashlib
@@ -67,11 +75,27 @@ def steps_per_epoch(n_train, seq_length):
     return max(0, (n_train - 1) // seq_length)
 
 
-def planned_steps(n_chars, val_fraction, seq_length, epochs, max_steps=None):
-    """Total updates a run of these settings makes on a text of n_chars characters."""
-    n_train = corpus.split_train_val(n_chars, val_fraction, seq_length)
-    total = steps_per_epoch(n_train, seq_length) * epochs
-    return total if max_steps is None else min(total, max_steps)
+def walk_steps(n_train, settings):
+    """Updates per epoch of the walk of these settings (order, chunks, val_chunk, batch_size) through
+    n_train training characters; ConfigError names a setting the text is too short for."""
+    return len(parts.make_walk(n_train, settings)(1)[0])
+
+
+def check_order_fits(settings, record_mode, heldout_text):
+    """ConfigError for an order, a batch or a val_chunk that does not fit the rest of the run."""
+    if record_mode:
+        moved = [f"{name}={settings[name]!r}" for name in ("order", "chunks", "val_chunk", "batch_size")
+                 if settings[name] != table.DEFAULTS[name]]
+        if moved:
+            raise ConfigError(f"{moved[0]} is for a stream of text: record mode (records=True) walks its records, "
+                              f"one sequence each, in a new random order every epoch; leave order, chunks, "
+                              f"val_chunk and batch_size at their defaults")
+    if settings["val_chunk"] is not None:
+        if settings["val_fraction"] > 0:
+            raise ConfigError(f"val_chunk={settings['val_chunk']} with val_fraction={settings['val_fraction']}: "
+                              f"one held-out set at a time; give val_fraction 0")
+        if heldout_text is not None:
+            raise ConfigError(f"val_chunk={settings['val_chunk']} with a held-out text: one held-out set at a time")
 
 
 def bits_per_char(params, data, chunk=4096):
@@ -95,6 +119,7 @@ def text_sha256(text):
 
 def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng, sample_rng):
     params = rnn.init_params(len(vocab), settings["m"], settings["sigma"], init_rng, settings["init"])
+    batch = settings["batch_size"]
     return {
         "vocab": "".join(vocab), "settings": dict(settings), "text_sha256": text_hash,
         "n_chars": n_chars, "n_train": n_train, "data_path": data_path,
@@ -103,7 +128,7 @@ def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng
         "sample_rng_state": sample_rng.bit_generator.state, "samples": [], "epoch_ends": [],
         "wall_seconds": 0.0, "loop_seconds": 0.0,
         "params": params, "optimizer": None, "best_params": {n: v.copy() for n, v in params.items()},
-        "h_prev": np.zeros(settings["m"]), "epoch_starts": [0],
+        "h_prev": np.zeros(settings["m"] if batch == 1 else (batch, settings["m"])), "epoch_starts": [0],
         "history": {k: [] for k in checkpoint.HISTORY_KEYS},
     }
 
@@ -125,7 +150,8 @@ def train(text, out_dir=None, *, resume=False, data_path=None, on_event=None, he
             synth_every, synth_len, a synth_len-character sample at step 0 and every
             synth_every steps; val_fraction, the share of the text at its end held out of
             training, its bits per character recorded every ``eval_every`` steps;
-            checkpoint_every.
+            order, chunks, val_chunk (a piece held out instead) and batch_size, the walk
+            (see the module docstring); checkpoint_every.
         resume: continue from ``out_dir/last.npz`` (which must match text and settings).
         data_path: where text came from, kept in the checkpoint for the record.
         heldout_text: a text the model never trains on (with val_fraction 0), whose bits
@@ -169,12 +195,11 @@ def loop(run, model, optimizer, walk):
             run.start_next_epoch()
             starts, lengths, resets = walk(state["epoch"])
         i, step = state["chunk"], state["step"]
-        if resets[i]:                                     # the first chunk of an epoch (or record)
-            h_prev = np.zeros_like(h_prev)
-        x = data[starts[i]:starts[i] + lengths[i]]        # inputs, and the targets one character on
-        y = data[starts[i] + 1:starts[i] + lengths[i] + 1]
+        if resets[i].any():                               # an epoch's (record's, piece's) first chunk, a random start
+            h_prev = parts.zero_states(h_prev, resets[i])
+        x, y = parts.sequences(data, starts[i], lengths[i])   # inputs, and the targets one character on
         if step % synth_every == 0:
-            run.draw_sample(h_prev, x[0])
+            run.draw_sample(h_prev, x)
 
         tick = time.process_time()  # CPU time: runs sharing a core are not charged for waiting
         loss, h_prev = model.loss_and_grads(x, y, h_prev)
@@ -199,6 +224,7 @@ class _Run:
     def __init__(self, text, out_dir, settings, *, resume, data_path, on_event, heldout_text,
                  snapshot_epochs, record_mode):
         given = check_settings(**settings)
+        check_order_fits(given, record_mode is not None, heldout_text)
         resume = checks.check("resume", resume, "bool")
         if not isinstance(text, str):
             raise corpus.CorpusError(f"text must be a str, got {type(text).__name__}")
@@ -215,6 +241,12 @@ class _Run:
         data = corpus.encode(text, vocab)
         # Record mode: the held-out records start at the closing boundary of the last training one.
         self.train_data, self.val_data = data[:split], data[split - (boundary is not None and split < len(data)):]
+        if boundary is None:
+            # Checked before anything is read or written: the text may be too short for the order.
+            self.walk = parts.make_walk(split, given)
+            self.train_data, piece = parts.split_pieces(self.train_data, given["chunks"], given["val_chunk"])
+            if piece is not None:
+                self.val_data = piece
         run_settings = {k: given[k] for k in RUN_SETTINGS}
         if heldout_text is not None:
             if given["val_fraction"] > 0:
@@ -249,7 +281,6 @@ class _Run:
                                np.random.default_rng(init_seq), self.sample_rng)
         state["data_path"] = str(data_path) if data_path is not None else state.get("data_path")
         if boundary is None:
-            self.walk = parts.course_walk(len(self.train_data), given["seq_length"])
             self.val_bits = lambda params: bits_per_char(params, self.val_data)
         else:
             b = vocab.index(boundary)
@@ -278,8 +309,11 @@ class _Run:
         state["epoch_starts"].append(state["step"])
         self.emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
 
-    def draw_sample(self, h, x0):
-        drawn = rnn.synthesize(self.model.params, h, x0, self.settings["synth_len"], self.sample_rng)
+    def draw_sample(self, h, x):
+        """A sample from hidden state h and the next chunk's inputs x (a batch: its first stream's)."""
+        if x.ndim == 2:
+            h, x = h[0], x[0]
+        drawn = rnn.synthesize(self.model.params, h, x[0], self.settings["synth_len"], self.sample_rng)
         sample = {"step": self.state["step"], "smooth_loss": self.state["smooth_loss"],
                   "text": corpus.decode(drawn, self.vocab)}
         self.state["samples"].append(sample)
