@@ -117,12 +117,15 @@ def test_gradient_reach_equals_finite_differences():
         assert abs(reach[k] - np.mean(norms)) < 1e-7 * max(1.0, np.mean(norms)), k
 
 
-def test_initial_params_are_the_ones_training_starts_from(monkeypatch, english_text):
+@pytest.mark.parametrize("protocol, sigma, init", [("2021", 0.01, "normal"), ("2026", None, "scaled")])
+def test_initial_params_are_the_ones_training_starts_from(monkeypatch, english_text, protocol, sigma, init):
     drawn = []
     real = rnn.init_params
     monkeypatch.setattr(rnn, "init_params", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
-    train.train(english_text, m=7, seed=11, epochs=1, max_steps=1, synth_every=10_000, log_every=1)
-    again = analysis.initial_params(len(set(english_text)), 7, 0.01, 11)
+    state = train.train(english_text, protocol=protocol, m=7, seed=11, epochs=1, max_steps=1, synth_every=10_000,
+                        log_every=1)
+    assert (state["settings"]["sigma"], state["settings"]["init"]) == (sigma, init)
+    again = analysis.initial_params(len(set(english_text)), 7, sigma, 11, init)
     for name in rnn.PARAM_NAMES:
         np.testing.assert_array_equal(again[name], drawn[0][name])
 

@@ -105,10 +105,11 @@ def best_unit(states, feature):
     return unit, float(r[unit])
 
 
-def initial_params(K, m, sigma, seed):
-    """The weights a run of this seed started from, drawn as lib.training.train.train draws them."""
+def initial_params(K, m, sigma, seed, init="normal"):
+    """The weights a run of this seed started from, drawn as lib.training.train.train draws them
+    (init: the run's, "normal" with sigma or the 2026 handout's "scaled")."""
     init_seq, _ = np.random.SeedSequence(seed).spawn(2)
-    return rnn.init_params(K, m, sigma, np.random.default_rng(init_seq))
+    return rnn.init_params(K, m, sigma, np.random.default_rng(init_seq), init)
 
 
 def reach_positions(n, max_k=MAX_K, count=REACH_POSITIONS):
