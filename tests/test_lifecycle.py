@@ -490,7 +490,8 @@ def test_an_unknown_parameter_is_refused_naming_the_nearest(notebook, given, lin
 
 
 @pytest.mark.parametrize("notebook, yaml, message", [
-    ("train.ipynb", "eta: 1e-1", "eta must be a positive finite number, got '1e-1': text, not a number, as YAML "
+    ("train.ipynb", "eta: 1e-1", "eta must be a positive finite number (or None: the protocol's), got '1e-1': "
+                                 "text, not a number, as YAML "
                                  "(papermill's -y) reads 1e-1; write 0.1"),
     ("text_evolution.ipynb", "every: 1e3", "every must be a positive integer, got '1e3': text, not a number, as YAML "
                                            "(papermill's -y) reads 1e3; write 1000"),

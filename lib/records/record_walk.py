@@ -7,11 +7,9 @@ import math
 import numpy as np
 
 from lib import rnn_fast
+from lib.training import parts
 from lib.records.record_files import RecordsError, choose_boundary, cut, join, read_records, symbols
 
-# spawn_key of the SeedSequence behind each epoch's order: train() spawns the
-# initial weights (0,) and the samples (1,) from the same seed; the order is (2, epoch).
-ORDER_STREAM = 2
 
 
 
@@ -64,8 +62,7 @@ def split_text(text, boundary, val_fraction):
 
 def epoch_order(seed, epoch, n_records):
     """The order in which epoch number ``epoch`` (1, 2, ...) visits n_records records."""
-    sequence = np.random.SeedSequence(seed, spawn_key=(ORDER_STREAM, int(epoch)))
-    return np.random.default_rng(sequence).permutation(n_records)
+    return parts.order_rng(seed, epoch).permutation(n_records)
 
 
 def record_chunks(starts, pairs, seq_length, order):

@@ -98,7 +98,10 @@ def require_own_folder(folder):
     folder = Path(folder)
     if not folder.is_dir() or (folder / STATUS).exists() or _left_by_a_retrain(folder):
         return  # (a retrain's swap in progress: the claim finishes it, status.json last)
-    foreign = sorted(entry.name for entry in folder.iterdir() if not _left_by_a_run(entry))
+    entries = list(folder.iterdir())
+    if any(entry.name == STATUS for entry in entries):
+        return  # a run took the folder between the two looks (the claim names the process)
+    foreign = sorted(entry.name for entry in entries if not _left_by_a_run(entry))
     if foreign:
         named = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3:,} more" if len(foreign) > 3 else "")
         raise RunFolderError(f"out_dir {folder} already holds files that no training run wrote ({named}): "
