@@ -407,8 +407,7 @@ def adam_step(theta, grad, first, second, t, eta, beta1=0.9, beta2=0.999, eps=1e
     second *= beta2                                # v = beta2 v + (1 - beta2) (g * g)
     g2 *= 1 - beta2
     second += g2
-    np.divide(first, 1 - beta1 ** t, out=step)     # m_hat
-    step *= eta                                    # eta * m_hat
+    np.multiply(first, eta / (1 - beta1 ** t), out=step)   # eta * m_hat, the scalars first
     np.divide(second, 1 - beta2 ** t, out=g2)      # v_hat
     np.sqrt(g2, out=g2)
     g2 += eps
