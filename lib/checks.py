@@ -15,7 +15,6 @@ import numbers
 
 from lib.training.settings import DEFAULTS as TABLE_DEFAULTS
 from lib.training.settings import RULES as TABLE_RULES
-from lib.training.settings import TRAIN_SETTINGS
 
 
 class ParameterError(ValueError):
@@ -151,10 +150,9 @@ def check_all(spec, values):
 
 # ----------------------------------------------------------- what each setting may be
 # The training settings are listed once, with their defaults and roles, in lib.training.settings.
-TRAINING = {name: TABLE_RULES[name] for name in TRAIN_SETTINGS}
 _OPTIONAL_PATH = ("path", {"optional": True})
 # Record mode (lib.records): the train notebook's three settings for it.
-RECORD_MODE = {"records": "bool", "record_field": "text", "max_record_len": "positive_int"}
+RECORD_MODE = {name: TABLE_RULES[name] for name in ("records", "record_field", "max_record_len")}
 
 # Each notebook's parameters cell, name by name (tests/test_notebooks.py checks they match).
 NOTEBOOKS = {
