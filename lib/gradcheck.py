@@ -115,27 +115,42 @@ def torch_available():
     return importlib.util.find_spec("torch") is not None
 
 
-def torch_loss_and_grads(params, x, y, h0, loss="sum"):
-    """The loss and its gradients by PyTorch's automatic differentiation, in float64: an oracle
-    written apart from lib/rnn.py (no backward pass of ours), the recurrence in torch operations.
+def torch_step(params, loss="sum"):
+    """PyTorch's loss and gradients of the same network, in float64: an oracle written apart from
+    lib/rnn.py (no backward pass of ours; autograd differentiates torch operations), and the
+    reference lib.speed times. The parameters are kept as tensors, the input projection is taken for
+    the whole sequence at once, the recurrence is a loop, the outputs one product.
 
     Returns:
-        (loss, grads): a float and a dict of numpy arrays shaped like params.
+        run(x, y, h0) -> (loss, {name: gradient tensor}), for x, y (n,) int arrays and h0 (m,).
     """
     import torch
 
     weights = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True)
                for name in rnn.PARAM_NAMES}
     b, c, U, W, V = (weights[name] for name in rnn.PARAM_NAMES)
-    h = torch.tensor(np.asarray(h0), dtype=torch.float64)
-    logits = []
-    for t in range(len(x)):
-        h = torch.tanh(W @ h + U[:, int(x[t])] + b)
-        logits.append(V @ h + c)
-    targets = torch.tensor(np.asarray(y), dtype=torch.long)
-    value = torch.nn.functional.cross_entropy(torch.stack(logits), targets, reduction=loss)
-    value.backward()
-    return float(value.detach()), {name: weights[name].grad.numpy().copy() for name in rnn.PARAM_NAMES}
+
+    def run(x, y, h0):
+        for weight in weights.values():
+            weight.grad = None
+        inputs = U.T[torch.from_numpy(x)] + b                # (n, m): U x_t + b for every t
+        h, states = torch.from_numpy(h0), []
+        for t in range(len(x)):
+            h = torch.tanh(W @ h + inputs[t])
+            states.append(h)
+        logits = torch.stack(states) @ V.T + c
+        value = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y), reduction=loss)
+        value.backward()
+        return float(value.detach()), {name: weight.grad for name, weight in weights.items()}
+
+    return run
+
+
+def torch_loss_and_grads(params, x, y, h0, loss="sum"):
+    """``torch_step`` once: (loss, grads), a float and a dict of numpy arrays shaped like params."""
+    value, grads = torch_step(params, loss)(np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64),
+                                            np.asarray(h0, dtype=np.float64))
+    return value, {name: grads[name].numpy().copy() for name in rnn.PARAM_NAMES}
 
 
 LOSS_UNITS = ("sum", "mean")

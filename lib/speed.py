@@ -33,36 +33,6 @@ def time_alternated(runs, calls, reps=7, warmup=20):
     return {name: statistics.median(times) for name, times in per_call.items()}
 
 
-def torch_step(params, loss="sum"):
-    """PyTorch's loss and gradients as one would write them for speed: the parameters kept as
-    float64 tensors, the input projection for the whole sequence at once, the recurrence as a
-    loop, the outputs as one product; autograd for the backward pass.
-
-    Returns:
-        run(x, y, h0) -> (loss, {name: gradient tensor}).
-    """
-    import torch
-
-    weights = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True)
-               for name in rnn.PARAM_NAMES}
-    b, c, U, W, V = (weights[name] for name in rnn.PARAM_NAMES)
-
-    def run(x, y, h0):
-        for weight in weights.values():
-            weight.grad = None
-        inputs = U.T[torch.from_numpy(x)] + b                # (n, m): U x_t + b for every t
-        h, states = torch.from_numpy(h0), []
-        for t in range(len(x)):
-            h = torch.tanh(W @ h + inputs[t])
-            states.append(h)
-        logits = torch.stack(states) @ V.T + c
-        value = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y), reduction=loss)
-        value.backward()
-        return float(value.detach()), {name: weight.grad for name, weight in weights.items()}
-
-    return run
-
-
 def fast_against_torch(params, chunks, h0, loss="sum", reps=7):
     """Seconds per loss-and-gradients call of the fast path and of PyTorch (float64, CPU, one
     thread), on the same chunks and parameters, alternated; None where PyTorch is missing.
@@ -80,7 +50,7 @@ def fast_against_torch(params, chunks, h0, loss="sum", reps=7):
     try:
         work = rnn_fast.workspace(max(len(x) for x, _ in chunks), *params["U"].shape)
         grads = {name: np.empty_like(value) for name, value in params.items()}
-        torch_run = torch_step(params, loss)
+        torch_run = gradcheck.torch_step(params, loss)
         x, y = chunks[0]
         _, expected, _ = rnn_fast.loss_and_grads(params, x, y, h0, loss=loss)
         _, got = torch_run(x, y, h0)

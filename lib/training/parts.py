@@ -41,6 +41,7 @@ and an epoch's walk is known from its number alone, so a checkpoint continues it
 import numpy as np
 
 from lib import checks, rnn, rnn_fast
+from lib.training.settings import ORDERS  # noqa: F401  (the orders the walks below make)
 
 
 class PlainModel:
@@ -80,6 +81,8 @@ def make_model(params, best, settings):
 class AdaGrad:
     """M = M + g^2, theta = theta - eta * g / sqrt(M + eps), g clipped first (lib.rnn.adagrad_step)."""
 
+    GROUPS = ("M",)   # the arrays state() keeps, by name
+
     def __init__(self, model, eta, clip, eps):
         self.memory = model.zeros()
         self.t = 0
@@ -96,11 +99,13 @@ class AdaGrad:
         self._update()
 
     def state(self):
-        return {"t": self.t, "arrays": {"M": self.memory}}
+        return {"t": self.t, "arrays": dict(zip(self.GROUPS, (self.memory,)))}
 
 
 class Adam:
     """Adam with bias correction (lib.rnn.adam_step): moments m and v, the update count t."""
+
+    GROUPS = ("m", "v")
 
     def __init__(self, model, eta, clip, eps, beta1, beta2):
         self.first, self.second = model.zeros(), model.zeros()
@@ -121,7 +126,7 @@ class Adam:
         self._update()
 
     def state(self):
-        return {"t": self.t, "arrays": {"m": self.first, "v": self.second}}
+        return {"t": self.t, "arrays": dict(zip(self.GROUPS, (self.first, self.second)))}
 
 
 def make_optimizer(model, settings, saved=None):
@@ -142,7 +147,12 @@ def make_optimizer(model, settings, saved=None):
 
 def optimizer_groups(settings):
     """The names of the arrays an optimizer of these settings keeps (a checkpoint's groups)."""
-    return ("m", "v") if settings.get("optimizer") == "adam" else ("M",)
+    return (Adam if settings.get("optimizer") == "adam" else AdaGrad).GROUPS
+
+
+def steps_per_epoch(n_train, seq_length):
+    """Number of chunks (updates) of seq_length characters in one pass over n_train characters."""
+    return max(0, (n_train - 1) // seq_length)
 
 
 def stream_chunks(n_train, seq_length):
@@ -153,7 +163,7 @@ def stream_chunks(n_train, seq_length):
         (starts, lengths, resets): (n,) int arrays of each chunk's first input position and
         length, and (n,) bool, True where the hidden state is zeroed before the chunk.
     """
-    n = max(0, (n_train - 1) // seq_length)
+    n = steps_per_epoch(n_train, seq_length)
     resets = np.zeros(n, dtype=bool)
     resets[:1] = True
     return np.arange(n, dtype=np.int64) * seq_length, np.full(n, seq_length, dtype=np.int64), resets
@@ -166,7 +176,6 @@ def course_walk(n_train, seq_length):
 
 
 # ----------------------------------------------------------- the orders (see the module docstring)
-ORDERS = ("sequential", "chunks", "random")
 # spawn_key of the SeedSequence behind each epoch's order (the walks here, record mode's): train()
 # spawns the initial weights (0,) and the samples (1,) from the same seed; the order is (2, epoch).
 ORDER_STREAM = 2
@@ -265,11 +274,12 @@ def random_walk(n_train, seq_length, batch_size, seed):
     """The random order: every sequence from a uniformly random start in [0, n_train - seq_length - 1]
     (``order_rng``), from a zero hidden state; (n_train - 1) // seq_length sequences an epoch, as many
     as the course's walk, in updates of batch_size."""
-    count = (n_train - 1) // seq_length // batch_size
+    sequences_per_epoch = steps_per_epoch(n_train, seq_length)
+    count = sequences_per_epoch // batch_size
     if count < 1:
         raise checks.ParameterError(
             f"batch_size={batch_size} is more sequences than an epoch of order='random' has "
-            f"({(n_train - 1) // seq_length:,} of seq_length {seq_length} in {n_train:,} characters)")
+            f"({sequences_per_epoch:,} of seq_length {seq_length} in {n_train:,} characters)")
     shape = (count,) if batch_size == 1 else (count, batch_size)
 
     def walk(epoch):

@@ -70,9 +70,7 @@ def check_settings(**settings):
         raise ConfigError(str(err)) from None
 
 
-def steps_per_epoch(n_train, seq_length):
-    """Number of chunks (updates) in one pass over n_train characters."""
-    return max(0, (n_train - 1) // seq_length)
+steps_per_epoch = parts.steps_per_epoch
 
 
 def walk_steps(n_train, settings):
