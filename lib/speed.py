@@ -64,3 +64,26 @@ def fast_against_torch(params, chunks, h0, loss="sum", reps=7):
     finally:
         torch.set_num_threads(threads)
     return dict(times, torch_over_fast=times["torch"] / times["fast"], torch_version=torch.__version__)
+
+
+def plain_against_fast(params, chunks, h0, loss="sum", reps=7):
+    """Seconds per loss-and-gradients call of lib/rnn.py (the equations as written) and of the fast
+    path, on the same chunks and parameters, alternated: how much the speed-ups bought. The two
+    are first checked to give the same gradients (1e-10).
+
+    Returns:
+        {"plain": seconds, "fast": seconds, "plain_over_fast": ratio}.
+    """
+    work = rnn_fast.workspace(max(len(x) for x, _ in chunks), *params["U"].shape)
+    grads = {name: np.empty_like(value) for name, value in params.items()}
+    x, y = chunks[0]
+    _, expected, _ = rnn_fast.loss_and_grads(params, x, y, h0, loss=loss)
+    _, got, _ = rnn.loss_and_grads(params, x, y, h0, loss=loss)
+    for name in rnn.PARAM_NAMES:
+        if gradcheck.relative_errors(expected[name], got[name])[0] > 1e-10:
+            raise AssertionError(f"lib/rnn.py's {name} gradient differs from the fast path's: nothing timed")
+    times = time_alternated({
+        "plain": lambda x, y: rnn.loss_and_grads(params, x, y, h0, loss=loss),
+        "fast": lambda x, y: rnn_fast.loss_and_grads(params, x, y, h0, grads, work, loss),
+    }, chunks, reps=reps)
+    return dict(times, plain_over_fast=times["plain"] / times["fast"])

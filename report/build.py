@@ -72,7 +72,8 @@ def publish(built, out_dir, name="report"):
         print(f"wrote {target}")
 
 
-def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None, name="report"):
+def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None, name="report",
+          experiments_dir=None):
     """Execute the report notebook (which loads and checks every run file, once) and convert it
     into out_dir/<name>.pdf and .html."""
     build_dir = out_dir / "build"
@@ -83,7 +84,8 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
         parameters={"run_dirs": [str(Path(d).resolve()) for d in run_dirs],
                     "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
                     "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command,
-                    "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None})
+                    "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None,
+                    "experiments_dir": str(Path(experiments_dir).resolve()) if experiments_dir is not None else None})
 
     formats = {"html": "charrnn_html"}
     missing = pdf_tools_missing()
@@ -108,19 +110,23 @@ def main(argv=None):
     parser.add_argument("--command", default="make report", help="the command named in the report")
     parser.add_argument("--records", help="a record-mode run for the bonus section (with --runs, default: none, "
                                           "and the section says so)")
+    parser.add_argument("--experiments", help="the bonus experiments' runs, <setting>/seed<s>/ (with --runs, "
+                                              "default: none, and the section says so)")
     args = parser.parse_args(argv)
     try:
         # Given runs come with only what is given beside them; none given: make report's, all of them.
         if args.runs:
             runs_, seed_runs, gradcheck = args.runs, args.seed_runs or [], args.gradcheck
-            records_run = args.records
+            records_run, experiments = args.records, args.experiments
             if not gradcheck:
                 parser.error("--runs needs --gradcheck")
         else:
             runs_, seed_runs, gradcheck = report_inputs.discover_runs(paths.RUNS_DIR / "report")
             records_run = args.records or report_inputs.discover_records(paths.RUNS_DIR / "report")
+            experiments = args.experiments or report_inputs.discover_experiments(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
-              [Path(r) for r in seed_runs], Path(records_run) if records_run else None, args.name)
+              [Path(r) for r in seed_runs], Path(records_run) if records_run else None, args.name,
+              Path(experiments) if experiments else None)
     except (run_files.ArtifactError, WriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -115,6 +115,12 @@ def discover_records(root):
     return folder if (folder / run_folder.STATUS).is_file() else None
 
 
+def discover_experiments(root):
+    """make report's bonus experiments' folder under root (section 6's runs), or None when there is none."""
+    folder = Path(root) / "bonus"
+    return folder if folder.is_dir() else None
+
+
 def discover_runs(root):
     """make report's folders under root: (course runs, seed runs, gradcheck folder), from what is on disk.
 
