@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from lib.training import run_files, run_folder
 from lib.training.loss_plot import loss_unit
@@ -68,10 +69,13 @@ def _load_run(folder):
     return {"dir": folder, "seed": summary["seed"], "summary": summary, "history": run_files.read_history(folder)}
 
 
-def label(runs):
-    """A setting's name in the report, from what its runs' summary.json say."""
+def label(runs, experiment=None):
+    """A setting's name in the report, from what its runs' summary.json say: what the experiment
+    varies, or (experiment None) all three."""
     s = runs[0]["summary"]
-    return f"{s['order']}, B = {s['batch_size']}, {OPTIMIZER_NAMES[s['optimizer']]} η = {s['eta']:g}"
+    words = {"order": s["order"], "batch": f"B = {s['batch_size']}",
+             "optimizer": f"{OPTIMIZER_NAMES[s['optimizer']]} η = {s['eta']:g}"}
+    return words[experiment] if experiment else ", ".join(words.values())
 
 
 def _facts(run):
@@ -90,19 +94,17 @@ def _spread(values, digits=3):
 
 
 def table(settings, experiment):
-    """A Markdown table of one experiment's settings: each figure the mean over seeds and its range."""
+    """A Markdown table of one experiment's settings: each figure the mean over seeds and its range
+    (the unit of the smooth loss is in ``caption``)."""
     names = COMPARISONS[experiment]
-    unit = loss_unit(settings[BASELINE][0]["summary"])
-    lines = ["| setting | seeds | best validation bits/char | final validation bits/char "
-             f"| final smooth loss ({unit}) | CPU µs per update | characters per CPU second |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"| {experiment} | best validation bits/char | final validation bits/char | final smooth loss "
+             f"| CPU µs per update |", "|---|---|---|---|---|"]
     for name in names:
         runs = settings[name]
         facts = [_facts(r) for r in runs]
-        lines.append(f"| {label(runs)} | {', '.join(str(r['seed']) for r in runs)} "
-                     f"| {_spread(f['best_bpc'] for f in facts)} | {_spread(f['final_bpc'] for f in facts)} "
-                     f"| {_spread((f['final_smooth'] for f in facts), 2)} | {_spread((f['us'] for f in facts), 0)} "
-                     f"| {_spread((f['chars_per_second'] for f in facts), 0)} |")
+        lines.append(f"| {label(runs, experiment)} | {_spread(f['best_bpc'] for f in facts)} "
+                     f"| {_spread(f['final_bpc'] for f in facts)} | {_spread((f['final_smooth'] for f in facts), 2)} "
+                     f"| {_spread((f['us'] for f in facts), 0)} |")
     return "\n".join(lines)
 
 
@@ -133,16 +135,16 @@ def verdict(settings, experiment):
         outcome = compare(settings, name, BASELINE)
         gap = f"{abs(mean - base_mean):.3f} bits/char on average"
         if outcome == "lower":
-            words = (f"*{label(runs)}* reads the validation chunk better than *{label(base)}* in every seed: its "
+            words = (f"*{label(runs, experiment)}* reads the validation chunk better than *{label(base, experiment)}* in every seed: its "
                      f"worst seed is below the other's best, by {gap}.")
         elif outcome == "higher":
-            words = (f"*{label(runs)}* reads the validation chunk worse than *{label(base)}* in every seed: its "
+            words = (f"*{label(runs, experiment)}* reads the validation chunk worse than *{label(base, experiment)}* in every seed: its "
                      f"best seed is above the other's worst, by {gap}.")
         elif outcome == "overlap":
-            words = (f"*{label(runs)}* and *{label(base)}* overlap on the validation chunk (means {mean:.3f} and "
+            words = (f"*{label(runs, experiment)}* and *{label(base, experiment)}* overlap on the validation chunk (means {mean:.3f} and "
                      f"{base_mean:.3f} bits/char): their seeds do not tell them apart.")
         else:
-            words = (f"*{label(runs)}* and *{label(base)}* have fewer than {MIN_SEEDS} seeds each: no conclusion "
+            words = (f"*{label(runs, experiment)}* and *{label(base, experiment)}* have fewer than {MIN_SEEDS} seeds each: no conclusion "
                      f"is drawn (means {mean:.3f} and {base_mean:.3f} bits/char).")
         sentences.append(words)
     return " ".join(sentences)
@@ -158,10 +160,10 @@ def sooner(settings, experiment, within=0.05):
         reached = [s for s, v in zip(steps, mean) if v <= base_best + within]
         us = np.mean([_facts(r)["us"] for r in settings[name]])
         if reached:
-            parts.append(f"*{label(settings[name])}* after {reached[0]:,} updates "
+            parts.append(f"*{label(settings[name], experiment)}* after {reached[0]:,} updates "
                          f"({reached[0] * us * 1e-6:.1f} CPU seconds)")
         else:
-            parts.append(f"*{label(settings[name])}* not within the runs")
+            parts.append(f"*{label(settings[name], experiment)}* not within the runs")
     return (f"Within {within} bits/char of the baseline's best mean reading ({base_best:.3f}): "
             + "; ".join(parts) + ".")
 
@@ -196,11 +198,11 @@ def figure(settings, experiment, axes):
         steps, mean, low, high = _band(runs, "val_bpc")
         seconds = steps * np.mean([_facts(r)["us"] for r in runs]) * 1e-6
         for ax, x in zip(axes[:2], (steps, seconds)):
-            ax.plot(x, mean, color=f"C{i}", lw=1.3, label=label(runs))
+            ax.plot(x, mean, color=f"C{i}", lw=1.3, label=label(runs, experiment))
             ax.fill_between(x, low, high, color=f"C{i}", alpha=0.2, lw=0)
         if len(axes) > 2:
             steps, mean, low, high = _band(runs, "smooth_loss")
-            axes[2].plot(steps, mean, color=f"C{i}", lw=1.1, label=label(runs))
+            axes[2].plot(steps, mean, color=f"C{i}", lw=1.1, label=label(runs, experiment))
             axes[2].fill_between(steps, low, high, color=f"C{i}", alpha=0.2, lw=0)
     axes[0].set_xlabel("update")
     axes[1].set_xlabel("CPU seconds")
@@ -208,24 +210,37 @@ def figure(settings, experiment, axes):
         ax.set_ylabel("validation bits/char")
     if len(axes) > 2:
         axes[2].set_xlabel("update")
-        axes[2].set_ylabel(f"smooth loss ({loss_unit(settings[BASELINE][0]['summary'])})")
+        axes[2].set_ylabel("smooth loss")
+    # The first readings lie far above the rest: show the range where the settings differ.
+    lowest = min(line.get_ydata().min() for line in axes[0].lines)
+    for ax in axes[:2]:
+        ax.set_ylim(lowest - 0.05, lowest + 0.8)
     axes[0].legend(fontsize=7)
     for ax in axes:
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+
+
+TITLES = {"order": "Training order", "batch": "Mini-batches", "optimizer": "Adam against AdaGrad"}
 
 
 def caption(settings, experiment):
     s = settings[BASELINE][0]["summary"]
     seeds = sorted({len(runs) for name, runs in settings.items() if name in COMPARISONS[experiment]})
-    return (f"each line the mean over {' or '.join(map(str, seeds))} seeds, the band their range; the validation "
-            f"chunk is piece {s['val_chunk']} of {s['chunks']} ({s['heldout']['chars']:,} characters), read from "
-            f"a zero hidden state every {s['eval_every']:,} updates.")
+    smooth = (f"; right, the smooth loss ({loss_unit(s)}) against updates" if experiment != "order" else "")
+    return (f"{TITLES[experiment]}: the validation chunk's bits per character against updates (left) and against "
+            f"CPU seconds (the runs' mean CPU time per update times updates){smooth}. Each line is the mean over "
+            f"{' or '.join(map(str, seeds))} seed{'s' if max(seeds) > 1 else ''}, the band their range; the validation chunk, piece {s['val_chunk']} "
+            f"of {s['chunks']} ({s['heldout']['chars']:,} characters), is read from a zero hidden state every "
+            f"{s['eval_every']:,} updates.")
 
 
 def introduction(settings):
     s = settings[BASELINE][0]["summary"]
     seeds = sorted({r["seed"] for runs in settings.values() for r in runs})
-    return (f"Each setting below was trained {len(settings[BASELINE])} times (seeds {', '.join(map(str, seeds))}) "
+    count = len(settings[BASELINE])
+    return (f"Each setting below was trained {'once' if count == 1 else f'{count} times'} "
+            f"(seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}) "
             f"for {s['steps']:,} updates of the {s['protocol']} protocol, on the same text cut into {s['chunks']} "
             f"equal pieces, piece {s['val_chunk']} ({s['heldout']['chars']:,} characters) set aside and never "
             f"trained on. Its bits per character, read from a zero hidden state, are the yardstick: the smooth "
@@ -242,9 +257,10 @@ def speed_text(settings, speed):
         parts.append(f"for the loss {loss}, lib/rnn.py's equations take {1e6 * t['plain']:.0f} µs per sequence's "
                      f"loss and gradients, the fast path {1e6 * t['fast']:.0f} µs ({t['plain_over_fast']:.1f}x)")
     torch = {loss: t for loss, t in ((speed or {}).get("timings") or {}).items() if t is not None}
-    for loss, t in torch.items():
-        parts.append(f"PyTorch {t['torch_version']} takes {t['torch_over_fast']:.1f} times as long as the fast path "
-                     f"(loss {loss})")
+    if torch:
+        version = next(iter(torch.values()))["torch_version"]
+        parts.append(f"PyTorch {version} takes " + " and ".join(
+            f"{t['torch_over_fast']:.1f} (loss {loss})" for loss, t in torch.items()) + " times as long as the fast path")
     if parts and not torch:
         parts.append("PyTorch was not installed, so it was not timed (`pip install -e '.[torch]'`)")
     rates = {name: np.mean([_facts(r)["chars_per_second"] for r in settings[name]])
