@@ -138,3 +138,23 @@ def test_make_trains_every_setting_for_every_seed(tmp_path, protocol):
     assert sorted(experiments.COMPARISONS["order"] + experiments.COMPARISONS["batch"][1:]
                   + experiments.COMPARISONS["optimizer"][1:]) == sorted({re.search(
                       r"/bonus/([a-z0-9-]+)/seed", line).group(1) for line in lines})
+
+
+def test_the_equations_are_timed_against_the_fast_path_only_when_they_agree(monkeypatch):
+    import numpy as np
+
+    from lib import rnn, speed
+    rng = np.random.default_rng(0)
+    params = rnn.init_params(7, 5, 0.1, rng)
+    data = rng.integers(0, 7, 101)
+    chunks = [(data[i:i + 10], data[i + 1:i + 11]) for i in range(0, 90, 10)]
+    timed = speed.plain_against_fast(params, chunks, np.zeros(5), "mean", reps=2)
+    assert timed["plain"] > 0 and timed["plain_over_fast"] == timed["plain"] / timed["fast"]
+    real = rnn.loss_and_grads
+
+    def wrong(*args, **kwargs):
+        loss, grads, h = real(*args, **kwargs)
+        return loss, dict(grads, W=grads["W"] * 1.01), h
+    monkeypatch.setattr(rnn, "loss_and_grads", wrong)
+    with pytest.raises(AssertionError, match="W gradient differs"):
+        speed.plain_against_fast(params, chunks, np.zeros(5), "mean", reps=2)

@@ -518,6 +518,9 @@ def test_scalars_are_taken_for_lists(text_file, tmp_path):
                  ("out_dir", tmp_path / "gc"), yaml="m_values: 3"))
     assert {loss: list(by_m) for loss, by_m in run_files.read_gradcheck(tmp_path / "gc")[0].items()} == \
         {"sum": ["3"], "mean": ["3"]}
+    plain = run_files.read_json(tmp_path / "gc" / "speed.json")["plain"]
+    assert sorted(plain) == ["mean", "sum"] and all(t["plain_over_fast"] == t["plain"] / t["fast"] > 0
+                                                    for t in plain.values())
 
 
 def test_unwritable_out_dir_is_named_before_training(text_file, tmp_path):
