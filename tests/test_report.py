@@ -10,9 +10,11 @@ import pytest
 from conftest import load_script
 from nbrun import ok, papermill
 from toy_corpus import NON_ASCII, unicode_text
+from toy_run import run_lib
 
 from lib import gradcheck, paths
 from lib.inside import analysis, inside_figures, inside_report
+from lib.report import experiments
 from lib.training import run_files
 
 NOTEBOOKS = paths.REPO_ROOT / "notebooks"
@@ -48,12 +50,27 @@ def make_runs(work):
     # The look inside the longest run, on its held-out tail (section 5).
     ok(papermill(NOTEBOOKS / "inside.ipynb", work / "inside.ipynb", work, ("run_dir", run_dirs[-1]),
                  ("chars", 1000), ("ngram_max", 4)))
+    make_experiments(corpus_file, work / "bonus")
     return run_dirs, work / "gradcheck"
 
 
-def build(run_dirs, gradcheck_dir, out_dir):
+# The bonus experiments' settings as the Makefile's BONUS_* give them (tests/test_experiments.py holds
+# the Makefile to these names), tiny.
+EXPERIMENTS = {"order-sequential": {}, "order-chunks": {"order": "chunks"}, "order-random": {"order": "random"},
+               "batch-8": {"batch_size": 8}, "batch-32": {"batch_size": 32},
+               "other-optimizer": {"optimizer": "adam", "eta": 0.001}}
+
+
+def make_experiments(corpus_file, folder):
+    for name, settings in EXPERIMENTS.items():
+        for seed in range(3):
+            run_lib(corpus_file, folder / name / f"seed{seed}", m=6, max_steps=40, epochs=40, seed=seed,
+                    chunks=4, val_chunk=3, eval_every=20, **settings)
+
+
+def build(run_dirs, gradcheck_dir, out_dir, experiments=None):
     cmd = [sys.executable, str(BUILD), "--runs", *map(str, run_dirs), "--gradcheck", str(gradcheck_dir),
-           "--out-dir", str(out_dir)]
+           "--out-dir", str(out_dir)] + (["--experiments", str(experiments)] if experiments else [])
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -62,7 +79,7 @@ def built(tmp_path_factory):
     work = tmp_path_factory.mktemp("report")
     run_dirs, gradcheck_dir = make_runs(work)
     out = work / "out"
-    ok(build(run_dirs, gradcheck_dir, out))
+    ok(build(run_dirs, gradcheck_dir, out, work / "bonus"))
     return {"work": work, "runs": run_dirs, "gradcheck": gradcheck_dir, "out": out}
 
 
@@ -124,7 +141,8 @@ def test_every_html_figure_has_its_caption_as_alt_text(built):
     images = [a for t, a in _Tags(html).tags if t == "img"]
     data = analysis.read(built["runs"][-1])
     looked = len(inside_figures.figure_stems(data))
-    assert len(images) == len(built["runs"]) + looked, "one loss figure per run, then the look inside"
+    assert len(images) == len(built["runs"]) + looked + 3, \
+        "one loss figure per run, then the look inside, then the three bonus experiments"
     for number, image in enumerate(images, start=1):
         alt = image.get("alt") or ""
         if number <= len(built["runs"]):
@@ -245,3 +263,16 @@ def test_report_numbers_equal_inside_json(built, pdf_text):
     for e in data["by_kind"]:
         assert f"{e['rnn']:.3f}" in flat and f"{e['positions']:,}" in flat
     assert "What the network learned" in flat and inside_report.introduction(data)[:60] in flat
+
+
+@needs_pdf
+def test_pdf_bonus_section_gives_each_settings_figures_from_its_runs(built, pdf_text):
+    text = " ".join(pdf_text.split())
+    for heading in ("6 Bonus: the handouts", "6.1 Training order", "6.2 Mini-batches", "6.3 Adam against AdaGrad",
+                    "6.4 Temperature and nucleus sampling", "6.5 Speed"):
+        assert heading in text, heading
+    loaded = experiments.load(built["work"] / "bonus")
+    best = [r["summary"]["heldout"]["best_bpc"] for r in loaded["batch-32"]]
+    # The table's cells wrap in the PDF: the mean follows the setting, its range comes a line later.
+    assert f"B = 32 {sum(best) / 3:.3f}" in text and f"({min(best):.3f}–" in text
+    assert experiments.verdict(loaded, "optimizer").split(":")[0].replace("*", "") in text
