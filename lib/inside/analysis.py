@@ -152,6 +152,28 @@ def bits(p):
 
 
 # ----------------------------------------------------------- the run's texts and the parameters
+def run_text(run_dir, status, summary):
+    """The whole text a finished run read (its training text is the first summary["n_train"]
+    characters), checked against the sha256 it recorded.
+
+    Raises:
+        corpus.CorpusError: the text is gone or changed.
+    """
+    data_path = Path(summary["data_path"])
+    text = corpus.read_text(data_path)
+    if train.text_sha256(text) != status.get("text_sha256"):
+        text = corpus.read_text(data_path, keep_carriage_returns=True)
+        if train.text_sha256(text) != status.get("text_sha256"):
+            raise corpus.CorpusError(f"{data_path} is not the text run_dir {run_dir} was trained on "
+                                     f"(its sha256 differs)")
+    return text
+
+
+def holds_out(summary):
+    """Whether a run held text out of training (a held-out play, or a tail by val_fraction)."""
+    return bool(summary.get("heldout")) or summary["n_train"] < summary["n_chars"]
+
+
 def run_texts(run_dir, status, summary, text_file=None):
     """(training text, passage text, its name, what messages call it) of a finished run.
 
@@ -164,12 +186,7 @@ def run_texts(run_dir, status, summary, text_file=None):
     if summary.get("records"):
         raise corpus.CorpusError(f"run_dir {run_dir} is a record-mode run: inside.ipynb reads stream-mode runs")
     data_path = Path(summary["data_path"])
-    text = corpus.read_text(data_path)
-    if train.text_sha256(text) != status.get("text_sha256"):
-        text = corpus.read_text(data_path, keep_carriage_returns=True)
-        if train.text_sha256(text) != status.get("text_sha256"):
-            raise corpus.CorpusError(f"{data_path} is not the text run_dir {run_dir} was trained on "
-                                     f"(its sha256 differs)")
+    text = run_text(run_dir, status, summary)
     training = text[:summary["n_train"]]
     if text_file is not None:
         return training, corpus.read_text(text_file), Path(text_file).name, f"text_path {text_file}"

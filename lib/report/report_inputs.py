@@ -4,6 +4,7 @@ check, the runs of each length, the seeds' runs, the record-mode run and what wa
 from pathlib import Path
 
 from lib.report.spread import held_out_outliers
+from lib.sample import measures
 from lib.text import corpus, sidecar
 from lib.training import checkpoint, run_files, run_folder, train
 from lib.training.run_files import ArtifactError
@@ -37,6 +38,9 @@ def load_report_inputs(run_dirs, gradcheck_dir, seed_dirs=()):
         history = run_files.read_history(run_dir)
         evolution = run_files.read_evolution(run_dir)
         passage = run_files.read_passage(run_dir)
+        problem = measures.check(passage.get("measures"))
+        if problem:
+            raise ArtifactError(f"malformed run file {run_dir / 'passage.json'}: {problem}")
         if evolution["run_steps"] != summary["steps"]:
             raise ArtifactError(
                 f"{run_dir / 'evolution.json'} was picked from a run {evolution['run_steps']:,} updates "

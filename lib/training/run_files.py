@@ -226,8 +226,10 @@ def read_evolution(out_dir):
 
 def write_passage(out_dir, **fields):
     """passage.json: the best model's passage, temperature sweep ([{"temperature", "text"}]) and nucleus
-    sweep at temperature 1 ([{"top_p", "text"}]) (PASSAGE_KEYS)."""
-    _write_notebook_result(Path(out_dir) / "passage.json", {k: fields[k] for k in PASSAGE_KEYS})
+    sweep at temperature 1 ([{"top_p", "text"}]) (PASSAGE_KEYS), and the sweeps' measures
+    (lib.sample.measures; null when none were taken, absent from files written before them)."""
+    _write_notebook_result(Path(out_dir) / "passage.json",
+                           dict({k: fields[k] for k in PASSAGE_KEYS}, measures=fields.get("measures")))
 
 
 def read_passage(out_dir):
