@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from nbrun import ok, papermill
+from nbrun import ok, papermill, stage_lines
 from toy_corpus import learnable_text
 from toy_run import run_lib
 
@@ -231,7 +231,7 @@ def test_bad_parameters_end_in_one_line(looked):
     for params, message in cases:
         result = _stage(work, *params)
         assert result.returncode == 1
-        lines = result.stderr.strip().splitlines()
+        lines = stage_lines(result.stderr)
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
         assert not (work / "bad" / analysis.FILE).exists() and not (unfinished / analysis.FILE).exists()
 

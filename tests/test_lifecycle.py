@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference
-from nbrun import ok, papermill
+from nbrun import ok, papermill, stage_lines
 from toy_corpus import learnable_text
 from toy_run import TOY, params, run_lib
 
@@ -482,7 +482,7 @@ def test_an_unknown_parameter_is_refused_naming_the_nearest(notebook, given, lin
            str(NOTEBOOKS / notebook), str(tmp_path / "out" / notebook), "-p", given[0], str(given[1]),
            "-p", "out_dir", str(tmp_path / "out")]
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    *before, last = result.stderr.strip().splitlines()
+    *before, last = stage_lines(result.stderr)
     assert result.returncode == 1 and last.startswith("error: ") and last.endswith(f"ParameterError: {line}"), \
         result.stderr
     assert before == [f"Passed unknown parameter: {given[0]}"], result.stderr  # papermill's own warning, first
@@ -756,7 +756,7 @@ def test_make_stage_is_all_or_nothing_and_quiet(text_file, tmp_path):
     # A huge central-difference step makes the check fail.
     failed = subprocess.run(cmd + ["-p", "h", "0.5"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert failed.returncode == 1
-    last = failed.stderr.strip().splitlines()[-1]
+    last = stage_lines(failed.stderr)[-1]
     assert last.startswith("error: gc (gradient_check.ipynb): AssertionError: gradient check failed")
     assert executed.read_bytes() == before  # the record of the kept result is not replaced
     assert (runs_root / ".failed" / "gc.gradient_check").read_text().strip() == last

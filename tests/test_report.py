@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import load_script
-from nbrun import ok, papermill
+from nbrun import ok, papermill, stage_lines
 from toy_corpus import NON_ASCII, unicode_text
 from toy_run import run_lib
 
@@ -224,7 +224,7 @@ def test_bad_run_file_is_named_and_leaves_the_report_alone(built, tmp_path, dama
     (out / "report.html").write_text("previous report", encoding="utf-8")
     result = build(runs_copy, built["gradcheck"], out)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert stage_lines(result.stderr)[-1].startswith("error: ")
     assert str(victim) in result.stderr
     assert (out / "report.html").read_text(encoding="utf-8") == "previous report"
     assert not (out / "report.pdf").exists()

@@ -153,10 +153,10 @@ def verdict(settings, experiment):
 def sooner(settings, experiment, within=0.05):
     """For each setting, the first update at which the mean of its seeds' validation readings came
     within `within` bits/char of the baseline's best mean reading: "sooner" in updates and CPU time."""
-    base_best = min(_mean_curve(settings[BASELINE])[1])
+    base_best = min(_band(settings[BASELINE], "val_bpc")[1])
     parts = []
     for name in COMPARISONS[experiment]:
-        steps, mean = _mean_curve(settings[name])
+        steps, mean, _, _ = _band(settings[name], "val_bpc")
         reached = [s for s, v in zip(steps, mean) if v <= base_best + within]
         us = np.mean([_facts(r)["us"] for r in settings[name]])
         if reached:
@@ -166,16 +166,6 @@ def sooner(settings, experiment, within=0.05):
             parts.append(f"*{label(settings[name], experiment)}* not within the runs")
     return (f"Within {within} bits/char of the baseline's best mean reading ({base_best:.3f}): "
             + "; ".join(parts) + ".")
-
-
-def _mean_curve(runs):
-    """(steps, mean validation bits/char over the runs) at the steps where every run was read."""
-    curves = []
-    for run in runs:
-        h = run["history"]
-        curves.append({s: v for s, v in zip(h["step"], h["val_bpc"]) if not math.isnan(v)})
-    steps = sorted(set.intersection(*(set(c) for c in curves)))
-    return steps, [float(np.mean([c[s] for c in curves])) for s in steps]
 
 
 def _band(runs, value):
