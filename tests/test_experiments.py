@@ -130,7 +130,7 @@ def test_make_trains_every_setting_for_every_seed(tmp_path, protocol):
     handout = training_settings.PROTOCOLS[other]
     for line in lines:
         setting = re.search(r"/bonus/([a-z0-9-]+)/seed", line).group(1)
-        assert f"-p protocol {protocol} " in line and "-p chunks 10 -p val_chunk 9 -p max_steps 15000" in line
+        assert f"-p protocol {protocol} " in line and "-p chunks 10 -p val_chunk 9 -p max_steps 12000" in line
         expected = {"order-sequential": "-p order sequential -p chunks", "order-chunks": "-p order chunks ",
                     "order-random": "-p order random ", "batch-8": "-p batch_size 8 ", "batch-32": "-p batch_size 32 ",
                     "other-optimizer": f"-p optimizer {handout['optimizer']} -p eta {handout['eta']:g} "}[setting]

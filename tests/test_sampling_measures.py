@@ -83,10 +83,10 @@ def test_table_and_sentences_say_no_more_than_the_draws():
     table = measures.measures_table(m)
     assert "| 0.5 | 1 | 0.910 (0.900–0.920) | 2.05 (2.00–2.10) | 0.400 (0.300–0.500) |" in table
     text = measures.measures_text(m)
-    assert "At temperature 0.5, against 1, the samples have a larger share of words seen in training (0.91 " \
-           "against 0.65); fewer bits per character" in text
+    assert "At temperature 0.5, against 1, the samples have a larger share of words seen in training (0.910 " \
+           "against 0.650); fewer bits per character" in text
     assert "no difference in share of distinct words beyond the spread of the draws" in text
-    assert "At θ 0.3, against 1" in text and "a smaller share of distinct words (0.1 against 0.5)" in text
+    assert "At θ 0.3, against 1" in text and "a smaller share of distinct words (0.100 against 0.500)" in text
     assert "wrote no measures" in measures.measures_table(None)
 
 

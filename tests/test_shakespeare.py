@@ -527,3 +527,15 @@ def test_real_corpus_is_unchanged_and_its_heldout_play_fits_the_vocabulary(real_
     assert set(held) <= set(text), "the held-out play needs characters the training text lacks"
     assert real_corpus.info["heldout"]["play"] == "comedies/twelfth-night"
     assert "Twelfth Night" not in text and "ORSINO" not in text, "the held-out play leaks into training"
+
+
+@pytest.mark.parametrize("name, title", [
+    ("comedies/twelfth-night", "Twelfth Night"),
+    ("comedies/the-merchant-of-venice", "The Merchant of Venice"),
+    ("comedies/a-midsummer-night-s-dream", "A Midsummer Night's Dream"),
+    ("histories/henry-v", "Henry V"),
+    ("histories/henry-vi-part-1", "Henry VI Part 1"),
+    ("problems/all-s-well-that-ends-well", "All's Well That Ends Well"),
+])
+def test_a_play_is_named_as_the_report_prints_it(name, title):
+    assert plays_module.display_title(name) == title

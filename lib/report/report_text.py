@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 from lib import gradcheck
+from lib.text import plays
 from lib.training import loss_plot
 from lib.training import settings as training_settings
 
@@ -166,7 +167,7 @@ def held_out_text(report_runs):
         low_step, low = min(val, key=lambda p: p[1])
         held = s.get("heldout")
         if held:
-            what = (f"the play *{_play_title(held['name'])}* ({held['chars']:,} characters), which is not among "
+            what = (f"the play *{plays.display_title(held['name'])}* ({held['chars']:,} characters), which is not among "
                     f"the training plays, was never trained on")
         else:
             what = (f"the last {s['val_fraction']:.0%} of the text ({s['n_chars'] - s['n_train']:,} characters) "
@@ -181,13 +182,6 @@ def held_out_text(report_runs):
                 "else (val_fraction = 0, and no held-out play: a text of your own). Train with "
                 "`-p val_fraction 0.05` to measure held-out bits per character.")
     return "\n\n".join(out)
-
-
-def _play_title(name):
-    """'comedies/twelfth-night' -> 'Twelfth Night'."""
-    words = Path(name).name.replace("-s-", "'s-").split("-")
-    small = {"of", "and", "the", "a", "in", "about"}
-    return " ".join(w if i and w in small else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
 def _corpus_name(summary):

@@ -159,10 +159,10 @@ def missing_text():
             "`measure_draws = 0`, or a stage older than them): run `notebooks/best_model.ipynb` again.")
 
 
-# measure: (what it is, the word when the first setting's draws all lie above, all below).
-PHRASES = {"word_share": ("share of words seen in training", "a larger", "a smaller"),
-           "ngram_bits": ("bits per character under the n-gram model", "more", "fewer"),
-           "distinct_words": ("share of distinct words", "a larger", "a smaller")}
+# measure: (what it is, the word when the first setting's draws all lie above, all below, the table's decimals).
+PHRASES = {"word_share": ("share of words seen in training", "a larger", "a smaller", 3),
+           "ngram_bits": ("bits per character under the n-gram model", "more", "fewer", 2),
+           "distinct_words": ("share of distinct words", "a larger", "a smaller", 3)}
 
 
 def _apart(a, b):
@@ -188,13 +188,13 @@ def measures_text(measures):
         if low is high:
             continue
         parts = []
-        for measure, (what, more, less) in PHRASES.items():
+        for measure, (what, more, less, digits) in PHRASES.items():
             side = _apart(low[measure], high[measure])
             if side == "overlap":
                 parts.append(f"no difference in {what} beyond the spread of the draws")
             else:
                 parts.append(f"{more if side == 'above' else less} {what} "
-                             f"({np.mean(low[measure]):.3g} against {np.mean(high[measure]):.3g})")
+                             f"({np.mean(low[measure]):.{digits}f} against {np.mean(high[measure]):.{digits}f})")
         sentences.append(f"At {name} {low[key]:g}, against {high[key]:g}, the samples have " + "; ".join(parts) + ".")
     held = measures.get("reference")
     if held:

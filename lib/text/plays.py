@@ -239,7 +239,19 @@ def markdown_to_play_text(md: str) -> str:
 
 
 def _title_from_name(play: str) -> str:
+    # What the corpus's text carries: its checksums pin it, so it stays str.title()'s ("Much Ado About Nothing").
     return play.rsplit("/", 1)[-1].replace("-", " ").title()
+
+
+def display_title(play: str) -> str:
+    """A play's name as the report and notebooks print it: 'comedies/twelfth-night' -> 'Twelfth Night'."""
+    words = play.rsplit("/", 1)[-1].replace("-s-", "'s-").split("-")
+    small = {"of", "and", "the", "a", "in", "about"}
+    def word(i, w):
+        if set(w) <= set("ivx"):  # a king's numeral
+            return w.upper()
+        return w if i and w in small else w[:1].upper() + w[1:]
+    return " ".join(word(i, w) for i, w in enumerate(words))
 
 
 def play_text(play: str, md: str) -> str:
