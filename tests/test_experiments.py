@@ -74,7 +74,7 @@ def test_sooner_counts_updates_and_cpu_seconds():
     s["batch-32"] = [fake_run("batch-32", seed, 2.9, batch_size=32, us=3000.0, curve=[3.0, 2.95, 2.9])
                      for seed in range(3)]
     text = experiments.sooner(s, "batch", within=0.05)
-    # The baseline's best mean reading is 3.2; B = 32 is within 0.05 of it at its first reading.
+    # The baseline's lowest mean reading is 3.2; B = 32 is within 0.05 of it at its first reading.
     assert "*B = 32* after 2,000 updates (6.0 CPU seconds)" in text
 
 

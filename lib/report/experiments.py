@@ -97,7 +97,7 @@ def table(settings, experiment):
     """A Markdown table of one experiment's settings: each figure the mean over seeds and its range
     (the unit of the smooth loss is in ``caption``)."""
     names = COMPARISONS[experiment]
-    lines = [f"| {experiment} | best validation bits/char | final validation bits/char | final smooth loss "
+    lines = [f"| {experiment} | best model's validation bits/char | last model's validation bits/char | final smooth loss "
              f"| CPU µs per update |", "|---|---|---|---|---|"]
     for name in names:
         runs = settings[name]
@@ -123,8 +123,8 @@ def compare(settings, a, b, key="best_bpc"):
 
 
 def verdict(settings, experiment):
-    """Sentences comparing each setting of the experiment with the baseline on the best validation
-    bits per character, no stronger than the seeds' spread."""
+    """Sentences comparing each setting of the experiment with the baseline on its best model's
+    validation bits per character, no stronger than the seeds' spread."""
     names = COMPARISONS[experiment]
     base = settings[BASELINE]
     base_mean = np.mean([_facts(r)["best_bpc"] for r in base])
@@ -133,26 +133,27 @@ def verdict(settings, experiment):
         runs = settings[name]
         mean = np.mean([_facts(r)["best_bpc"] for r in runs])
         outcome = compare(settings, name, BASELINE)
+        a, b = label(runs, experiment), label(base, experiment)
         gap = f"{abs(mean - base_mean):.3f} bits/char on average"
         if outcome == "lower":
-            words = (f"*{label(runs, experiment)}* reads the validation chunk better than *{label(base, experiment)}* in every seed: its "
-                     f"worst seed is below the other's best, by {gap}.")
+            words = (f"*{a}*'s best model reads the validation chunk better than *{b}*'s in every seed: its worst "
+                     f"seed is below the other's best, by {gap}.")
         elif outcome == "higher":
-            words = (f"*{label(runs, experiment)}* reads the validation chunk worse than *{label(base, experiment)}* in every seed: its "
-                     f"best seed is above the other's worst, by {gap}.")
+            words = (f"*{a}*'s best model reads the validation chunk worse than *{b}*'s in every seed: its best "
+                     f"seed is above the other's worst, by {gap}.")
         elif outcome == "overlap":
-            words = (f"*{label(runs, experiment)}* and *{label(base, experiment)}* overlap on the validation chunk (means {mean:.3f} and "
+            words = (f"*{a}* and *{b}*'s best models overlap on the validation chunk (means {mean:.3f} and "
                      f"{base_mean:.3f} bits/char): their seeds do not tell them apart.")
         else:
-            words = (f"*{label(runs, experiment)}* and *{label(base, experiment)}* have fewer than {MIN_SEEDS} seeds each: no conclusion "
-                     f"is drawn (means {mean:.3f} and {base_mean:.3f} bits/char).")
+            words = (f"*{a}* and *{b}* have fewer than {MIN_SEEDS} seeds each: no conclusion is drawn (means "
+                     f"{mean:.3f} and {base_mean:.3f} bits/char).")
         sentences.append(words)
     return " ".join(sentences)
 
 
 def sooner(settings, experiment, within=0.05):
     """For each setting, the first update at which the mean of its seeds' validation readings came
-    within `within` bits/char of the baseline's best mean reading: "sooner" in updates and CPU time."""
+    within `within` bits/char of the baseline's lowest mean reading: "sooner" in updates and CPU time."""
     base_best = min(_band(settings[BASELINE], "val_bpc")[1])
     parts = []
     for name in COMPARISONS[experiment]:
@@ -164,7 +165,7 @@ def sooner(settings, experiment, within=0.05):
                          f"({reached[0] * us * 1e-6:.1f} CPU seconds)")
         else:
             parts.append(f"*{label(settings[name], experiment)}* not within the runs")
-    return (f"Within {within} bits/char of the baseline's best mean reading ({base_best:.3f}): "
+    return (f"Within {within} bits/char of the baseline's lowest mean reading ({base_best:.3f}): "
             + "; ".join(parts) + ".")
 
 
@@ -233,7 +234,8 @@ def introduction(settings):
             f"(seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}) "
             f"for {s['steps']:,} updates of the {s['protocol']} protocol, on the same text cut into {s['chunks']} "
             f"equal pieces, piece {s['val_chunk']} ({s['heldout']['chars']:,} characters) set aside and never "
-            f"trained on. Its bits per character, read from a zero hidden state, are the yardstick: the smooth "
+            f"trained on. Its bits per character, read from a zero hidden state, are the yardstick (of the best "
+            f"model, the one with the lowest smooth loss as the course keeps it, and of the last): the smooth "
             f"loss is measured on what each setting trains on, which differs between orders. A setting is called "
             f"better than another only when its worst seed beats the other's best.")
 
