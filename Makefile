@@ -283,7 +283,9 @@ define bonus_rule
 $(BONUS_RUNS)/$(1)/seed$(2)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/bonus | $(INSTALLED)
 	$$(STAGE) notebooks/train.ipynb $$(@D)/train.ipynb $(DATA_PARAM) -p protocol $(PROTOCOL) $(BONUS_$(1)) -p chunks $(BONUS_CHUNKS) -p val_chunk $(BONUS_VAL_CHUNK) -p max_steps $(BONUS_UPDATES) -p epochs $(BONUS_UPDATES) -p seed $(2) -p eval_every $(BONUS_EVAL_EVERY) -p out_dir $$(@D) -p retrain True
 endef
-$(foreach b,$(BONUS_SETTINGS),$(foreach s,$(BONUS_SEEDS),$(eval $(call bonus_rule,$(b),$(s)))))
+# Each seed's rules once (sort drops a repeated one), so that a repeated seed meets its check below,
+# not make's warning of a recipe defined twice.
+$(foreach b,$(BONUS_SETTINGS),$(foreach s,$(sort $(BONUS_SEEDS)),$(eval $(call bonus_rule,$(b),$(s)))))
 
 runs: $(BONUS_FILES)
 $(REPORT).pdf $(REPORT).html: $(BONUS_FILES) lib/sample/measures.py
@@ -301,5 +303,6 @@ $(call check_integers,BONUS_SEEDS,non-negative,several)
 $(call check_integers,BONUS_UPDATES,positive,one)
 $(call check_integers,BONUS_CHUNKS,positive,one)
 $(call check_integers,BONUS_VAL_CHUNK,non-negative,one)
+$(if $(shell [ $(BONUS_VAL_CHUNK) -lt $(BONUS_CHUNKS) ] || echo no),$(error BONUS_VAL_CHUNK must be in 0..BONUS_CHUNKS-1 = 0..$(shell expr $(BONUS_CHUNKS) - 1), got $(BONUS_VAL_CHUNK)))
 $(call check_integers,BONUS_EVAL_EVERY,positive,one)
 endif

@@ -134,6 +134,11 @@ def test_retrain_true_continues_an_interrupted_run_of_the_same_settings_in_place
     ("JOBS=0", "JOBS must be a positive integer"),
     ("JOBS=two", "JOBS must be a positive integer"),
     ("RECORDS_EPOCHS=-1", "RECORDS_EPOCHS must be a positive integer"),
+    ("BONUS_SEEDS=0 0", "BONUS_SEEDS names a value twice"),
+    ("BONUS_UPDATES=abc", "BONUS_UPDATES must be a positive integer"),
+    ("BONUS_CHUNKS=0", "BONUS_CHUNKS must be a positive integer"),
+    ("BONUS_VAL_CHUNK=10", "BONUS_VAL_CHUNK must be in 0..BONUS_CHUNKS-1 = 0..9, got 10"),
+    ("BONUS_EVAL_EVERY=", "BONUS_EVAL_EVERY is empty"),
     ("DATA=my book.txt", "DATA: \"my book.txt\" has a space in its name"),
     ("DATA=nothing.txt", "DATA: no such file: nothing.txt"),
 ])
