@@ -284,6 +284,29 @@ def test_summary_records_the_order_and_the_batch(text_file, tmp_path):
     assert planned["out"].name == "train_10ep_toy_order" "random_batch_size4"
 
 
+
+def test_the_notebooks_that_read_a_run_see_its_validation_chunk(text_file, tmp_path):
+    """best_model.ipynb's measures and inside.ipynb read a run's held-out text through analysis.run_texts:
+    for a val_chunk run, the piece it set aside (its bits/char those the run measured), the training text
+    without it; best_model.ipynb measures against that piece."""
+    from lib.inside import analysis
+    run = tmp_path / "run"
+    run_lib(text_file, run, max_steps=60, order="chunks", chunks=6, val_chunk=2, eval_every=20)
+    summary, status = run_files.read_summary(run), json.loads((run / "status.json").read_text(encoding="utf-8"))
+    text = corpus.read_text(text_file)
+    training, held, name, _ = analysis.run_texts(run, status, summary)
+    size = summary["n_train"] // 6
+    assert held == text[2 * size:3 * size] and training == text[:2 * size] + text[3 * size:summary["n_train"]]
+    assert name == f"the {summary['heldout']['name']}"
+    params, vocab, _ = checkpoint.load_model(run / "best.npz")
+    held_bits = bits_per_char(params, corpus.encode(held, vocab))
+    assert held_bits == pytest.approx(summary["heldout"]["best_bpc"], abs=1e-9)
+    ok(papermill(paths.REPO_ROOT / "notebooks" / "best_model.ipynb", tmp_path / "b.ipynb", tmp_path,
+                 ("run_dir", run), ("out_dir", tmp_path / "b"), ("passage_len", 50), ("sweep_len", 60),
+                 ("measure_draws", 2), ("measure_len", 100)))
+    reference = run_files.read_passage(tmp_path / "b")["measures"]["reference"]
+    assert reference["name"] == name and len(reference["word_share"]) == 2
+
 # ----------------------------------------------------------- nucleus sampling
 
 def straightforward_nucleus(p, theta):

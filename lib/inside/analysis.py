@@ -16,7 +16,7 @@ import numpy as np
 from lib import checks, rnn
 from lib.inside import ngram
 from lib.text import corpus, sidecar
-from lib.training import run_files, train
+from lib.training import parts, run_files, train
 
 FILE = "inside.json"
 # The features of issue 18, then two more: whether a unit knows it is between words,
@@ -178,7 +178,8 @@ def run_texts(run_dir, status, summary, text_file=None):
     """(training text, passage text, its name, what messages call it) of a finished run.
 
     The passage is read from text_file when one is given (the notebook's text_path), else from
-    the run's held-out play or held-out tail.
+    the run's validation chunk, held-out play or held-out tail. The training text is what the run
+    trained on: without its validation chunk, when it set one aside.
     Raises:
         corpus.CorpusError: the run's text is gone or changed, text_file cannot be read, or
             (no text_file) the run holds nothing out.
@@ -188,8 +189,15 @@ def run_texts(run_dir, status, summary, text_file=None):
     data_path = Path(summary["data_path"])
     text = run_text(run_dir, status, summary)
     training = text[:summary["n_train"]]
+    piece = parts.validation_piece(summary["n_train"], summary.get("chunks"), summary.get("val_chunk"))
+    if piece is not None:
+        start, end = piece
+        training = training[:start] + training[end:]
     if text_file is not None:
         return training, corpus.read_text(text_file), Path(text_file).name, f"text_path {text_file}"
+    if piece is not None:
+        name = f"the {summary['heldout']['name']}"
+        return training, text[start:end], name, name
     if summary.get("heldout"):
         try:
             path = sidecar.heldout_path(data_path)
