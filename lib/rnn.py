@@ -66,6 +66,7 @@ training loop (see its docstring); train.ipynb's fast=False trains on this file 
 
 import numpy as np
 
+CELL = "rnn"   # this module's name among the networks (lib/network.py: the interface it shares)
 PARAM_NAMES = ("b", "c", "U", "W", "V")
 GRAD_CLIP = 5.0
 ADAGRAD_EPS = 1e-8
@@ -73,9 +74,17 @@ INITS = ("normal", "scaled")
 LOSSES = ("sum", "mean")
 
 
-def param_shapes(K, m):
-    """Shape of each parameter for vocabulary size K and hidden size m."""
+def param_shapes(K, m, layers=1):
+    """Shape of each parameter for vocabulary size K and hidden size m (one layer: the course's cell)."""
+    if layers != 1:
+        raise ValueError(f"the vanilla cell has one layer, got layers={layers!r}")
     return {"b": (m,), "c": (K,), "U": (m, K), "W": (m, m), "V": (K, m)}
+
+
+def init_state(params, batch_size=1):
+    """The zero state before a text, as a tuple: (h_0,), h_0 (m,) for one sequence, (B, m) for a batch."""
+    m = params["W"].shape[0]
+    return (np.zeros(m if batch_size == 1 else (batch_size, m)),)
 
 
 def init_params(K, m, sigma=0.01, rng=None, init="normal"):
@@ -278,8 +287,9 @@ def adagrad_step(params, grads, memory, eta, clip=GRAD_CLIP, eps=ADAGRAD_EPS):
     """One AdaGrad update of every parameter, in place: params and memory change, grads do not.
 
     g = clip(grad, -clip, clip) (clip=None: no clipping), M += g^2, theta -= eta * g / sqrt(M + eps).
+    Every parameter params holds (any network's: lib/network.py).
     """
-    for name in PARAM_NAMES:
+    for name in params:
         g = clipped(grads[name], clip)
         memory[name] += g * g
         params[name] -= eta * (g / np.sqrt(memory[name] + eps))
@@ -293,8 +303,9 @@ def adam_step(params, grads, first, second, t, eta, beta1=0.9, beta2=0.999, eps=
         t: the number of this update, 1 for the first (the bias corrections' exponent).
         eta, beta1, beta2, eps: as in the equations of the module docstring.
         clip: clip each gradient to [-clip, clip] first (None: no clipping, the 2026 handout).
+    Every parameter params holds (any network's: lib/network.py).
     """
-    for name in PARAM_NAMES:
+    for name in params:
         g = clipped(grads[name], clip)
         m, v = first[name], second[name]
         m[...] = beta1 * m + (1 - beta1) * g

@@ -429,9 +429,9 @@ def flat_layout(shapes):
     return starts, at
 
 
-def flat_buffer(shapes):
-    """A flat float64 buffer of zeros for ``flat_views``, itself on a 64-byte boundary."""
-    return aligned_zeros(flat_layout(shapes)[1])
+def flat_buffer(shapes, dtype=float):
+    """A flat buffer of zeros (float64 unless dtype says) for ``flat_views``, itself on a 64-byte boundary."""
+    return aligned_zeros(flat_layout(shapes)[1], dtype)
 
 
 def flat_views(flat, shapes):
@@ -478,15 +478,16 @@ class FlatModel:
         """The flat buffer behind a dict that ``zeros`` made."""
         return self._buffers[id(views)]
 
-    def loss_and_grads(self, x, y, h0):
-        """(loss, h_last) of one chunk, x and y (n,) and h0 (m,); with batch_size B > 1, of B chunks,
-        x and y (B, n) and h0 (B, m) (the batch's mean loss, and h_last (B, m)). The gradients land
-        in ``self.grads``."""
+    def loss_and_grads(self, x, y, state, update=None):
+        """(loss, (h_last,)) of one chunk, x and y (n,) and state (h0,), h0 (m,); with batch_size B > 1, of
+        B chunks, x and y (B, n) and h0 (B, m) (the batch's mean loss, and h_last (B, m)). The gradients
+        land in ``self.grads`` (lib.training.parts: the model interface; update is unused here)."""
         if self.batch_size == 1:
-            loss_value, _, h_last = loss_and_grads(self.params, x, y, h0, self.grads, self._work, self.loss)
+            loss_value, _, h_last = loss_and_grads(self.params, x, y, state[0], self.grads, self._work, self.loss)
         else:
-            loss_value, _, h_last = loss_and_grads_batch(self.params, x, y, h0, self.grads, self._work, self.loss)
-        return loss_value, h_last
+            loss_value, _, h_last = loss_and_grads_batch(self.params, x, y, state[0], self.grads, self._work,
+                                                         self.loss)
+        return loss_value, (h_last,)
 
     def keep_best(self):
         """Copy the current parameters into ``self.best``."""

@@ -105,7 +105,7 @@ def test_the_initial_weights_do_not_depend_on_the_order(monkeypatch):
 
 
 def recording(monkeypatch):
-    """Every (x, y, h0) train() passes to its model, recorded."""
+    """Every (x, y, h0) train() passes to its model, recorded (h0: the vanilla cell's state (h0,))."""
     calls = []
     make = parts.make_model
 
@@ -113,9 +113,9 @@ def recording(monkeypatch):
         model = make(*args)
         compute = model.loss_and_grads
 
-        def loss_and_grads(x, y, h0):
-            calls.append((np.array(x), np.array(y), np.array(h0)))
-            return compute(x, y, h0)
+        def loss_and_grads(x, y, state, update):
+            calls.append((np.array(x), np.array(y), np.array(state[0])))
+            return compute(x, y, state, update)
         model.loss_and_grads = loss_and_grads
         return model
     monkeypatch.setattr(parts, "make_model", make_recording)

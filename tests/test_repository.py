@@ -315,12 +315,12 @@ def test_the_model_and_the_training_loop_stand_on_their_own():
 
 
 def test_lib_is_grouped_by_job():
-    """The maths at the top of lib/ (the model, its fast path, its check and its timing against
-    PyTorch) with the shared basics; everything else in a sub-package whose __init__ says what it
-    holds and defines nothing."""
+    """The maths at the top of lib/ (the models, one module a cell, what they share, the fast path,
+    their check and timing against PyTorch) with the shared basics; everything else in a sub-package
+    whose __init__ says what it holds and defines nothing."""
     top = sorted(f.name for f in (paths.REPO_ROOT / "lib").glob("*.py"))
-    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "paths.py", "rnn.py", "rnn_fast.py",
-                   "speed.py"]
+    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "network.py", "paths.py", "rnn.py",
+                   "rnn_fast.py", "speed.py"]
     packages = sorted(d.name for d in (paths.REPO_ROOT / "lib").iterdir() if (d / "__init__.py").is_file())
     assert packages == ["inside", "jupyter", "records", "report", "sample", "text", "training"]
     for name in packages:

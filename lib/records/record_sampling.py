@@ -3,7 +3,7 @@ next boundary or max_len characters."""
 
 import numpy as np
 
-from lib import checks, rnn
+from lib import checks, network, rnn
 from lib.records import record_files
 from lib.sample.sampling import check_prime
 from lib.text import corpus
@@ -55,15 +55,15 @@ def iter_records(params, vocab, boundary, count, seed, max_len=record_files.DEFA
 def _draw_records(params, vocab, stop, fed, count, seed, max_len, temperature, n_prime, argmax, top_p):
     """iter_records' draws, once its arguments are checked."""
     # All inputs but the last only move the hidden state, which every record then starts from.
-    primed = np.zeros(params["W"].shape[0])
+    primed = network.init_state(params)
     for x in fed[:-1]:
-        primed, _ = rnn.step(params, primed, x)
+        primed, _ = network.step(params, primed, x)
     first = fed[-1]
     rng = np.random.default_rng(seed)
     for _ in range(count):
         h, x, drawn = primed, first, []
         while n_prime + len(drawn) < max_len:
-            h, o = rnn.step(params, h, x)
+            h, o = network.step(params, h, x)
             x = rnn.draw(o, None if argmax else rng.random(), temperature, argmax, top_p)
             if x == stop:
                 break

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lib import rnn_fast
+from lib import network, rnn_fast
 from lib.training import parts
 from lib.records.record_files import RecordsError, choose_boundary, cut, join, read_records, symbols
 
@@ -86,12 +86,17 @@ def steps_per_epoch(pairs, seq_length):
 def heldout_bits(params, data, boundary_index):
     """Bits per character over each record of data (B r B r ... B): characters and closing boundary, h = 0 each."""
     starts, pairs = layout(data, boundary_index)
-    m, K = params["U"].shape
-    h0 = np.zeros(m)
-    work = rnn_fast.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
+    K, m = network.sizes(params)
+    h0 = network.init_state(params)
+    if network.cell_of(params) == "rnn":
+        work = rnn_fast.workspace(int(pairs.max()) if len(pairs) else 1, m, K, backward=False)
+        read = lambda x, y: rnn_fast.loss(params, x, y, h0[0], work)[0]   # noqa: E731
+    else:
+        cell = network.module(network.cell_of(params))
+        read = lambda x, y: cell.loss(params, x[None], y[None], h0)[0]   # noqa: E731
     total = 0.0
     for s, n in zip(starts, pairs):
-        total += rnn_fast.loss(params, data[s:s + n], data[s + 1:s + n + 1], h0, work)[0]
+        total += read(data[s:s + n], data[s + 1:s + n + 1])
     return float(total / (pairs.sum() * math.log(2)))
 
 

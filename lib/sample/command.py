@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import checks, rnn_fast
+from lib import checks, network
 from lib.atomic import WriteError, atomic_write
 from lib.records import record_sampling
 from lib.sample import sampling
@@ -201,11 +201,10 @@ def generate(params, vocab, length, seed, temperature=1.0, prime="", argmax=Fals
     """
     prime_ids = corpus.encode(prime, vocab, what="prime") if prime else None
     first = corpus.encode(sampling.start_char(vocab), vocab)[0]
-    h0 = np.zeros(params["W"].shape[0])
     if prime:
         yield prime
-    for block in rnn_fast.synthesize_blocks(params, h0, first, length, np.random.default_rng(seed),
-                                       temperature, prime_ids, argmax=argmax, top_p=top_p):
+    for block in network.synthesize_blocks(params, network.init_state(params), first, length,
+                                           np.random.default_rng(seed), temperature, prime_ids, argmax, top_p):
         yield corpus.decode(block, vocab)
 
 

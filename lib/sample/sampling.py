@@ -7,7 +7,7 @@ model is handled the same way by each.
 
 import numpy as np
 
-from lib import checks, rnn
+from lib import checks, network
 from lib.text import corpus
 
 # The longest prime accepted. A prime only sets the hidden state, which forgets its start
@@ -70,7 +70,6 @@ def sample_text(params, vocab, n, seed, temperature=1.0, prime="", first_char=No
                           what="first_char")
     if len(first) != 1:
         raise corpus.CorpusError(f"first_char must be one character, got {first_char!r}")
-    h0 = np.zeros(params["W"].shape[0])
-    drawn = rnn.synthesize(params, h0, first[0], n, np.random.default_rng(seed),
+    drawn = network.synthesize(params, network.init_state(params), first[0], n, np.random.default_rng(seed),
                            temperature=temperature, prime=prime_ids, top_p=top_p)
     return corpus.decode(drawn, vocab)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import checks, rnn
+from lib import checks, network
 from lib.atomic import atomic_write
 from lib.training import parts
+from lib.training import settings as table
 
 META_KEY = "__meta__"
 
@@ -106,10 +107,10 @@ def save_state(path, state):
     """Write the whole training state to path atomically (see ``save``)."""
     arrays = {}
     for prefix, key in PARAM_GROUPS:
-        for name in rnn.PARAM_NAMES:
+        for name in state[key]:
             arrays[prefix + name] = state[key][name]
     for group, views in state["optimizer"]["arrays"].items():
-        for name in rnn.PARAM_NAMES:
+        for name in views:
             arrays[OPTIMIZER_PREFIXES[group] + name] = views[name]
     arrays["h_prev"] = state["h_prev"]
     for key in HISTORY_KEYS:
@@ -122,9 +123,10 @@ def save_state(path, state):
 
 
 def save_model(path, params, vocab, meta):
-    """Write a model file: parameters b, c, U, W, V, the vocabulary and meta."""
-    meta = dict(meta, format=FORMAT_VERSION, kind="model", vocab="".join(vocab))
-    save(path, {name: params[name] for name in rnn.PARAM_NAMES}, meta)
+    """Write a model file: the parameters (lib/rnn.py's b, c, U, W, V, or a gated network's), the
+    vocabulary, meta and the network they make (lib.network.describe), which loading checks."""
+    meta = dict(meta, format=FORMAT_VERSION, kind="model", vocab="".join(vocab), network=network.describe(params))
+    save(path, dict(params), meta)
 
 
 def load_model(path):
@@ -161,18 +163,27 @@ def load_model(path):
     if len(set(vocab)) != len(vocab):
         refuse("its vocab repeats characters")
     prefix = "param_" if kind == "checkpoint" else ""
+    cell, layers = _network_named(meta, refuse)
+    V = arrays.get(prefix + "V")
+    if V is None:
+        refuse(f"array {prefix + 'V'!r} missing")
+    if V.ndim != 2:
+        refuse(f"V has shape {V.shape}, expected (K, m)")
+    W = arrays.get(prefix + "W")
+    if cell == "rnn" and W is not None and W.ndim != 2:
+        refuse(f"W has shape {W.shape}, expected (m, m)")
+    K, m = len(vocab), V.shape[1]
+    shapes = network.param_shapes(cell, K, m, layers)
     params = {}
-    for name in rnn.PARAM_NAMES:
+    for name in shapes:
         array = arrays.get(prefix + name)
         if array is None:
-            refuse(f"array {prefix + name!r} missing")
+            refuse(f"array {prefix + name!r} missing" + ("" if "network" in meta else
+                                                          " (a file that names no network holds the vanilla cell)"))
         if array.dtype.kind not in "iuf":
             refuse(f"parameter {name} is stored as {_dtype_words(array.dtype)}, not real numbers")
         params[name] = np.asarray(array, dtype=np.float64)
-    if params["W"].ndim != 2:
-        refuse(f"W has shape {params['W'].shape}, expected (m, m)")
-    K, m = len(vocab), params["W"].shape[0]
-    for name, shape in rnn.param_shapes(K, m).items():
+    for name, shape in shapes.items():
         if params[name].shape != shape:
             refuse(f"{name} has shape {params[name].shape}, expected {shape} for K={K}, m={m}")
     _check_record_meta(meta, vocab, refuse)
@@ -184,6 +195,20 @@ def load_model(path):
             refuse(f"its {key} is {value!r}, expected {wanted}")
     _check_usable(path, params)
     return params, list(vocab), meta
+
+
+def _network_named(meta, refuse):
+    """(cell, layers) of the network a file's metadata names; the vanilla cell's when it names none (a file
+    written before networks were recorded)."""
+    named = meta.get("network")
+    if named is None:
+        return "rnn", 1
+    if not isinstance(named, dict) or named.get("cell") not in network.CELLS:
+        refuse(f"its network is {checks.describe(named)}, expected a cell among {', '.join(network.CELLS)}")
+    layers = named.get("layers", 1)
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1 or named["cell"] == "rnn" and layers != 1:
+        refuse(f"its network's layers is {layers!r}, not a positive integer its cell allows")
+    return named["cell"], layers
 
 
 def _dtype_words(dtype):
@@ -212,26 +237,32 @@ LARGEST_SAFE = 1e300
 def _check_usable(path, params):
     """Raise CheckpointError when sampling from params could meet nan or inf.
 
-    With |h| <= 1 (tanh), a pre-activation W h + U[:, x] + b is at most
-    max_i (|b_i| + max_x |U_ix| + sum_j |W_ij|) in size and a logit V h + c at most
-    max_k (|c_k| + sum_j |V_kj|): when both bounds, the second divided by the smallest
-    temperature, stay below LARGEST_SAFE, every step of a draw is finite.
+    Every hidden value stays within [-1, 1] (a tanh, or for the gated cells a gate times a tanh, or a
+    mix of such), and the input is one-hot, so a pre-activation is at most max_i (|b_i| + sum_j |W_ij|)
+    in size for each weight matrix W and its bias b (lib/rnn.py's U and W together; a GRU's bn with
+    its W), and a logit V h + c at most max_k (|c_k| + sum_j |V_kj|): when every bound, the logits'
+    divided by the smallest temperature, stays below LARGEST_SAFE, every step of a draw is finite.
     """
-    bad = [name for name in rnn.PARAM_NAMES if not np.isfinite(params[name]).all()]
+    bad = [name for name in params if not np.isfinite(params[name]).all()]
     if bad:
         raise CheckpointError(f"not a usable model: {path} has non-finite parameters (nan or inf in "
                               f"{', '.join(bad)})")
     with np.errstate(over="ignore"):
-        hidden = (np.abs(params["b"]) + np.abs(params["U"]).max(axis=1, initial=0.0)
-                  + np.abs(params["W"]).sum(axis=1)).max(initial=0.0)
+        if network.cell_of(params) == "rnn":
+            hidden = (np.abs(params["b"]) + np.abs(params["U"]).max(axis=1, initial=0.0)
+                      + np.abs(params["W"]).sum(axis=1)).max(initial=0.0)
+        else:
+            hidden = max((np.abs(params[f"b{l}"]) + np.abs(params[f"W{l}"]).sum(axis=0)).max(initial=0.0)
+                         + (np.abs(params[f"bn{l}"]).max(initial=0.0) if f"bn{l}" in params else 0.0)
+                         for l in range(1, network.layers_of(params) + 1))
         logit = (np.abs(params["c"]) + np.abs(params["V"]).sum(axis=1)).max(initial=0.0)
     if not (hidden < LARGEST_SAFE and logit / checks.MIN_TEMPERATURE < LARGEST_SAFE):
         raise CheckpointError(f"not a usable model: {path} has parameters too large to compute with "
                               f"(a pre-activation could reach {hidden:.3g}, a logit {logit:.3g})")
 
 
-def _check_shapes(path, params, K, m):
-    for name, shape in rnn.param_shapes(K, m).items():
+def _check_shapes(path, params, shapes, K, m):
+    for name, shape in shapes.items():
         if params[name].shape != shape:
             raise CheckpointError(f"checkpoint {path}: {name} has shape {params[name].shape}, "
                                   f"expected {shape} for K={K}, m={m}")
@@ -266,27 +297,29 @@ def load_state(path, vocab, text_hash, settings=None):
         raise CheckpointError(
             f"checkpoint {path} was trained on a different text ({meta['n_chars']} characters, "
             f"sha256 {meta['text_sha256'][:12]}...) than the one given")
-    settings = meta["settings"] if settings is None else settings
-    differ = [f"{k}={meta['settings'].get(k)!r} there, {v!r} now"
-              for k, v in settings.items() if meta["settings"].get(k) != v]
+    saved = table.with_later_defaults(meta["settings"])
+    settings = saved if settings is None else settings
+    differ = [f"{k}={saved.get(k)!r} there, {v!r} now" for k, v in settings.items() if saved.get(k) != v]
     if differ:
         raise CheckpointError(f"checkpoint {path} has other settings: " + "; ".join(differ))
-    groups = parts.optimizer_groups(meta["settings"])
+    groups = parts.optimizer_groups(saved)
     prefixes = [p for p, _ in PARAM_GROUPS] + [OPTIMIZER_PREFIXES[g] for g in groups]
-    require(path, meta, arrays, meta_keys=("optimizer_t",),
-            array_keys=[p + n for p in prefixes for n in rnn.PARAM_NAMES] + ["h_prev", "epoch_starts"] +
-            ["history_" + k for k in HISTORY_KEYS])
     K, m = len(vocab), settings["m"]
+    shapes = network.param_shapes(saved["cell"], K, m, saved["layers"])
+    require(path, meta, arrays, meta_keys=("optimizer_t",),
+            array_keys=[p + n for p in prefixes for n in shapes] + ["h_prev", "epoch_starts"] +
+            ["history_" + k for k in HISTORY_KEYS])
     state = dict(meta)
     for prefix, key in PARAM_GROUPS:
-        state[key] = {n: arrays[prefix + n] for n in rnn.PARAM_NAMES}
-        _check_shapes(path, state[key], K, m)
+        state[key] = {n: arrays[prefix + n] for n in shapes}
+        _check_shapes(path, state[key], shapes, K, m)
     state["optimizer"] = {"t": meta["optimizer_t"], "arrays": {}}
     for group in groups:
-        state["optimizer"]["arrays"][group] = {n: arrays[OPTIMIZER_PREFIXES[group] + n] for n in rnn.PARAM_NAMES}
-        _check_shapes(path, state["optimizer"]["arrays"][group], K, m)
+        state["optimizer"]["arrays"][group] = {n: arrays[OPTIMIZER_PREFIXES[group] + n] for n in shapes}
+        _check_shapes(path, state["optimizer"]["arrays"][group], shapes, K, m)
     batch = settings.get("batch_size", 1)
-    h_shape = (m,) if batch == 1 else (batch, m)      # one hidden state per stream of a batch
+    # One hidden state per stream of a batch (lib.network.pack_state: a gated network's stacked).
+    h_shape = network.packed_state_shape(saved["cell"], saved["layers"], m, batch)
     if arrays["h_prev"].shape != h_shape:
         raise CheckpointError(f"checkpoint {path}: h_prev has shape {arrays['h_prev'].shape}, expected {h_shape}")
     state["h_prev"] = arrays["h_prev"]

@@ -3,7 +3,7 @@ loss figure, written all or nothing, then its status; and the same for an epoch 
 
 import numpy as np
 
-from lib import rnn
+from lib import network
 from lib.text import corpus
 from lib.training import checkpoint, loss_plot, parts, run_files, run_folder, train
 from lib.training.resume import run_facts
@@ -22,15 +22,16 @@ def final_sample(run, state):
         return None
     settings = state["settings"]
     vocab = list(run["vocab"])
+    params = state["params"]
     if run.get("records"):
-        h0, x0 = np.zeros(settings["m"]), vocab.index(run["records"]["boundary"])
+        h0, x0 = network.init_state(params), vocab.index(run["records"]["boundary"])
     else:
         # (With a batch, from its first stream; in the chunks and random orders the character at the
         # course walk's position stands in for the next one, which only the walk knows.)
-        h0 = np.reshape(state["h_prev"], (-1, settings["m"]))[0]
+        h0 = network.first_stream(params, network.unpack_state(params, state["h_prev"]))
         x0 = vocab.index(run["text"][state["chunk"] * settings["seq_length"]])
     rng = np.random.default_rng(np.random.SeedSequence(settings["seed"], spawn_key=(2,)))
-    drawn = rnn.synthesize(state["params"], h0, x0, settings["synth_len"], rng)
+    drawn = network.synthesize(params, h0, x0, settings["synth_len"], rng)
     return {"step": state["step"], "smooth_loss": state["smooth_loss"], "text": corpus.decode(drawn, vocab)}
 
 

@@ -1,10 +1,13 @@
 """The parts train()'s loop is made of: a model, an optimizer and a walk through the text.
 
-A model holds ``params``, ``grads`` and ``best`` (dicts of arrays shaped as the model
-module's ``param_shapes`` says) and has ``loss_and_grads(x, y, h0) -> (loss, h_last)``,
-``keep_best()`` and ``zeros()`` (a new dict of zero arrays shaped like the parameters). Two
-models compute the same run: ``PlainModel`` on lib/rnn.py as the course writes it, and
-lib.rnn_fast.FlatModel, the fast path, on flat buffers (train.ipynb's ``fast``).
+A model holds ``params``, ``grads`` and ``best`` (dicts of arrays shaped as its network's
+``param_shapes`` says, lib/network.py) and has ``loss_and_grads(x, y, state, update) -> (loss,
+state_last)`` (state a tuple of arrays, lib.network.init_state; update the number of the update,
+from which a gated network draws its dropout masks), ``keep_best()`` and ``zeros()`` (a new dict
+of zero arrays shaped like the parameters). Two models compute the course's vanilla cell, the
+same run: ``PlainModel`` on lib/rnn.py as the course writes it, and lib.rnn_fast.FlatModel, the
+fast path, on flat buffers (train.ipynb's ``fast``). ``GatedModel`` computes an LSTM or a GRU
+(lib/lstm.py, lib/gru.py) on flat buffers.
 
 An optimizer is made for one model (as PyTorch's are given a model's parameters) and has
 ``step()``, which changes ``model.params`` from ``model.grads``, and ``state()``, what a
@@ -40,7 +43,7 @@ and an epoch's walk is known from its number alone, so a checkpoint continues it
 
 import numpy as np
 
-from lib import checks, rnn, rnn_fast
+from lib import checks, network, rnn, rnn_fast
 from lib.training.settings import ORDERS  # noqa: F401  (the orders the walks below make)
 
 
@@ -51,28 +54,73 @@ class PlainModel:
 
     def __init__(self, params, best, loss="sum", batch_size=1):
         self.loss, self.batch_size = loss, batch_size
-        self.params = {name: np.array(params[name], dtype=float) for name in rnn.PARAM_NAMES}
-        self.best = {name: np.array(best[name], dtype=float) for name in rnn.PARAM_NAMES}
+        self.params = {name: np.array(params[name], dtype=float) for name in params}
+        self.best = {name: np.array(best[name], dtype=float) for name in params}
         self.grads = self.zeros()
 
     def zeros(self):
         return {name: np.zeros_like(value) for name, value in self.params.items()}
 
-    def loss_and_grads(self, x, y, h0):
+    def loss_and_grads(self, x, y, state, update=None):
         if self.batch_size == 1:
-            loss, self.grads, h_last = rnn.loss_and_grads(self.params, x, y, h0, self.loss)
+            loss, self.grads, h_last = rnn.loss_and_grads(self.params, x, y, state[0], self.loss)
         else:
-            loss, self.grads, h_last = rnn.loss_and_grads_batch(self.params, x, y, h0, self.loss)
-        return loss, h_last
+            loss, self.grads, h_last = rnn.loss_and_grads_batch(self.params, x, y, state[0], self.loss)
+        return loss, (h_last,)
 
     def keep_best(self):
-        for name in rnn.PARAM_NAMES:
+        for name in self.params:
             self.best[name][...] = self.params[name]
 
 
+class GatedModel:
+    """A gated network (lib/lstm.py, lib/gru.py) in training: parameters, gradients and the best model as
+    views into flat buffers, as lib.rnn_fast.FlatModel keeps them, so that both optimizers update it in a
+    few flat calls (fast) or name by name (``fast`` False, lib.rnn's equations)."""
+
+    def __init__(self, params, best, loss="sum", dropout=0.0, seed=0, fast=True):
+        self.cell = network.module(network.cell_of(params))
+        self.loss, self.dropout, self.seed, self.fast = loss, dropout, seed, fast
+        self._shapes = {name: np.shape(value) for name, value in params.items()}
+        self._dtype = np.asarray(params["V"]).dtype
+        self._buffers = {}
+        self.params, self.best, self.grads = self.zeros(), self.zeros(), self.zeros()
+        for views, given in ((self.params, params), (self.best, best)):
+            for name in views:
+                views[name][...] = given[name]
+
+    def zeros(self):
+        """A dict of zero arrays shaped like the parameters: views into one new flat buffer."""
+        flat = rnn_fast.flat_buffer(self._shapes, self._dtype)
+        views = rnn_fast.flat_views(flat, self._shapes)
+        self._buffers[id(views)] = flat
+        return views
+
+    def flat(self, views):
+        """The flat buffer behind a dict that ``zeros`` made."""
+        return self._buffers[id(views)]
+
+    def loss_and_grads(self, x, y, state, update=None):
+        """(loss, state_last) of one update's sequences, x and y (n,) or (B, n); the gradients land in
+        ``self.grads``. The dropout masks come from the run seed's generator for this update."""
+        X, Y = np.reshape(x, (-1, np.shape(x)[-1])), np.reshape(y, (-1, np.shape(y)[-1]))
+        rng = None if self.dropout == 0 else np.random.default_rng(
+            np.random.SeedSequence(self.seed, spawn_key=(network.DROPOUT_STREAM, int(update))))
+        loss, grads, state_last = self.cell.loss_and_grads(self.params, X, Y, state, self.loss, self.dropout, rng)
+        for name, grad in grads.items():
+            self.grads[name][...] = grad
+        return loss, state_last
+
+    def keep_best(self):
+        """Copy the current parameters into ``self.best``."""
+        self.flat(self.best)[:] = self.flat(self.params)
+
+
 def make_model(params, best, settings):
-    """The model of these settings (fast or plain), starting from params, with best kept."""
+    """The model of these settings (fast or plain; vanilla or gated), starting from params, with best kept."""
     batch_size = settings.get("batch_size", 1)
+    if network.cell_of(params) != "rnn":
+        return GatedModel(params, best, settings["loss"], settings["dropout"], settings["seed"], settings["fast"])
     if settings["fast"]:
         return rnn_fast.FlatModel(params, best, settings["seq_length"], settings["loss"], batch_size)
     return PlainModel(params, best, settings["loss"], batch_size)
@@ -113,7 +161,7 @@ class Adam:
         if model.fast:
             theta, grad = model.flat(model.params), model.flat(model.grads)
             first, second = model.flat(self.first), model.flat(self.second)
-            scratch = np.empty((2,) + theta.shape)
+            scratch = np.empty((2,) + theta.shape, dtype=theta.dtype)
             self._update = lambda: rnn_fast.adam_step(theta, grad, first, second, self.t, eta, beta1, beta2, eps,
                                                       clip, scratch)
         else:
@@ -140,7 +188,7 @@ def make_optimizer(model, settings, saved=None):
     if saved is not None:
         optimizer.t = saved["t"]
         for group, arrays in optimizer.state()["arrays"].items():
-            for name in rnn.PARAM_NAMES:
+            for name in arrays:
                 arrays[name][...] = saved["arrays"][group][name]
     return optimizer
 
@@ -297,8 +345,12 @@ def sequences(data, starts, length):
     return data[at], data[at + 1]
 
 
-def zero_states(h, resets):
-    """h with the states zeroed where resets says: h (m,) and resets a bool, or h (B, m) and resets (B,)."""
-    h = h.copy()
-    h[resets] = 0.0
-    return h
+def zero_states(state, resets):
+    """The state (a tuple of arrays) with each stream's zeroed where resets says: arrays (m,) and resets a
+    bool, or arrays (B, m) and resets (B,) (a gated network's (1, m) and a bool for one stream)."""
+    zeroed = []
+    for h in state:
+        h = h.copy()
+        h[resets] = 0.0
+        zeroed.append(h)
+    return tuple(zeroed)

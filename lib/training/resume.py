@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lib import checks
 from lib.training import checkpoint, run_files, run_folder, train
-from lib.training.settings import RUN_SETTINGS
+from lib.training.settings import RUN_SETTINGS, with_later_defaults
 
 
 def run_facts(run):
@@ -192,4 +192,5 @@ def record_settings(p):
 
 def _with_stream_mode(settings):
     """Settings with records=False made explicit (a stream run's settings do not name it)."""
-    return dict(settings) if "records" in settings else dict(settings, records=False)
+    settings = with_later_defaults(settings)
+    return settings if "records" in settings else dict(settings, records=False)

@@ -25,6 +25,9 @@ PROTOCOLS = {
 DEFAULT_PROTOCOL = "2021"
 OPTIMIZERS = ("adagrad", "adam")
 ORDERS = ("sequential", "chunks", "random")
+# The networks (lib.network): the course's vanilla cell, or a gated one, stacked ``layers`` deep.
+CELLS = ("rnn", "lstm", "gru")
+DTYPES = ("float64", "float32")
 ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999}
 
 # name: (rule for lib.checks, the notebook's default, role). Roles:
@@ -64,6 +67,11 @@ TABLE = {
     "val_chunk": (("non_negative_int", {"optional": True, "none_means": "no piece set aside"}), None, "run"),
     "batch_size": ("positive_int", 1, "run"),
     "eval_every": ("positive_int", 10_000, "run"),
+    # The network (lib.network): which cell, how many stacked, the float type, dropout between layers.
+    "cell": (("text", {"choices": CELLS}), "rnn", "run"),
+    "layers": ("positive_int", 1, "run"),
+    "dtype": (("text", {"choices": DTYPES}), "float64", "run"),
+    "dropout": ("fraction", 0.0, "run"),
     "checkpoint_every": ("positive_int", 10_000, "session"),
     "retrain": ("bool", False, "session"),
     "keep_carriage_returns": ("bool", False, "notebook"),
@@ -81,6 +89,14 @@ TRAIN_SETTINGS = tuple(name for name, (_, _, role) in TABLE.items() if role != "
                        name not in ("retrain", "snapshot_epochs"))
 # What a continued run must match (and a reused one equal): the run's identity.
 RUN_SETTINGS = tuple(name for name, (_, _, role) in TABLE.items() if role in ("protocol", "run"))
+# Run settings added after runs were first written: a run's saved settings that lack one had its default.
+LATER_SETTINGS = ("cell", "layers", "dtype", "dropout")
+
+
+def with_later_defaults(saved):
+    """Saved run settings (a checkpoint's, a status.json's) with every LATER_SETTINGS one they lack at
+    its default: a run written before that setting existed had the default."""
+    return {**{name: DEFAULTS[name] for name in LATER_SETTINGS}, **saved}
 
 
 class SettingsError(ValueError):
@@ -119,6 +135,7 @@ def resolve(protocol=DEFAULT_PROTOCOL, **given):
             raise SettingsError(f"{name}={settings[name]!r} is Adam's setting; optimizer is "
                                 f"{settings['optimizer']!r} (give optimizer='adam', or leave {name} out)")
     check_order(settings)
+    check_network(settings)
     overrides = [name for name in PROTOCOL_SETTINGS if settings[name] != handout[name]]
     return settings, overrides
 
@@ -139,6 +156,20 @@ def check_order(settings):
     elif chunks is not None and order != "chunks":
         raise SettingsError(f"chunks={chunks} cuts the text for order='chunks' or a val_chunk; with order={order!r} "
                             f"and no val_chunk it would do nothing: leave it out (None)")
+
+
+def check_network(settings):
+    """SettingsError for network settings that the chosen cell does not have."""
+    if settings["cell"] == "rnn":
+        if settings["layers"] != 1:
+            raise SettingsError(f"layers={settings['layers']} stacks gated cells; the course's cell='rnn' has one "
+                                f"layer: give cell='lstm' or cell='gru', or leave layers at 1")
+        if settings["dropout"] != 0:
+            raise SettingsError(f"dropout={settings['dropout']} acts between a gated network's layers and on its "
+                                f"output; the course's cell='rnn' has none: give cell='lstm' or cell='gru'")
+        if settings["dtype"] != "float64":
+            raise SettingsError(f"dtype={settings['dtype']!r}: the course's cell='rnn' trains in float64 here; "
+                                f"float32 is for cell='lstm' and cell='gru'")
 
 
 def train_arguments(parameters):

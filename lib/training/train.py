@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import checks, rnn, rnn_fast
+from lib import checks, network
 from lib.text import corpus
 from lib.training import checkpoint, parts
 from lib.training import settings as table
@@ -97,18 +97,9 @@ def check_order_fits(settings, record_mode, heldout_text):
 
 
 def bits_per_char(params, data, chunk=4096):
-    """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from h = 0."""
-    m, K = params["U"].shape
-    h = np.zeros(m)
-    work = rnn_fast.workspace(min(chunk, max(1, len(data) - 1)), m, K, backward=False)
-    total = 0.0
-    for start in range(0, len(data) - 1, chunk):
-        x = data[start:start + chunk]
-        y = data[start + 1:start + chunk + 1]
-        x = x[:len(y)]
-        part, h = rnn_fast.loss(params, x, y, h, work)
-        total += part
-    return float(total / ((len(data) - 1) * math.log(2)))
+    """Mean cross-entropy in bits of predicting data[1:] from data[:-1], from the zero state
+    (lib.network.bits_per_char, for any network)."""
+    return network.bits_per_char(params, data, chunk)
 
 
 def text_sha256(text):
@@ -116,7 +107,7 @@ def text_sha256(text):
 
 
 def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng, sample_rng):
-    params = rnn.init_params(len(vocab), settings["m"], settings["sigma"], init_rng, settings["init"])
+    params = network.init_params(settings, len(vocab), init_rng)
     batch = settings["batch_size"]
     return {
         "vocab": "".join(vocab), "settings": dict(settings), "text_sha256": text_hash,
@@ -126,7 +117,7 @@ def _new_state(vocab, text_hash, n_chars, n_train, data_path, settings, init_rng
         "sample_rng_state": sample_rng.bit_generator.state, "samples": [], "epoch_ends": [],
         "wall_seconds": 0.0, "loop_seconds": 0.0,
         "params": params, "optimizer": None, "best_params": {n: v.copy() for n, v in params.items()},
-        "h_prev": np.zeros(settings["m"] if batch == 1 else (batch, settings["m"])), "epoch_starts": [0],
+        "h_prev": network.pack_state(params, network.init_state(params, batch)), "epoch_starts": [0],
         "history": {k: [] for k in checkpoint.HISTORY_KEYS},
     }
 
@@ -187,7 +178,7 @@ def loop(run, model, optimizer, walk):
     the smooth loss and the best model; ``run`` (a _Run) keeps the state, the samples and the files."""
     state, data, synth_every = run.state, run.train_data, run.settings["synth_every"]
     starts, lengths, resets = walk(state["epoch"])
-    h_prev = state["h_prev"]
+    h_prev = network.unpack_state(model.params, state["h_prev"])   # a tuple: (h,), or (h, c) for each layer
     while state["step"] < run.total_steps:
         if state["chunk"] == len(starts):
             run.start_next_epoch()
@@ -200,12 +191,12 @@ def loop(run, model, optimizer, walk):
             run.draw_sample(h_prev, x)
 
         tick = time.process_time()  # CPU time: runs sharing a core are not charged for waiting
-        loss, h_prev = model.loss_and_grads(x, y, h_prev)
+        loss, h_prev = model.loss_and_grads(x, y, h_prev, step + 1)
         run.stop_if_diverged(loss)
         optimizer.step()
         smooth = loss if state["smooth_loss"] is None else 0.999 * state["smooth_loss"] + 0.001 * loss
         step += 1
-        state.update(step=step, chunk=i + 1, smooth_loss=smooth, h_prev=h_prev)
+        state.update(step=step, chunk=i + 1, smooth_loss=smooth, h_prev=network.pack_state(model.params, h_prev))
         if state["best_smooth_loss"] is None or smooth < state["best_smooth_loss"]:
             state.update(best_smooth_loss=smooth, best_step=step)
             model.keep_best()
@@ -293,7 +284,7 @@ class _Run:
         self.model = parts.make_model(state["params"], state["best_params"], given)
         self.optimizer = parts.make_optimizer(self.model, given, state["optimizer"])
         state.update(params=self.model.params, best_params=self.model.best, optimizer=self.optimizer.state(),
-                     h_prev=np.array(state["h_prev"], dtype=float))
+                     h_prev=np.array(state["h_prev"], dtype=self.model.params["V"].dtype))
         self.state, self.settings, self.run_settings, self.vocab = state, given, run_settings, vocab
         self.text_chars, self.boundary = len(text), boundary
         self.session_start = time.perf_counter()
@@ -307,11 +298,12 @@ class _Run:
         state["epoch_starts"].append(state["step"])
         self.emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
 
-    def draw_sample(self, h, x):
-        """A sample from hidden state h and the next chunk's inputs x (a batch: its first stream's)."""
+    def draw_sample(self, state, x):
+        """A sample from the state (a tuple) and the next chunk's inputs x (a batch: its first stream's)."""
+        state = network.first_stream(self.model.params, state)
         if x.ndim == 2:
-            h, x = h[0], x[0]
-        drawn = rnn.synthesize(self.model.params, h, x[0], self.settings["synth_len"], self.sample_rng)
+            x = x[0]
+        drawn = network.synthesize(self.model.params, state, x[0], self.settings["synth_len"], self.sample_rng)
         sample = {"step": self.state["step"], "smooth_loss": self.state["smooth_loss"],
                   "text": corpus.decode(drawn, self.vocab)}
         self.state["samples"].append(sample)
