@@ -22,15 +22,14 @@ mean of each stream's -sum_t log p_t[y_t] (/ n for "mean"), dropout's masks d as
 
 Backward, from t = n down to 1, with the gradient from step n + 1 zero:
 
-    dh_t = d_t * (ds_t V  or  dx^{l+1}_t) + dh_{t+1} * z_{t+1} + da_{t+1} W[D:]^T
+    dh_t = d_t * (ds_t V  or, below the top, dx^{l+1}_t W_{l+1}[:m]^T) + dh_{t+1} * z_{t+1} + da_{t+1} W[D:]^T
     dn^pre = dh_t * (1 - z_t) * (1 - n_t^2)                   (at n's pre-activation)
     dz^pre = dh_t * (h_{t-1} - n_t) * z_t (1 - z_t)
     dr^pre = dn^pre * (a^n + bn) * r_t (1 - r_t)
     dx_t = [dr^pre, dz^pre, dn^pre]: the gradient at x_t W[:D] + b      da_t = [dr^pre, dz^pre, dn^pre * r_t]
     dW[:D] = sum_t x_t^T dx_t    db = sum_t dx_t    dW[D:] = sum_t h_{t-1}^T da_t    dbn = sum_t dn^pre * r_t
 
-(dx^{l+1}_t W_{l+1}[:m]^T is what layer l + 1 passes down.) Every gradient is the batch's mean of
-each stream's own.
+Every gradient is the batch's mean of each stream's own.
 
 Initialisation (``init_params``): W_l ~ U(-1/sqrt(m), 1/sqrt(m)) (PyTorch's default for its cells),
 b_l = 0, bn_l = 0, V ~ N(0, 1/m), c = 0.
@@ -38,14 +37,14 @@ b_l = 0, bn_l = 0, V ~ N(0, 1/m), c = 0.
 How it is computed: as lib/lstm.py (its docstring's last paragraph): every array in the parameters'
 dtype, the input term for all t at once, one product h_{t-1} W[D:] a step for all three blocks,
 the weight gradients one product each over all t, sigma(a) = (1 + tanh(a / 2)) / 2 with the r, z
-columns halved first.
+columns halved first, the recurrent products taken transposed.
 """
 
 import numpy as np
 
-from lib.lstm import (check_batch, check_dtype, check_sizes, check_state, dims, dropout_masks, input_term,
-                      layer_input_grads, output_backward, output_forward, output_weights, sequence_loss,
-                      uniform_weights)
+from lib.lstm import (check_batch, check_dtype, check_sizes, check_state, check_step_input, dims, dropout_masks,
+                      input_term, layer_input_grads, output_backward, output_forward, output_weights,
+                      sequence_loss, uniform_weights)
 
 CELL = "gru"
 GATES = 3
@@ -139,10 +138,11 @@ def _layer_backward(W, D, tape, dH_above):
     """
     G, AN, H = tape["G"], tape["AN"], tape["H"]
     n, B, m = dH_above.shape
-    W_h_T = np.ascontiguousarray(W[D:].T)                     # (3m, m): BLAS runs faster on it than on a view
+    W_h = W[D:]
     dA = np.empty_like(G)
     dX = G                                                    # step t's gates are read before dX[t] is written
     dh = np.empty((B, m), dtype=G.dtype)
+    dh_T = np.empty((m, B), dtype=G.dtype)                    # (da_{t+1} W[D:]^T)^T: BLAS is faster this way round
     through_z = np.zeros((B, m), dtype=G.dtype)               # dh_{t+1} * z_{t+1}: 0 after the last step
     work = np.empty((B, m), dtype=G.dtype)
     dpre = np.empty((B, GATES * m), dtype=G.dtype)            # [dr^pre, dz^pre, dn^pre]
@@ -150,9 +150,9 @@ def _layer_backward(W, D, tape, dH_above):
         if t == n - 1:
             np.add(dH_above[t], through_z, out=dh)
         else:
-            np.matmul(dA[t + 1], W_h_T, out=dh)
-            dh += dH_above[t]
-            dh += through_z                                   # dh_t = (from above) + dh_{t+1} z_{t+1} + da_{t+1} W[D:]^T
+            np.matmul(W_h, dA[t + 1].T, out=dh_T)
+            np.add(dh_T.T, dH_above[t], out=dh)
+            dh += through_z                                   # dh_t = (above) + dh_{t+1} z_{t+1} + da_{t+1} W[D:]^T
         r, z, n_t = G[t, :, :m], G[t, :, m:2 * m], G[t, :, 2 * m:]
         dr, dz, dn = dpre[:, :m], dpre[:, m:2 * m], dpre[:, 2 * m:]
         np.multiply(n_t, n_t, out=work)
@@ -236,7 +236,7 @@ def loss(params, X, Y, state, loss="sum"):
 
 def step(params, state, x):
     """One step of every layer for sampling: x (B,) int; returns (the new state, the logits (B, K))."""
-    x = np.asarray(x)
+    x = check_step_input(params, x)
     L, m = layers_of(params), hidden_size(params)
     check_state(state, L, x.shape[0], m)
     X_in, new = x[None, :], []

@@ -221,6 +221,7 @@ def test_bad_shapes_and_sizes_raise_one_line(english_text, cell):
     for call, named in ((lambda: module.loss(params, X, Y, module.init_state(params, 3)), "state"),
                         (lambda: module.loss(params, X, Y[:, :-1], module.init_state(params, 2)), "X and Y"),
                         (lambda: module.loss(params, X + K, Y, module.init_state(params, 2)), "X holds"),
+                        (lambda: module.step(params, module.init_state(params, 2), X[:, :2]), "x must"),
                         (lambda: module.init_params(K, 0, np.random.default_rng(0)), "m must"),
                         (lambda: module.init_params(K, 4, np.random.default_rng(0), dtype="float16"), "dtype")):
         with pytest.raises(ValueError) as raised:
