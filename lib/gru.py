@@ -44,7 +44,7 @@ import numpy as np
 
 from lib.lstm import (check_batch, check_dtype, check_sizes, check_state, check_step_input, dims, dropout_masks,
                       input_term, layer_input_grads, output_backward, output_forward, output_weights,
-                      sequence_loss, uniform_weights)
+                      sequence_loss, uniform_weights, workspace)
 
 CELL = "gru"
 GATES = 3
@@ -95,19 +95,20 @@ def init_state(params, batch_size):
     return tuple(np.zeros((batch_size, m), dtype=dtype) for _ in range(layers_of(params)))
 
 
-def _layer_forward(W, b, bn, D, X_in, h0):
+def _layer_forward(W, b, bn, D, X_in, h0, layer=1):
     """One layer over all n steps. X_in: (n, B) indices (layer 1) or (n, B, D) inputs.
 
-    Returns the tape: G (n, B, 3m) [r, z, n], AN (n, B, m) a^n + bn, H (n + 1, B, m) with H[0] = h_0.
+    Returns the tape, workspace arrays: G (n, B, 3m) [r, z, n], AN (n, B, m) a^n + bn, H (n + 1, B, m)
+    with H[0] = h_0.
     """
     m = h0.shape[1]
     n, B = X_in.shape[:2]
     halve_rz = np.ones(GATES * m, dtype=W.dtype)
     halve_rz[:2 * m] = 0.5
-    G = input_term(W, b, D, X_in, halve_rz)                   # x_t W[:D] + b, halved on r, z, for all t
+    G = input_term(W, b, D, X_in, halve_rz, f"G{layer}")      # x_t W[:D] + b, halved on r, z, for all t
     W_h_T = np.ascontiguousarray((W[D:] * halve_rz).T)       # (3m, m): W[D:]^T, halved on r, z (exact)
-    H = np.empty((n + 1, B, m), dtype=G.dtype)
-    AN = np.empty((n, B, m), dtype=G.dtype)
+    H = workspace(f"H{layer}", (n + 1, B, m), G.dtype)
+    AN = workspace(f"AN{layer}", (n, B, m), G.dtype)
     H[0] = h0
     recurrent_T = np.empty((GATES * m, B), dtype=G.dtype)     # a_t^T: BLAS is faster this way round
     rn = np.empty((B, m), dtype=G.dtype)
@@ -130,16 +131,17 @@ def _layer_forward(W, b, bn, D, X_in, h0):
     return {"G": G, "AN": AN, "H": H}
 
 
-def _layer_backward(W, D, tape, dH_above):
+def _layer_backward(W, D, tape, dH_above, layer=1):
     """Backpropagation through one layer's n steps.
 
     dH_above: (n, B, m) the loss's gradient at h_t from above (the output layer or the next layer).
-    Returns (dX, dA): (n, B, 3m) each, the gradients at x_t W[:D] + b and at a_t (dX written over G).
+    Returns (dX, dA): (n, B, 3m) each, the gradients at x_t W[:D] + b and at a_t (dX written over G;
+    workspace arrays).
     """
     G, AN, H = tape["G"], tape["AN"], tape["H"]
     n, B, m = dH_above.shape
     W_h = W[D:]
-    dA = np.empty_like(G)
+    dA = workspace(f"dA{layer}", G.shape, G.dtype)
     dX = G                                                    # step t's gates are read before dX[t] is written
     dh = np.empty((B, m), dtype=G.dtype)
     dh_T = np.empty((m, B), dtype=G.dtype)                    # (da_{t+1} W[D:]^T)^T: BLAS is faster this way round
@@ -181,7 +183,7 @@ def _forward(params, X, state, masks):
     X_in, tapes, inputs = X.T, [], []                         # (n, B): time-major, row t every stream's x_t
     for l in range(1, layers_of(params) + 1):
         D, _ = dims(params, l)
-        tape = _layer_forward(params[f"W{l}"], params[f"b{l}"], params[f"bn{l}"], D, X_in, state[l - 1])
+        tape = _layer_forward(params[f"W{l}"], params[f"b{l}"], params[f"bn{l}"], D, X_in, state[l - 1], l)
         tapes.append(tape)
         inputs.append(X_in)
         X_in = tape["H"][1:] if masks[l - 1] is None else tape["H"][1:] * masks[l - 1]   # d^l_t * h^l_t
@@ -215,7 +217,7 @@ def loss_and_grads(params, X, Y, state, loss="sum", dropout=0.0, rng=None):
             dH *= masks[l - 1]                                # through d^l_t
         W = params[f"W{l}"]
         D, _ = dims(params, l)
-        dX, dA = _layer_backward(W, D, tapes[l - 1], dH)
+        dX, dA = _layer_backward(W, D, tapes[l - 1], dH, l)
         flat_dX, flat_dA = dX.reshape(n * B, GATES * m), dA.reshape(n * B, GATES * m)
         dW = np.empty_like(W)
         dW[:D] = layer_input_grads(inputs[l - 1], dX, D)                  # dW[:D] = sum_t x_t^T dx_t
@@ -242,7 +244,7 @@ def step(params, state, x):
     X_in, new = x[None, :], []
     for l in range(1, L + 1):
         D, _ = dims(params, l)
-        tape = _layer_forward(params[f"W{l}"], params[f"b{l}"], params[f"bn{l}"], D, X_in, state[l - 1])
-        new.append(tape["H"][1])
+        tape = _layer_forward(params[f"W{l}"], params[f"b{l}"], params[f"bn{l}"], D, X_in, state[l - 1], l)
+        new.append(tape["H"][1].copy())                       # a copy: the tape is a workspace
         X_in = tape["H"][1:]
     return tuple(new), new[-1] @ params["V"].T + params["c"]              # s = h^L V^T + c

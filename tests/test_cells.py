@@ -142,6 +142,24 @@ def test_loss_equals_loss_and_grads_and_step_follows_the_forward_pass(english_te
 
 
 @CELLS
+def test_what_a_call_returns_survives_the_next_call(english_text, cell):
+    """The passes reuse their large arrays from call to call (lstm.workspace); nothing returned is one."""
+    module = MODULES[cell]
+    K, X, Y = _windows(english_text, 2)
+    params, state = _model(cell, K, 8, 2, 2, seed=8)
+    value, grads, last = module.loss_and_grads(params, X, Y, state, "sum")
+    kept = (value, {name: g.copy() for name, g in grads.items()}, tuple(s.copy() for s in last))
+    stepped, logits = module.step(params, state, X[:, 0])
+    kept_step = (tuple(s.copy() for s in stepped), logits.copy())
+    module.loss_and_grads(params, Y, X, last, "mean", dropout=0.3, rng=np.random.default_rng(0))
+    module.loss(params, X[:, ::-1], Y, state)
+    module.step(params, stepped, X[:, 1])
+    assert all(np.array_equal(grads[name], kept[1][name]) for name in grads)
+    assert all(np.array_equal(a, b) for a, b in zip(last + stepped, kept[2] + kept_step[0]))
+    assert np.array_equal(logits, kept_step[1])
+
+
+@CELLS
 @LAYERS
 def test_float32_parameters_compute_in_float32(english_text, cell, layers):
     module = MODULES[cell]
