@@ -89,10 +89,6 @@ def workspace(name, shape, dtype):
         arrays.popitem(last=False)
     return arrays[key]
 
-def layer_weight_names(layers, extra=()):
-    """The per-layer parameter names in canonical order: W1, b1, <extra>1, W2, ... ."""
-    return [f"{name}{l}" for l in range(1, layers + 1) for name in ("W", "b", *extra)]
-
 
 def check_sizes(K, m, layers):
     """Raise ValueError (one line) unless K, m and layers are positive integers."""
@@ -362,22 +358,17 @@ def _layer_backward(W, D, tape, dH_above, layer=1):
         work *= o
         np.multiply(dh, work, out=dc)
         dc += dc_next                                         # dc_t = dh_t o_t (1 - tanh^2 c_t) + dc_{t+1} f_{t+1}
-        np.subtract(1, o, out=dz_o)
-        dz_o *= o
-        dz_o *= TC[t]
-        dz_o *= dh                                            # dz^o = dh_t * tanh(c_t) * o_t (1 - o_t)
-        np.subtract(1, i, out=dz_i)
-        dz_i *= i
-        dz_i *= g
-        dz_i *= dc                                            # dz^i = dc_t * g_t * i_t (1 - i_t)
-        np.subtract(1, f, out=dz_f)
-        dz_f *= f
-        dz_f *= C[t]
-        dz_f *= dc                                            # dz^f = dc_t * c_{t-1} * f_t (1 - f_t)
+        np.subtract(1, G[t], out=dZ[t])
+        dZ[t] *= G[t]                                         # sigma' = sigma (1 - sigma) on i, f, o (g: next)
         np.multiply(g, g, out=dz_g)
-        np.subtract(1, dz_g, out=dz_g)
+        np.subtract(1, dz_g, out=dz_g)                        # tanh' = 1 - g^2 on g
+        dz_i *= g
+        dz_f *= C[t]
         dz_g *= i
-        dz_g *= dc                                            # dz^g = dc_t * i_t * (1 - g_t^2)
+        dz_o *= TC[t]
+        # dz^i = dc_t g_t i_t (1 - i_t), dz^f = dc_t c_{t-1} f_t (1 - f_t), dz^g = dc_t i_t (1 - g_t^2):
+        dZ[t].reshape(B, GATES, m)[:, :3] *= dc[:, None, :]
+        dz_o *= dh                                            # dz^o = dh_t tanh(c_t) o_t (1 - o_t)
         np.multiply(dc, f, out=dc_next)                       # dc_t f_t, for step t - 1
     return dZ
 
