@@ -26,8 +26,9 @@ the output layer reads the top layer's:
     p_t = softmax(s_t)      loss = (1/B) sum_j sum_t -log p_t[j, y_t]   ("sum"; "mean" divides by n)
 
 d^l_t is dropout's mask (Zaremba et al. 2014, as char-rnn): 1 everywhere for dropout p = 0, else
-(u >= p) / (1 - p) with u uniform on [0, 1), a fresh (B, m) draw for every layer and step. It
-acts only where a layer's output goes up, never on the recurrent h_{t-1} or c_{t-1}.
+(u >= p) / (1 - p) with u uniform on [0, 1), drawn by rng.random as one (n, B, m) block per layer
+(t, then stream, then unit), layer 1 first; p = 0 draws nothing. It acts only where a layer's
+output goes up, never on the recurrent h_{t-1} or c_{t-1}.
 
 Backward, from t = n down to 1, with dz_{n+1} = 0 and dc_{n+1} f_{n+1} = 0:
 
@@ -72,13 +73,17 @@ LOSSES = ("sum", "mean")
 
 # The large arrays of a pass (the tapes, dz) are kept from call to call: a fresh one costs its page
 # faults again, 9 of 54 ms of an LSTM update measured here (m = 256, B = 32, n = 50). Per thread, at
-# most WORKSPACE_ARRAYS of them, the least recently used dropped first; none is ever returned.
-WORKSPACE_ARRAYS = 48
+# most WORKSPACE_ARRAYS of them, the least recently used dropped first, none above WORKSPACE_MAX_BYTES
+# (an evaluation over a whole text, say, which would otherwise stay in memory); none is ever returned.
+WORKSPACE_ARRAYS = 32
+WORKSPACE_MAX_BYTES = 64 * 2**20
 _workspace = threading.local()
 
 
 def workspace(name, shape, dtype):
-    """An uninitialised array of shape and dtype kept under name for the next call that asks for it."""
+    """An uninitialised array of shape and dtype, kept under name for the next call that asks for it."""
+    if np.prod(shape, dtype=np.int64) * np.dtype(dtype).itemsize > WORKSPACE_MAX_BYTES:
+        return np.empty(shape, dtype=dtype)
     arrays = getattr(_workspace, "arrays", None)
     if arrays is None:
         arrays = _workspace.arrays = OrderedDict()

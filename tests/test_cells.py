@@ -142,8 +142,12 @@ def test_loss_equals_loss_and_grads_and_step_follows_the_forward_pass(english_te
 
 
 @CELLS
-def test_what_a_call_returns_survives_the_next_call(english_text, cell):
-    """The passes reuse their large arrays from call to call (lstm.workspace); nothing returned is one."""
+@pytest.mark.parametrize("arrays", ["kept", "fresh"])
+def test_what_a_call_returns_survives_the_next_call(english_text, cell, arrays, monkeypatch):
+    """The passes reuse their large arrays from call to call (lstm.workspace); nothing returned is one.
+    With a cap of 0 bytes every array is fresh, and the numbers are the same."""
+    caps = {"kept": lstm.WORKSPACE_MAX_BYTES, "fresh": 0}
+    monkeypatch.setattr(lstm, "WORKSPACE_MAX_BYTES", caps[arrays])
     module = MODULES[cell]
     K, X, Y = _windows(english_text, 2)
     params, state = _model(cell, K, 8, 2, 2, seed=8)
@@ -157,6 +161,10 @@ def test_what_a_call_returns_survives_the_next_call(english_text, cell):
     assert all(np.array_equal(grads[name], kept[1][name]) for name in grads)
     assert all(np.array_equal(a, b) for a, b in zip(last + stepped, kept[2] + kept_step[0]))
     assert np.array_equal(logits, kept_step[1])
+    with monkeypatch.context() as other:                                  # the other cap: the same numbers
+        other.setattr(lstm, "WORKSPACE_MAX_BYTES", caps["kept" if arrays == "fresh" else "fresh"])
+        again = module.loss_and_grads(params, X, Y, state, "sum")
+    assert again[0] == value and all(np.array_equal(again[1][name], kept[1][name]) for name in grads)
 
 
 @CELLS
