@@ -391,7 +391,7 @@ CELL_CALLS = 10
 
 
 def adam_update(params, grads, moments, t, eta=CELL_ETA, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam update of every parameter in place, as torch.optim.Adam computes it (update t = 1, 2, ...)."""
+    """One Adam update of every parameter in place, torch.optim.Adam's (update t = 1, 2, ...)."""
     for name, g in grads.items():
         first, second = moments[name]
         first *= beta1
@@ -405,7 +405,8 @@ def adam_update(params, grads, moments, t, eta=CELL_ETA, beta1=0.9, beta2=0.999,
 
 def bench_cells():
     """Our LSTM and GRU training step (loss_and_grads + Adam) against PyTorch's nn.LSTM / nn.GRU + Linear +
-    torch.optim.Adam, float32, one thread, m=CELL_M, B=CELL_B, n=CELL_N, K=CELL_K, alternated in this process."""
+    torch.optim.Adam, float32, one thread, m=CELL_M, B=CELL_B, n=CELL_N, K=CELL_K, alternated in this process,
+    from the same parameters; the two are first checked to give the same loss on the first batch."""
     from threadpoolctl import threadpool_limits
 
     from lib import gradcheck, gru, lstm, torch_cells
@@ -424,6 +425,12 @@ def bench_cells():
         for module in (lstm, gru):
             params = module.init_params(CELL_K, CELL_M, np.random.default_rng(7), dtype=np.float32)
             torch_run = torch_cells.torch_training_step(module.CELL, params, CELL_ETA, loss="mean")
+            X, Y = batches[0]
+            ours_first = module.loss(params, X, Y, module.init_state(params, CELL_B), loss="mean")[0]
+            torch_first, _ = torch_cells.torch_training_step(module.CELL, params, CELL_ETA, loss="mean")(X, Y)
+            if abs(ours_first - torch_first) > 1e-5 * abs(torch_first):
+                raise AssertionError(f"{module.CELL}: our loss {ours_first} is not PyTorch's {torch_first}: "
+                                     "nothing timed")
             ours = {"params": params, "state": module.init_state(params, CELL_B), "t": 0,
                     "moments": {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in params.items()}}
             theirs = {"state": None}
