@@ -269,6 +269,7 @@ def main(argv=None):
 
     batch_speed(params, data)
     sampling_speed(params)
+    bench_cells()
 
 
 BATCHES = (1, 8, 32)
@@ -380,6 +381,75 @@ def sample_memory_mb(n):
     code = PEAK_MEMORY + SAMPLE_MEMORY_PROBE.format(K=K, M=M, n=n)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stderr.split()[-1])
+
+
+# ------------------------------------------------------------- LSTM and GRU against PyTorch
+
+CELL_M, CELL_B, CELL_N, CELL_K = 256, 32, 50, 80
+CELL_ETA = 2e-3
+CELL_CALLS = 10
+
+
+def adam_update(params, grads, moments, t, eta=CELL_ETA, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam update of every parameter in place, torch.optim.Adam's (update t = 1, 2, ...)."""
+    for name, g in grads.items():
+        first, second = moments[name]
+        first *= beta1
+        first += (1 - beta1) * g                                  # m = beta1 m + (1 - beta1) g
+        second *= beta2
+        second += (1 - beta2) * (g * g)                           # v = beta2 v + (1 - beta2) g^2
+        denominator = np.sqrt(second / (1 - beta2 ** t))
+        denominator += eps                                        # sqrt(v_hat) + eps
+        params[name] -= (eta / (1 - beta1 ** t)) * first / denominator   # theta -= eta m_hat / (sqrt(v_hat) + eps)
+
+
+def bench_cells():
+    """Our LSTM and GRU training step (loss_and_grads + Adam) against PyTorch's nn.LSTM / nn.GRU + Linear +
+    torch.optim.Adam, float32, one thread, m=CELL_M, B=CELL_B, n=CELL_N, K=CELL_K, alternated in this process,
+    from the same parameters; the two are first checked to give the same loss on the first batch."""
+    from threadpoolctl import threadpool_limits
+
+    from lib import gradcheck, gru, lstm, torch_cells
+
+    if not gradcheck.torch_available():
+        print("PyTorch is not installed: no LSTM / GRU comparison with it (pip install 'char-rnn-notebooks[torch]')")
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(6)
+    batches = [(X[:, :-1], X[:, 1:]) for X in (rng.integers(0, CELL_K, size=(CELL_B, CELL_N + 1))
+                                                for _ in range(CELL_CALLS))]
+    with threadpool_limits(limits=1, user_api="blas"):
+        runs = {}
+        for module in (lstm, gru):
+            params = module.init_params(CELL_K, CELL_M, np.random.default_rng(7), dtype=np.float32)
+            torch_run = torch_cells.torch_training_step(module.CELL, params, CELL_ETA, loss="mean")
+            X, Y = batches[0]
+            ours_first = module.loss(params, X, Y, module.init_state(params, CELL_B), loss="mean")[0]
+            torch_first, _ = torch_cells.torch_training_step(module.CELL, params, CELL_ETA, loss="mean")(X, Y)
+            if abs(ours_first - torch_first) > 1e-5 * abs(torch_first):
+                raise AssertionError(f"{module.CELL}: our loss {ours_first} is not PyTorch's {torch_first}: "
+                                     "nothing timed")
+            ours = {"params": params, "state": module.init_state(params, CELL_B), "t": 0,
+                    "moments": {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in params.items()}}
+            theirs = {"state": None}
+
+            def our_step(X, Y, module=module, ours=ours):
+                _, grads, ours["state"] = module.loss_and_grads(ours["params"], X, Y, ours["state"], loss="mean")
+                ours["t"] += 1
+                adam_update(ours["params"], grads, ours["moments"], ours["t"])
+
+            def torch_step(X, Y, torch_run=torch_run, theirs=theirs):
+                _, theirs["state"] = torch_run(X, Y, theirs["state"])
+            runs[module.CELL] = our_step
+            runs[f"torch {module.CELL}"] = torch_step
+        seconds = speed.time_alternated(runs, batches, reps=REPS, warmup=3)
+    print(f"LSTM and GRU training step (loss, gradients, Adam), float32, one thread, m={CELL_M} B={CELL_B} "
+          f"n={CELL_N} K={CELL_K}, against PyTorch {torch.__version__}:")
+    for cell in ("lstm", "gru"):
+        ours_ms, torch_ms = 1e3 * seconds[cell], 1e3 * seconds[f"torch {cell}"]
+        print(f"  {cell}: ours {ours_ms:.1f} ms, PyTorch {torch_ms:.1f} ms, ours/PyTorch {ours_ms / torch_ms:.2f}x")
 
 
 if __name__ == "__main__":
