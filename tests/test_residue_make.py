@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,132 @@ def test_an_inside_json_with_an_infinite_figure_is_refused(tmp_path):
     (tmp_path / analysis.FILE).write_text(json.dumps(data), encoding="utf-8")   # Infinity, as json writes inf
     with pytest.raises(run_files.ArtifactError, match="inside.json: a figure that is not a number"):
         analysis.read(tmp_path)
+
+
+# ----------------------------------------------------------- 6: a report of another text goes beside the default one
+
+def make_dry(*args):
+    """make -n's output, run from the repository with args."""
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-C", str(paths.REPO_ROOT), *args],
+                          capture_output=True, text=True, timeout=60)
+    return done
+
+
+def report_built(dry_run_output):
+    """(the documents' --name, --runs' first folder) of the report build.py line of a dry run."""
+    line = next(line for line in dry_run_output.splitlines() if "report/build.py" in line)
+    return re.search(r"--name (\S+)", line).group(1), re.search(r"--runs (\S+)", line).group(1)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+@pytest.mark.parametrize("settings, name, runs", [
+    ([], "report", "runs/report/"),
+    (["PROTOCOL=2026"], "report-2026", "runs/report-2026/"),
+    (["DATA={book}"], "report-goblet_book", "runs/report-goblet_book/"),
+    (["DATA={book}", "PROTOCOL=2026"], "report-goblet_book-2026", "runs/report-goblet_book-2026/"),
+    (["DATA={book}", "REPORT=goblet"], "goblet", "runs/report-goblet_book/"),
+    (["DATA=data/shakespeare/input.txt"], "report", "runs/report/"),   # the default corpus, named
+])
+def test_a_report_of_another_text_goes_beside_the_default_one(settings, name, runs, tmp_path):
+    book = tmp_path / "goblet_book.txt"
+    book.write_text(learnable_text(), encoding="utf-8")
+    args = [s.format(book=book) for s in settings]
+    if not (paths.REPO_ROOT / "data/shakespeare/input.txt").exists() and "DATA=data/shakespeare/input.txt" in args:
+        pytest.skip("the default corpus is not there (make corpus)")
+    top = make_dry("report", *args)
+    assert top.returncode == 0, top.stderr
+    # make report hands the document to a second make: ask that one what it builds.
+    target = re.search(r"make --no-print-directory (report/\S+)\.pdf", top.stdout)
+    assert target and target.group(1) == f"report/{name}", top.stdout
+    built, first_run = report_built(make_dry(f"{target.group(1)}.pdf", *args).stdout)
+    assert built == name and first_run.startswith(runs), (built, first_run)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+def test_the_report_of_another_text_names_the_command_that_builds_it(tmp_path):
+    book = tmp_path / "goblet_book.txt"
+    book.write_text(learnable_text(), encoding="utf-8")
+    out = make_dry("report/report-goblet_book-2026.pdf", f"DATA={book}", "PROTOCOL=2026").stdout
+    assert f'--command "make report DATA={book} PROTOCOL=2026"' in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+@pytest.mark.parametrize("report, message", [
+    ("a/b", 'REPORT must be a plain file name, without a folder or % (the report goes to report/REPORT.pdf), '
+            'got "a/b"'),
+    ("my report", 'REPORT must be one file name, without spaces (the report goes to report/REPORT.pdf), '
+                  'got "my report"'),
+])
+def test_a_report_name_with_a_folder_is_refused_in_one_line(report, message, tmp_path):
+    done = make_dry("report", f"REPORT={report}", f"RUNS={tmp_path / 'r'}")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and message in lines[0], done.stderr
+    assert not done.stdout.strip() and not (tmp_path / "r").exists()
+
+
+# ----------------------------------------------------------- 7: a setting the notebook refuses changes no stamp
+
+def make_run(*args, cwd):
+    return subprocess.run(["make", "--no-print-directory", "-C", str(paths.REPO_ROOT), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def stamps(runs_dir):
+    """{name: (bytes, mtime in ns)} of every settings stamp make keeps under runs_dir."""
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted((runs_dir / ".settings").iterdir())}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+def test_a_bonus_setting_the_notebook_refuses_changes_no_stamp_and_retrains_nothing(tmp_path):
+    data = tmp_path / "toy.txt"
+    data.write_text(learnable_text(), encoding="utf-8")              # 10,841 characters
+    runs_dir = tmp_path / "r"
+    target = runs_dir / "bonus" / "order-chunks" / "seed0" / "summary.json"
+    good = [f"DATA={data}", f"RUNS={runs_dir}", "BONUS_SEEDS=0", "BONUS_UPDATES=20", "BONUS_EVAL_EVERY=10",
+            "BONUS_CHUNKS=4", "BONUS_VAL_CHUNK=3"]
+    ok(make_run(str(target), *good, cwd=tmp_path))
+    stamped, run_before = stamps(runs_dir), folder_bytes(target.parent)
+    assert stamped["bonus-order-chunks-seed0"][0].decode("utf-8").split() == [
+        f"data={data}", "protocol=2021", "updates=20", "chunks=4", "val_chunk=3", "eval_every=10"]
+
+    # 2,000 pieces of 5 characters: make cannot know the text is too short for them; the notebook refuses.
+    refused = make_run(str(target), *good[:-2], "BONUS_CHUNKS=2000", "BONUS_VAL_CHUNK=3", cwd=tmp_path)
+    assert refused.returncode != 0
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "chunks=2000 is more chunks than the text has sequences" in errors[0], refused.stderr
+    assert stamps(runs_dir) == stamped                               # not a byte, not a nanosecond
+    assert folder_bytes(target.parent) == run_before                 # the finished run is whole
+
+    question = subprocess.run(["make", "-q", "-C", str(paths.REPO_ROOT), str(target), *good], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    assert question.returncode == 0, "the good settings again would retrain the run"
+    again = make_run(str(target), *good, cwd=tmp_path)
+    assert again.returncode == 0 and "lib.jupyter.stage" not in again.stdout, again.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+def test_a_changed_setting_still_retrains_and_then_stamps_it(tmp_path):
+    runs_dir = tmp_path / "r"
+    run = runs_dir / "seed0" / "train_10ep"
+    run.mkdir(parents=True)
+    (runs_dir / ".settings").mkdir()
+    corpus_ok = runs_dir / ".settings" / "corpus-ok"
+    now = time.time_ns()
+    corpus_ok.touch()
+    os.utime(corpus_ok, ns=(now + 10**12, now + 10**12))         # after every source file, before the summary
+    (run / "summary.json").touch()
+    os.utime(run / "summary.json", ns=(now + 2 * 10**12, now + 2 * 10**12))
+    args = [str(run / "summary.json"), f"RUNS={runs_dir}", "SEEDS=0", "EPOCHS=10"]
+    if not (paths.REPO_ROOT / "data/shakespeare/input.txt").exists():
+        pytest.skip("the default corpus is not there (make corpus)")
+    stage_lines = [line for line in make_dry(*args).stdout.splitlines() if "lib.jupyter.stage" in line]
+    assert len(stage_lines) == 1                                 # no stamp: made with settings unknown
+    stamp = runs_dir / ".settings" / "seed0"
+    stamp.write_text("data=data/shakespeare/input.txt protocol=2021 epochs=10 kept= seed=0 eval_every=40000\n",
+                     encoding="utf-8")
+    assert not [line for line in make_dry(*args).stdout.splitlines() if "lib.jupyter.stage" in line]
+    changed = make_dry(*args, "EVAL_EVERY=500").stdout.splitlines()
+    assert len([line for line in changed if "lib.jupyter.stage" in line]) == 1
+    # The stamp is written after the stage, with the settings it ran with.
+    assert changed[-1] == (f"mkdir -p {runs_dir}/.settings && printf '%s\\n' 'data=data/shakespeare/input.txt "
+                           f"protocol=2021 epochs=10 kept= seed=0 eval_every=500' > {runs_dir}/.settings/seed0")
