@@ -128,10 +128,15 @@ install: $(INSTALLED)
 # fetches uv (each ~5 s here, mostly one core).
 # PYTHON makes the venv: python3 on the PATH unless named (make install PYTHON=python3.12, say,
 # where python3 is older than 3.11, as Xcode's is); it is checked before anything is removed.
+# What was installed in the venv beyond the lock (the optional PyTorch, say) is moved aside first and
+# back after, so that a rebuild in the middle of a session (make test after a pull) keeps it, saying so;
+# what cannot be kept (another Python) is named with the command that adds it back (tools/venv_extras.py).
 PYTHON ?= python3
 UV := build/uv/bin/uv
+EXTRAS_STASH := build/venv-extras/$(subst /,_,$(abspath $(VENV)))
 $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: PYTHON=$(PYTHON) is Python %s; the project needs 3.11 or newer (make install PYTHON=python3.12, say)" % sys.version.split()[0])'
+	@$(PYTHON) tools/venv_extras.py save $(VENV) $(EXTRAS_STASH) requirements.lock
 	@rm -rf build/uv
 	@echo "$(PYTHON) -m venv --clear $(VENV) (while pip installs uv into build/uv)"
 	@$(PYTHON) -m venv --clear $(VENV) & venv_pid=$$!; \
@@ -147,6 +152,7 @@ $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 		$(VENV)/bin/python -m pip install --quiet --require-hashes -r requirements.lock \
 		&& $(VENV)/bin/python -m pip install --quiet --no-deps -e .; \
 	fi
+	@$(PYTHON) tools/venv_extras.py restore $(VENV) $(EXTRAS_STASH) requirements.lock
 	touch $@
 
 # Regenerate requirements.lock (one universal lock: every platform and Python 3.11-3.14) and

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from nbrun import ok, papermill
 from toy_corpus import learnable_text
 from toy_run import run_lib
@@ -253,3 +254,113 @@ def test_a_changed_setting_still_retrains_and_then_stamps_it(tmp_path):
     # The stamp is written after the stage, with the settings it ran with.
     assert changed[-1] == (f"mkdir -p {runs_dir}/.settings && printf '%s\\n' 'data=data/shakespeare/input.txt "
                            f"protocol=2021 epochs=10 kept= seed=0 eval_every=500' > {runs_dir}/.settings/seed0")
+
+
+# ----------------------------------------------------------- 9: a rebuilt .venv keeps what was installed beyond the lock
+
+venv_extras = load_script(paths.REPO_ROOT / "tools" / "venv_extras.py", "venv_extras")
+
+
+def plant(venv, name, version, requires=(), script=None):
+    """A distribution installed by hand as a wheel installs it: its package, its dist-info and RECORD, a script."""
+    site = venv_extras.site_packages(venv)
+    (site / name).mkdir()
+    (site / name / "__init__.py").write_text(f"VERSION = {version!r}\n", encoding="utf-8")
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" +
+                                   "".join(f"Requires-Dist: {r}\n" for r in requires), encoding="utf-8")
+    files = [f"{name}/__init__.py", f"{info.name}/METADATA", f"{info.name}/RECORD"]
+    if script:
+        (venv / "bin").mkdir(exist_ok=True)
+        (venv / "bin" / script).write_text(f"#!/bin/sh\necho {name}\n", encoding="utf-8")
+        files.append(Path(os.path.relpath(venv / "bin" / script, site)).as_posix())
+    (info / "RECORD").write_text("".join(f"{f},,\n" for f in files), encoding="utf-8")
+
+
+def new_venv(venv):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", str(venv)], check=True, timeout=120)
+
+
+def rebuild(venv, stash, lock):
+    """make install's steps: save the extras, a venv made again with --clear (the lock's packages left out:
+    the steps around them are what is tested), restore; returns what restore said."""
+    venv_extras.save(venv, stash, lock)
+    new_venv(venv)
+    said = []
+    venv_extras.restore(venv, stash, lock, out=type("Out", (), {"write": lambda self, s: said.append(s)})())
+    return "".join(said).strip().splitlines()
+
+
+@pytest.fixture
+def lock(tmp_path):
+    path = tmp_path / "requirements.lock"
+    path.write_text("numpy==2.3.1 ; python_version >= '3.11' \\\n    --hash=sha256:00\nTqdm==4.67.1 \\\n"
+                    "    --hash=sha256:11\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a venv's bin/")
+def test_a_rebuilt_venv_keeps_a_package_installed_beyond_the_lock_saying_so(tmp_path, lock):
+    venv = tmp_path / "venv"
+    new_venv(venv)
+    plant(venv, "toytorch", "2.13.0+cpu", requires=["toydep>=1", "numpy"], script="toyrun")
+    plant(venv, "toydep", "1.5")
+    plant(venv, "tqdm", "4.67.1")                          # the lock's own: not kept, the lock puts it back
+    before = {p.relative_to(venv).as_posix(): p.read_bytes() for p in venv.rglob("*")
+              if p.is_file() and "toy" in p.as_posix()}
+    said = rebuild(venv, tmp_path / "stash", lock)
+    assert said == [f"kept what was installed in {venv.as_posix()} beyond the lock: toytorch 2.13.0+cpu "
+                    f"(and 1 package it brought)"]
+    after = {p.relative_to(venv).as_posix(): p.read_bytes() for p in venv.rglob("*")
+             if p.is_file() and "toy" in p.as_posix()}
+    assert after == before                                 # every file back, byte for byte
+    assert not (venv_extras.site_packages(venv) / "tqdm").exists() and not (tmp_path / "stash").exists()
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", "import toytorch; print(toytorch.VERSION)"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert found == "2.13.0+cpu"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a venv's bin/")
+def test_a_package_that_cannot_be_kept_is_named_with_the_command_that_adds_it_back(tmp_path, lock):
+    venv = tmp_path / "venv"
+    new_venv(venv)
+    plant(venv, "toytorch", "2.13.0+cpu")
+    venv_extras.save(venv, tmp_path / "stash", lock)
+    new_venv(venv)
+    cfg = venv / "pyvenv.cfg"                               # as if PYTHON=python3.99 had made the new venv
+    cfg.write_text(re.sub(r"(?m)^version\s*=.*$", "version = 3.99.0", cfg.read_text(encoding="utf-8")),
+                   encoding="utf-8")
+    said = []
+    venv_extras.restore(venv, tmp_path / "stash", lock,
+                        out=type("Out", (), {"write": lambda self, s: said.append(s)})())
+    old = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert "".join(said).strip().splitlines() == [
+        f"note: dropped toytorch 2.13.0+cpu, installed in {venv.as_posix()} beyond the lock (the rebuilt venv runs "
+        f"Python 3.99, the old one {old}): {venv.as_posix()}/bin/python -m pip install 'toytorch==2.13.0+cpu' "
+        f"adds it back (with the --index-url it came from)"]
+    assert not (venv_extras.site_packages(venv) / "toytorch").exists() and not (tmp_path / "stash").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a venv's bin/")
+def test_a_package_the_old_lock_brought_is_not_kept(tmp_path, lock):
+    venv = tmp_path / "venv"
+    new_venv(venv)
+    plant(venv, "oldlocked", "1.0")
+    venv_extras.restore(venv, tmp_path / "nothing", lock)   # make install's record: what the lock put there
+    plant(venv, "toytorch", "2.0")
+    said = rebuild(venv, tmp_path / "stash", lock)
+    assert said == [f"kept what was installed in {venv.as_posix()} beyond the lock: toytorch 2.0"]
+    assert not (venv_extras.site_packages(venv) / "oldlocked").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+def test_make_install_moves_the_extras_aside_before_the_clear_and_back_after_the_lock(tmp_path):
+    lines = make_dry("install", f"VENV={tmp_path / 'venv'}").stdout.splitlines()
+    save = next(i for i, line in enumerate(lines) if "tools/venv_extras.py save" in line)
+    clear = next(i for i, line in enumerate(lines) if "-m venv --clear" in line and not line.startswith("echo"))
+    locked = next(i for i, line in enumerate(lines) if "install --quiet --require-hashes -r requirements.lock" in line
+                  or "--require-hashes -r requirements.lock \\" in line)
+    restore = next(i for i, line in enumerate(lines) if "tools/venv_extras.py restore" in line)
+    assert save < clear < locked < restore
+    assert lines[save].split()[-3:-1] == lines[restore].split()[-3:-1]   # the same venv and stash
