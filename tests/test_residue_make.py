@@ -364,3 +364,67 @@ def test_make_install_moves_the_extras_aside_before_the_clear_and_back_after_the
     restore = next(i for i, line in enumerate(lines) if "tools/venv_extras.py restore" in line)
     assert save < clear < locked < restore
     assert lines[save].split()[-3:-1] == lines[restore].split()[-3:-1]   # the same venv and stash
+
+
+# ----------------------------------------------------------- 14: docs/bonus.md's commands, as a 2026 student copies them
+
+BONUS_DOC = paths.REPO_ROOT / "docs" / "bonus.md"
+needs_corpus = pytest.mark.skipif(not (paths.REPO_ROOT / "data/shakespeare/input.txt").exists(),
+                                  reason="the default corpus is not there (make corpus)")
+
+
+def doc_commands():
+    """Every command line of docs/bonus.md's code blocks."""
+    blocks = re.findall(r"```\n(.*?)```", BONUS_DOC.read_text(encoding="utf-8"), re.DOTALL)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def train_parameters(command):
+    """{name: value} of a papermill command's -p pairs, each value read as YAML as papermill reads it."""
+    import yaml
+    pairs = re.findall(r"-p (\S+) (\S+)", command)
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
+def test_every_bonus_command_is_the_venvs_and_the_2026_handouts():
+    commands = doc_commands()
+    trains = [c for c in commands if "notebooks/train.ipynb" in c]
+    assert len(trains) >= 5 and any("batch_size" in c for c in trains)
+    for command in commands:
+        assert command.startswith((".venv/bin/papermill ", ".venv/bin/python -m lib.sample ")), command
+    for command in trains:
+        assert train_parameters(command)["protocol"] == 2026, command
+
+
+@needs_corpus
+def test_every_bonus_training_command_is_accepted():
+    from lib.training import runner
+    for command in doc_commands():
+        if "notebooks/train.ipynb" in command:
+            parameters = {k: str(v) if k == "protocol" else v for k, v in train_parameters(command).items()}
+            planned = runner.plan(**parameters)                 # checks every setting, reads the text, no training
+            assert planned["parameters"]["protocol"] == "2026" and planned["steps_per_epoch"] > 0, command
+
+
+@needs_corpus
+def test_a_batch_that_does_not_divide_the_pieces_is_refused_in_one_line_as_the_doc_says(tmp_path):
+    text = BONUS_DOC.read_text(encoding="utf-8")
+    assert "B must divide the number\nof pieces" in text and "B = 8 is refused in one line" in text
+    command = next(c for c in doc_commands() if "-p order chunks -p batch_size 3" in c)
+    out = tmp_path / "run"
+    refused = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "out.ipynb", paths.REPO_ROOT,
+                        *[(k, v) for k, v in train_parameters(command.replace("batch_size 3", "batch_size 8")).items()],
+                        ("out_dir", out))
+    assert refused.returncode != 0
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "batch_size=8 must divide the 9 pieces order='chunks' trains on (chunks=10, one of them the val_chunk)" \
+        in last, refused.stderr[-2000:]
+    assert not out.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="make")
+def test_make_help_says_that_make_bench_times_pytorch():
+    shown = subprocess.run(["make", "--no-print-directory", "-C", str(paths.REPO_ROOT), "help"], capture_output=True,
+                           text=True, check=True).stdout
+    bench = shown[shown.index("make bench"):shown.index("make corpus")]
+    assert "against PyTorch" in bench and '.venv/bin/python -m pip install ".[torch]"' in bench
