@@ -95,6 +95,12 @@ def test_seen_in_training_counts_the_characters_of_shared_strings():
     assert analysis.seen_in_training(training, passage, length=21)["chars"] == 0
 
 
+def test_a_window_of_equal_hash_but_other_characters_is_not_counted(monkeypatch):
+    monkeypatch.setattr(analysis, "_window_hashes", lambda codes, length, base: np.zeros(
+        max(len(codes) - length + 1, 0), dtype=np.uint64))          # every window collides with every other
+    assert analysis.seen_in_training("abcdefghij" * 3, "klmnopqrstuvwxyz", length=5)["chars"] == 0
+
+
 # ----------------------------------------------------------- 8: no n-gram seen once or twice
 
 def test_ngram_figures_stay_finite_when_no_ngram_is_seen_once_or_twice():

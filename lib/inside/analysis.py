@@ -167,8 +167,8 @@ def seen_in_training(training_text, text, length=SEEN_LENGTH):
     """{"length", "chars", "share"}: how many characters of text lie inside a string of `length`
     characters that training_text holds too, and their share of text.
 
-    Windows are compared by two 64-bit hashes each (two bases), so two different windows pass for
-    equal with a chance of about 2^-128 a pair: the count is exact for any text here.
+    Windows are found by their hash and then compared character by character, so a window counts
+    only where the training text holds the very same characters.
     """
     def codes(s):
         return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
@@ -176,9 +176,18 @@ def seen_in_training(training_text, text, length=SEEN_LENGTH):
     mine, theirs = codes(text), codes(training_text)
     found = np.zeros(max(len(mine) - length + 1, 0), dtype=bool)
     if len(found) and len(theirs) >= length:
-        found[:] = True
-        for base in (np.uint64(1_000_003), np.uint64(0x9E3779B97F4A7C15)):
-            found &= np.isin(_window_hashes(mine, length, base), _window_hashes(theirs, length, base))
+        base = np.uint64(0x9E3779B97F4A7C15)
+        mine_hashes, their_hashes = _window_hashes(mine, length, base), _window_hashes(theirs, length, base)
+        order = np.argsort(their_hashes, kind="stable")
+        at = np.minimum(np.searchsorted(their_hashes[order], mine_hashes), len(order) - 1)
+        starts = np.flatnonzero(their_hashes[order[at]] == mine_hashes)
+        theirs_at = order[at[starts]]
+        span = np.arange(length)
+        same = np.ones(len(starts), dtype=bool)
+        for block in range(0, len(starts), 10_000):            # (10,000, length) at a time
+            part = slice(block, block + 10_000)
+            same[part] = (mine[starts[part, None] + span] == theirs[theirs_at[part, None] + span]).all(axis=1)
+        found[starts[same]] = True
     # Each window found covers its length characters: a difference array, summed.
     edges = np.zeros(len(mine) + 1, dtype=np.int64)
     starts = np.flatnonzero(found)
