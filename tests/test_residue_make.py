@@ -101,6 +101,20 @@ def test_a_window_of_equal_hash_but_other_characters_is_not_counted(monkeypatch)
     assert analysis.seen_in_training("abcdefghij" * 3, "klmnopqrstuvwxyz", length=5)["chars"] == 0
 
 
+def test_a_small_overlap_is_named_beside_the_comparison_it_leaves_standing():
+    data = {"chars": 100_000, "rnn_bits_per_char": 2.1, "by_kind": [],
+            "ngram": [{"n": 1, "bits_per_char": 3.2}, {"n": 2, "bits_per_char": 2.6}],
+            "seen_in_training": {"length": analysis.SEEN_LENGTH, "chars": 40, "share": 0.0004}}
+    text = inside_report.ngram_text(data)
+    assert "The RNN (2.100 bits per character) beats every n-gram model here" in text
+    assert text.endswith(f"(under 0.1% of this passage (40 of 100,000 characters) lies in strings of {analysis.SEEN_LENGTH} "
+                         f"or more characters that the training text holds too.)"), text
+    data["seen_in_training"] = {"length": analysis.SEEN_LENGTH, "chars": 5_000, "share": 0.05}
+    assert inside_report.ngram_text(data).startswith("No comparison here: 5.0% of this passage")
+    del data["seen_in_training"]                                  # an inside.json written before the count
+    assert "beats every n-gram model" in inside_report.ngram_text(data)
+
+
 # ----------------------------------------------------------- 8: no n-gram seen once or twice
 
 def test_ngram_figures_stay_finite_when_no_ngram_is_seen_once_or_twice():
@@ -262,7 +276,7 @@ def test_a_changed_setting_still_retrains_and_then_stamps_it(tmp_path):
                            f"protocol=2021 epochs=10 kept= seed=0 eval_every=500' > {runs_dir}/.settings/seed0")
 
 
-# ----------------------------------------------------------- 9: a rebuilt .venv keeps what was installed beyond the lock
+# ----------------------------------------------------------- 9: a rebuilt .venv keeps what was installed by hand
 
 venv_extras = load_script(paths.REPO_ROOT / "tools" / "venv_extras.py", "venv_extras")
 
@@ -372,7 +386,7 @@ def test_make_install_moves_the_extras_aside_before_the_clear_and_back_after_the
     assert lines[save].split()[-3:-1] == lines[restore].split()[-3:-1]   # the same venv and stash
 
 
-# ----------------------------------------------------------- 14: docs/bonus.md's commands, as a 2026 student copies them
+# ----------------------------------------------------------- 14: docs/bonus.md's commands, as a 2026 student has them
 
 BONUS_DOC = paths.REPO_ROOT / "docs" / "bonus.md"
 needs_corpus = pytest.mark.skipif(not (paths.REPO_ROOT / "data/shakespeare/input.txt").exists(),

@@ -119,7 +119,8 @@ def seen_text(data):
     seen = data.get("seen_in_training")
     if not seen or not seen["chars"]:
         return ""
-    return (f"{seen['share']:.1%} of this passage ({seen['chars']:,} of {data['chars']:,} characters) lies in "
+    share = f"{seen['share']:.1%}" if seen["share"] >= 0.001 else "under 0.1%"     # not "0.0%" of it
+    return (f"{share} of this passage ({seen['chars']:,} of {data['chars']:,} characters) lies in "
             f"strings of {seen['length']} or more characters that the training text holds too")
 
 
