@@ -29,14 +29,8 @@ SEEDS ?= 0 1 2 3 4
 EVAL_EVERY ?= 40000
 # PROTOCOL: the course handout the report follows, 2021 (AdaGrad, the loss summed over a
 # sequence) or 2026 (Adam, the loss per character, scaled weights): lib/training/settings.py.
-# Each has its own runs and its own report, so neither overwrites the other.
 PROTOCOL ?= 2021
 PROTOCOL_SUFFIX := $(if $(filter 2021,$(PROTOCOL)),,-$(PROTOCOL))
-# make's own runs live apart from the notebooks' default folders (runs/train_<n>ep),
-# so a notebook run by hand never collides with the report's.
-RUNS ?= runs/report$(PROTOCOL_SUFFIX)
-REPORT := report/report$(PROTOCOL_SUFFIX)
-REPORT_COMMAND := make report$(if $(PROTOCOL_SUFFIX), PROTOCOL=$(PROTOCOL),)
 DEFAULT_CORPUS := data/shakespeare/input.txt
 CORPUS := $(if $(strip $(DATA)),$(strip $(DATA)),$(DEFAULT_CORPUS))
 ifneq ($(word 2,$(DATA)),)
@@ -47,6 +41,23 @@ ifeq ($(wildcard $(strip $(DATA))),)
 $(error DATA: no such file: $(strip $(DATA)))
 endif
 endif
+# Each text and each protocol has its own runs and its own report, so none overwrites another:
+# DATA=data/goblet_book.txt PROTOCOL=2026 gives runs/report-goblet_book-2026 and
+# report/report-goblet_book-2026.pdf. REPORT names the documents instead (report/REPORT.pdf).
+TEXT_SUFFIX := $(if $(filter $(abspath $(DEFAULT_CORPUS)),$(abspath $(CORPUS))),,-$(basename $(notdir $(CORPUS))))
+# make's own runs live apart from the notebooks' default folders (runs/train_<n>ep),
+# so a notebook run by hand never collides with the report's.
+RUNS ?= runs/report$(TEXT_SUFFIX)$(PROTOCOL_SUFFIX)
+REPORT ?= report$(TEXT_SUFFIX)$(PROTOCOL_SUFFIX)
+ifneq ($(words $(REPORT)),1)
+$(error REPORT must be one file name, without spaces (the report goes to report/REPORT.pdf), got "$(strip $(REPORT))")
+endif
+ifneq ($(findstring /,$(REPORT))$(findstring %,$(REPORT)),)
+$(error REPORT must be a plain file name, without a folder or % (the report goes to report/REPORT.pdf), got "$(REPORT)")
+endif
+REPORT_PATH := report/$(REPORT)
+REPORT_COMMAND := make report$(if $(strip $(DATA)), DATA=$(strip $(DATA)),)$(if $(PROTOCOL_SUFFIX), PROTOCOL=$(PROTOCOL),)$(if \
+	$(filter command line,$(origin REPORT)), REPORT=$(REPORT),)
 DATA_PARAM := $(if $(strip $(DATA)),-p data_path $(abspath $(strip $(DATA))),)
 # One BLAS thread per process (the model's matrices are small, and two runs share the two
 # cores): importing lib sets it with threadpoolctl, unless OPENBLAS_NUM_THREADS & co. say otherwise.
@@ -96,9 +107,11 @@ help:
 	@echo "make report   the whole chain on the default corpus (or DATA=your.txt; PROTOCOL=2026: the 2026 handout's):"
 	@echo "              environment, corpus, gradient check, training runs (EPOCHS=\"$(EPOCHS)\"),"
 	@echo "              text evolution, best-model passages, a look inside the network, then report/report.pdf and .html"
+	@echo "              (DATA=x/book.txt: runs/report-book/ and report/report-book.pdf, or report/NAME.pdf with REPORT=NAME)"
 	@echo "make runs     everything but the report document"
 	@echo "make test     the test suite (installs first when needed)"
-	@echo "make bench    the speed benchmark against a naive reference"
+	@echo "make bench    the speed benchmark: the fast path against a naive reference and against PyTorch"
+	@echo "              (when installed: .venv/bin/python -m pip install \".[torch]\"), batches of 1, 8 and 32, sampling"
 	@echo "make corpus   just the default corpus ($(DEFAULT_CORPUS))"
 	@echo "make install  just the environment ($(VENV)), exactly as requirements.lock says"
 	@echo "make lock     regenerate requirements.lock from requirements.txt and check it on every platform (UPGRADE=1: newest versions)"
@@ -116,10 +129,15 @@ install: $(INSTALLED)
 # fetches uv (each ~5 s here, mostly one core).
 # PYTHON makes the venv: python3 on the PATH unless named (make install PYTHON=python3.12, say,
 # where python3 is older than 3.11, as Xcode's is); it is checked before anything is removed.
+# What was installed in the venv beyond the lock (the optional PyTorch, say) is moved aside first and
+# back after, so that a rebuild in the middle of a session (make test after a pull) keeps it, saying so;
+# what cannot be kept (another Python) is named with the command that adds it back (tools/venv_extras.py).
 PYTHON ?= python3
 UV := build/uv/bin/uv
+EXTRAS_STASH := build/venv-extras/$(subst /,_,$(abspath $(VENV)))
 $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: PYTHON=$(PYTHON) is Python %s; the project needs 3.11 or newer (make install PYTHON=python3.12, say)" % sys.version.split()[0])'
+	@$(PYTHON) tools/venv_extras.py save $(VENV) $(EXTRAS_STASH) requirements.lock
 	@rm -rf build/uv
 	@echo "$(PYTHON) -m venv --clear $(VENV) (while pip installs uv into build/uv)"
 	@$(PYTHON) -m venv --clear $(VENV) & venv_pid=$$!; \
@@ -135,6 +153,7 @@ $(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 		$(VENV)/bin/python -m pip install --quiet --require-hashes -r requirements.lock \
 		&& $(VENV)/bin/python -m pip install --quiet --no-deps -e .; \
 	fi
+	@$(PYTHON) tools/venv_extras.py restore $(VENV) $(EXTRAS_STASH) requirements.lock
 	touch $@
 
 # Regenerate requirements.lock (one universal lock: every platform and Python 3.11-3.14) and
@@ -150,12 +169,16 @@ $(DEFAULT_CORPUS): data/shakespeare/prepare.py lib/text/shakespeare.py lib/text/
 	$(PY) data/shakespeare/prepare.py
 	@touch $@  # prepare.py leaves an up-to-date text alone; mark it checked against the new script
 
-# A stamp holding a stage's settings, rewritten only when they change, so that
-# a new setting makes the stage out of date and an unchanged one does not.
-.PRECIOUS: $(RUNS)/.settings/%
-$(RUNS)/.settings/%: FORCE
-	@mkdir -p $(@D)
-	@printf '%s\n' '$(SETTINGS_$*)' | cmp -s - $@ || printf '%s\n' '$(SETTINGS_$*)' > $@
+# A stage's settings stamp holds the settings its result was made with, and is written only when the
+# stage has succeeded. A stage whose stamp is missing or holds other settings than today's is out of
+# date; one that fails or is refused (a BONUS_* value only the notebook can check, say) leaves its stamp
+# as it was, so that the next make with the settings of before finds the result of before up to date.
+# $(call stale,NAME,SETTINGS[,OLD]) is FORCE when stamp NAME (or OLD, where NAME has none yet) differs.
+stamp_file = $(RUNS)/.settings/$(1)
+read_stamp = $(strip $(shell cat '$(call stamp_file,$(1))' 2>/dev/null$(if $(2), || cat '$(call stamp_file,$(2))' 2>/dev/null,)))
+differ = $(if $(subst $(1),,$(2))$(subst $(2),,$(1)),FORCE)
+stale = $(call differ,$(strip $(2)),$(call read_stamp,$(1),$(3)))
+write_stamp = mkdir -p $(RUNS)/.settings && printf '%s\n' '$(2)' > $(call stamp_file,$(1))
 
 SETTINGS_gradcheck := data=$(CORPUS)
 $(foreach s,$(SEEDS),$(eval SETTINGS_seed$(s) := data=$(CORPUS) protocol=$(PROTOCOL) epochs=$(LONGEST) kept=$(SHORTER) seed=$(s) eval_every=$(EVAL_EVERY)))
@@ -165,15 +188,18 @@ $(CORPUS_OK): $(CORPUS) lib/text/corpus.py | $(INSTALLED)
 	@$(PY) -m lib.text.corpus $(CORPUS) $(RUNS)/.failed
 	@touch $@
 
-$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/gradcheck.py lib/speed.py $(CORPUS_OK) $(RUNS)/.settings/gradcheck | $(INSTALLED)
+$(GRADCHECK): notebooks/gradient_check.ipynb lib/rnn.py lib/rnn_fast.py lib/gradcheck.py lib/speed.py $(CORPUS_OK) $(call stale,gradcheck,$(SETTINGS_gradcheck)) | $(INSTALLED)
 	$(STAGE) notebooks/gradient_check.ipynb $(@D)/gradient_check.ipynb $(DATA_PARAM) -p out_dir $(@D)
+	@$(call write_stamp,gradcheck,$(SETTINGS_gradcheck))
 
 # retrain=True: the new run is built beside the folder and swapped in only when it has
 # finished, so a failed or interrupted rerun leaves the previous result whole (and the
 # next make continues the interrupted build from its last checkpoint); an interrupted
 # first run, with nothing finished to keep, is continued in place.
-$(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/seed% | $(INSTALLED)
+$(RUNS)/seed%/train_$(LONGEST)ep/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) | $(INSTALLED)
 	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p protocol $(PROTOCOL) -p epochs $(LONGEST) -p seed $* -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True -p snapshot_epochs "[$(subst $(space),$(comma),$(strip $(SHORTER)))]"
+	@$(call write_stamp,seed$*,$(SETTINGS_seed$*))
+$(foreach s,$(SEEDS),$(eval $(call seed_run,$(s))/summary.json: $(call stale,seed$(s),$(SETTINGS_seed$(s)))))
 
 # The shorter runs are written by the longest one's training.
 $(foreach e,$(SHORTER),$(eval $(RUNS)/seed%/train_$(LONGEST)ep/epochs_$(e)/summary.json: $(RUNS)/seed%/train_$(LONGEST)ep/summary.json ; @test -f $$@))
@@ -215,7 +241,7 @@ JOBS ?= 8
 report:
 	@rm -rf $(RUNS)/.failed
 	@$(MAKE) --no-print-directory -j$(JOBS) runs || $(PY) -m lib.jupyter.stage --failures $(RUNS)/.failed
-	@$(MAKE) --no-print-directory $(REPORT).pdf
+	@$(MAKE) --no-print-directory $(REPORT_PATH).pdf
 
 tex:
 	@bash report/install_tex.sh
@@ -229,7 +255,7 @@ bench: $(INSTALLED)
 	$(PY) bench.py $(if $(BEFORE),--before $(BEFORE),)
 
 clean:
-	rm -rf $(RUNS) report/build $(REPORT).pdf $(REPORT).html
+	rm -rf $(RUNS) report/build $(REPORT_PATH).pdf $(REPORT_PATH).html
 
 FORCE:
 
@@ -245,11 +271,12 @@ SETTINGS_records := protocol=$(PROTOCOL) epochs=$(RECORDS_EPOCHS) seed=$(COURSE_
 $(SPEECHES): $(DEFAULT_CORPUS) lib/records/speeches.py | $(INSTALLED)
 	$(PY) -m lib.records speeches $(DEFAULT_CORPUS) $@
 
-$(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(wildcard lib/records/*.py) $(SPEECHES) $(RUNS)/.settings/records | $(INSTALLED)
+$(RECORDS_RUN)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(wildcard lib/records/*.py) $(SPEECHES) $(call stale,records,$(SETTINGS_records)) | $(INSTALLED)
 	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb -p data_path $(SPEECHES) -p protocol $(PROTOCOL) -p records True -p epochs $(RECORDS_EPOCHS) -p seed $(COURSE_SEED) -p val_fraction 0.1 -p eval_every 5000 -p out_dir $(@D) -p retrain True
+	@$(call write_stamp,records,$(SETTINGS_records))
 
 runs: $(RECORDS_RUN)/summary.json
-$(REPORT).pdf $(REPORT).html: $(RECORDS_RUN)/summary.json $(wildcard lib/records/*.py)
+$(REPORT_PATH).pdf $(REPORT_PATH).html: $(RECORDS_RUN)/summary.json $(wildcard lib/records/*.py)
 
 # ----------------------------------------------------------- bonus: the handouts' experiments
 # The report's section 6 (issue 24): the training orders, batch sizes 1, 8 and 32, and the other
@@ -279,16 +306,19 @@ BONUS_SETTINGS := order-sequential order-chunks order-random batch-8 batch-32 ot
 BONUS_FILES := $(foreach b,$(BONUS_SETTINGS),$(foreach s,$(BONUS_SEEDS),$(BONUS_RUNS)/$(b)/seed$(s)/summary.json))
 SETTINGS_bonus := data=$(CORPUS) protocol=$(PROTOCOL) updates=$(BONUS_UPDATES) chunks=$(BONUS_CHUNKS) val_chunk=$(BONUS_VAL_CHUNK) eval_every=$(BONUS_EVAL_EVERY)
 
+# Each run has a stamp of its own (one that succeeds says nothing of one refused beside it); a run
+# made before these stamps reads the one they all shared then, "bonus".
 define bonus_rule
-$(BONUS_RUNS)/$(1)/seed$(2)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(RUNS)/.settings/bonus | $(INSTALLED)
+$(BONUS_RUNS)/$(1)/seed$(2)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(call stale,bonus-$(1)-seed$(2),$(SETTINGS_bonus),bonus) | $(INSTALLED)
 	$$(STAGE) notebooks/train.ipynb $$(@D)/train.ipynb $(DATA_PARAM) -p protocol $(PROTOCOL) $(BONUS_$(1)) -p chunks $(BONUS_CHUNKS) -p val_chunk $(BONUS_VAL_CHUNK) -p max_steps $(BONUS_UPDATES) -p epochs $(BONUS_UPDATES) -p seed $(2) -p eval_every $(BONUS_EVAL_EVERY) -p out_dir $$(@D) -p retrain True
+	@$(call write_stamp,bonus-$(1)-seed$(2),$(SETTINGS_bonus))
 endef
 # Each seed's rules once (sort drops a repeated one), so that a repeated seed meets its check below,
 # not make's warning of a recipe defined twice.
 $(foreach b,$(BONUS_SETTINGS),$(foreach s,$(sort $(BONUS_SEEDS)),$(eval $(call bonus_rule,$(b),$(s)))))
 
 runs: $(BONUS_FILES)
-$(REPORT).pdf $(REPORT).html: $(BONUS_FILES) lib/sample/measures.py
+$(REPORT_PATH).pdf $(REPORT_PATH).html: $(BONUS_FILES) lib/sample/measures.py
 
 # ----------------------------------------------------------- the settings' checks (see check_integers)
 CHECKED_GOALS := $(filter-out help install lock corpus tex clean test bench,$(if $(MAKECMDGOALS),$(MAKECMDGOALS),$(.DEFAULT_GOAL)))

@@ -146,6 +146,57 @@ def top_guesses(P, t, vocab, k=5):
     return [(vocab[i], float(P[t, i])) for i in order]
 
 
+# A passage is "seen" where it repeats the training text: every character inside a string of at least
+# SEEN_LENGTH characters that the training text also holds (ordinary prose shares phrases, rarely a whole
+# line of this length). From a share of SEEN_SHARE on, the n-gram models, which count the training text's
+# strings, are read on text they memorised, and the comparison with the RNN draws no conclusion.
+SEEN_LENGTH = 40
+SEEN_SHARE = 0.05
+
+
+def _window_hashes(codes, length, base):
+    """(len(codes) - length + 1,) uint64: a polynomial hash (mod 2^64) of each window of length codes."""
+    n = len(codes) - length + 1
+    hashes = np.zeros(max(n, 0), dtype=np.uint64)
+    for i in range(length):
+        hashes = hashes * base + codes[i:i + max(n, 0)]
+    return hashes
+
+
+def seen_in_training(training_text, text, length=SEEN_LENGTH):
+    """{"length", "chars", "share"}: how many characters of text lie inside a string of `length`
+    characters that training_text holds too, and their share of text.
+
+    Windows are found by their hash and then compared character by character, so a window counts
+    only where the training text holds the very same characters.
+    """
+    def codes(s):
+        return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+
+    mine, theirs = codes(text), codes(training_text)
+    found = np.zeros(max(len(mine) - length + 1, 0), dtype=bool)
+    if len(found) and len(theirs) >= length:
+        base = np.uint64(0x9E3779B97F4A7C15)
+        mine_hashes, their_hashes = _window_hashes(mine, length, base), _window_hashes(theirs, length, base)
+        order = np.argsort(their_hashes, kind="stable")
+        at = np.minimum(np.searchsorted(their_hashes[order], mine_hashes), len(order) - 1)
+        starts = np.flatnonzero(their_hashes[order[at]] == mine_hashes)
+        theirs_at = order[at[starts]]
+        span = np.arange(length)
+        same = np.ones(len(starts), dtype=bool)
+        for block in range(0, len(starts), 10_000):            # (10,000, length) at a time
+            part = slice(block, block + 10_000)
+            same[part] = (mine[starts[part, None] + span] == theirs[theirs_at[part, None] + span]).all(axis=1)
+        found[starts[same]] = True
+    # Each window found covers its length characters: a difference array, summed.
+    edges = np.zeros(len(mine) + 1, dtype=np.int64)
+    starts = np.flatnonzero(found)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, starts + length, -1)
+    covered = int(np.count_nonzero(np.cumsum(edges[:-1])))
+    return {"length": length, "chars": covered, "share": covered / len(text) if len(text) else 0.0}
+
+
 def bits(p):
     """Mean of -log2 p."""
     return float(-np.mean(np.log2(p)))
@@ -237,6 +288,7 @@ def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_star
     p_next = P[np.arange(len(x) - 1), x[1:]]
     kinds = position_kinds(text)
     fitted = ngram.KneserNey(corpus.encode(training_text, vocab), len(vocab), ngram_max)
+    seen = seen_in_training(training_text, text)
     ngram_p = {n: fitted.probabilities(x, n) for n in range(1, ngram_max + 1)}
     feats = features(text)
     shuffler = np.random.default_rng(SHUFFLE_SEED)
@@ -262,7 +314,7 @@ def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_star
         "chars": len(x), "text_sha256": train.text_sha256(text),
         "rnn_bits_per_char": bits(p_next), "init_bits_per_char": bits(P0[np.arange(len(x) - 1), x[1:]]),
         "ngram": [{"n": n, "bits_per_char": bits(p), "discounts": fitted.discounts(n)} for n, p in ngram_p.items()],
-        "by_kind": by_kind,
+        "by_kind": by_kind, "seen_in_training": seen,
         "units": units,
         "gradient_reach": [{"k": k, "trained": float(a), "init": float(b)}
                            for k, (a, b) in enumerate(zip(reach, reach_init))],
@@ -354,6 +406,7 @@ def read(folder):
             isinstance(e.get(k), (int, float)) for e in data["ngram"] for k in ("n", "bits_per_char")):
         raise run_files.ArtifactError(f"malformed run file {Path(folder) / FILE}: units or ngram incomplete")
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in
-               [data["rnn_bits_per_char"]] + [u[k] for u in data["units"] for k in ("r", "r_init", "r_shuffled")]):
+               [data["rnn_bits_per_char"]] + [e["bits_per_char"] for e in data["ngram"]]
+               + [u[k] for u in data["units"] for k in ("r", "r_init", "r_shuffled")]):
         raise run_files.ArtifactError(f"malformed run file {Path(folder) / FILE}: a figure that is not a number")
     return data

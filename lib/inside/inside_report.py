@@ -114,10 +114,27 @@ def ngram_table(data):
     return "\n".join(lines)
 
 
+def seen_text(data):
+    """What share of the passage repeats the training text, or "" when none (or inside.json predates the count)."""
+    seen = data.get("seen_in_training")
+    if not seen or not seen["chars"]:
+        return ""
+    share = f"{seen['share']:.1%}" if seen["share"] >= 0.001 else "under 0.1%"     # not "0.0%" of it
+    return (f"{share} of this passage ({seen['chars']:,} of {data['chars']:,} characters) lies in "
+            f"strings of {seen['length']} or more characters that the training text holds too")
+
+
 def ngram_text(data):
     best = min(data["ngram"], key=lambda e: e["bits_per_char"])
     rnn = data["rnn_bits_per_char"]
     top = str(max(e["n"] for e in data["ngram"]))
+    seen = data.get("seen_in_training")
+    if seen and seen["share"] >= analysis.SEEN_SHARE:
+        # The n-grams count the training text's strings: on a passage that repeats it they recall, not predict.
+        return (f"No comparison here: {seen_text(data)}, so the n-gram models, which count the training text's "
+                f"strings, are read on text they have memorised (the {best['n']}-gram's "
+                f"{best['bits_per_char']:.3f} bits per character against the RNN's {rnn:.3f} says nothing about "
+                f"either). Give text_path a text the run never saw.")
     verdict = (f"The RNN ({rnn:.3f} bits per character) beats every n-gram model here; the best of them, the "
                f"{best['n']}-gram, scores {best['bits_per_char']:.3f}" if rnn < best["bits_per_char"] else
                f"The {best['n']}-gram model ({best['bits_per_char']:.3f} bits per character) beats the RNN "
@@ -139,9 +156,10 @@ def ngram_text(data):
     else:
         where = (f"By kind of position (those with 100 or more), the RNN is better than the {top}-gram "
                  f"{', '.join(better)}, and worse {', '.join(worse)}.")
+    overlap = f" ({seen_text(data)}.)" if seen_text(data) else ""
     return (f"Character n-gram models fitted on the run's training text, each predicting from the last n − 1 "
             f"characters (fewer at the start), interpolated Kneser-Ney with one discount per order. "
-            f"{verdict}. {where}")
+            f"{verdict}. {where}{overlap}")
 
 
 def reach_text(data):

@@ -14,7 +14,10 @@ P_j(w | h) = P_{j-1}(w | h'). At the top level c_n is the raw count; below it c_
 continuation count, the number of distinct characters seen just before h w, because
 a lower level only speaks when the context is new, and then what matters is how
 many contexts a character follows, not how often. D_j = n1 / (n1 + 2 n2), with n1 and
-n2 the number of j-grams whose count (of the kind used at level j) is 1 and 2.
+n2 the number of j-grams whose count (of the kind used at level j) is 1 and 2. A level with
+no j-gram seen once (a short or very repetitive text) would get D_j = 0, no mass for what
+it never saw, and a probability of 0 (infinite bits) for it: there the estimate is taken as
+if one j-gram had been seen once, D_j = 1 / (1 + 2 n2), so that every figure is finite.
 
 A j-gram is stored as one integer, its characters read as the digits of a base-K
 number, so counting is sorting (np.unique) and looking up is np.searchsorted: no
@@ -36,8 +39,10 @@ def gram_ids(data, j, K):
 
 
 def _discount(counts):
+    """D = n1 / (n1 + 2 n2); with n1 = 0, as if one j-gram had been seen once (module docstring)."""
     n1, n2 = np.count_nonzero(counts == 1), np.count_nonzero(counts == 2)
-    return n1 / (n1 + 2 * n2) if n1 + n2 else 0.0
+    n1 = max(n1, 1)
+    return n1 / (n1 + 2 * n2)
 
 
 class _Level:
