@@ -26,16 +26,25 @@ def _umask():
     return mask
 
 
-class WriteError(OSError):
+class OneLine:
+    """An error a user's mistake or the user's machine causes, shown by Jupyter as its one line.
+
+    IPython (JupyterLab, papermill's kernel) shows what ``_render_traceback_`` returns in place
+    of the traceback: the message names the problem and what to do, and a traceback through lib/
+    in front of it would only hide that line (papermill prints the same line last, as it prints
+    a traceback's). Mixed in before the error's own base: ``class ParameterError(OneLine, ValueError)``;
+    a full disk's WriteError is one, and so is every error of a bad setting, text or folder.
+    """
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+class WriteError(OneLine, OSError):
     """A file that could not be written (disk full, read-only folder); the message names it."""
 
     def __str__(self):
         return self.strerror
-
-    def _render_traceback_(self):
-        # IPython (Jupyter, papermill) shows these lines in place of a traceback: a full disk
-        # is named in one line there too.
-        return [f"{type(self).__name__}: {self}"]
 
 
 def atomic_write(path, write, binary=True):
@@ -52,8 +61,9 @@ def atomic_write(path, write, binary=True):
     except OSError as err:
         from lib import paths  # (a CHARRNN_HOME that names a file, or a folder that takes none, is named)
 
-        raise paths.home_error(path.parent, err) or WriteError(err.errno, f"could not write {path}: {err.strerror}") \
-            from None
+        blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+        why = err.strerror if blocking is None else f"{blocking} is a file, not a folder"
+        raise paths.home_error(path.parent, err) or WriteError(err.errno, f"could not write {path}: {why}") from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
             write(f)

@@ -13,11 +13,12 @@ import difflib
 import math
 import numbers
 
+from lib.atomic import OneLine
 from lib.training.settings import DEFAULTS as TABLE_DEFAULTS
 from lib.training.settings import RULES as TABLE_RULES
 
 
-class ParameterError(ValueError):
+class ParameterError(OneLine, ValueError):
     """A setting with an unusable value; the message names it and what it may be."""
 
 
@@ -214,12 +215,40 @@ def injected_names(namespace):
 
 
 def refuse_unknown(notebook, given, known):
-    """ParameterError naming each of given that known lacks, with the nearest known name."""
+    """ParameterError naming each of given that known lacks: the known name it is a form of (epoch:
+    epochs), else where it belongs (another notebook's parameter, the sampling command's option), else
+    the nearest known name."""
     unknown = [name for name in given if name not in known]
     if unknown:
-        named = ", ".join(f"{name} (did you mean {difflib.get_close_matches(name, known, n=1, cutoff=0.0)[0]}?)"
-                          for name in unknown)
+        named = ", ".join(f"{name} ({_what_it_is(notebook, name, known)})" for name in unknown)
         raise ParameterError(f"{notebook}.ipynb has no parameter{'s' if len(unknown) > 1 else ''} {named}")
+
+
+def _forms(name):
+    """The name and its other number: top_p and top_ps, temperatures and temperature."""
+    return {name, name + "s", name.removesuffix("s")} - {""}
+
+
+def _what_it_is(notebook, name, known):
+    own = [k for k in known if k in _forms(name)]
+    if own:
+        return f"did you mean {own[0]}?"
+    elsewhere = [f"{other}.ipynb's {k}" for other, parameters in NOTEBOOKS.items() if other != notebook
+                 for k in parameters if k in _forms(name)]
+    elsewhere += [f"{option} of the sampling command, python -m lib.sample" for option in _sampling_options()
+                  if option.removeprefix("--").replace("-", "_") in _forms(name)]
+    if elsewhere:
+        return "it is " + (" and ".join(elsewhere) if len(elsewhere) < 3 else
+                           ", ".join(elsewhere[:-1]) + " and " + elsewhere[-1])
+    return f"did you mean {difflib.get_close_matches(name, known, n=1, cutoff=0.0)[0]}?"
+
+
+def _sampling_options():
+    """The long options of python -m lib.sample (--top-p, --temperature, ...)."""
+    from lib.sample import command  # (it checks its options here: imported when needed)
+
+    return [option for action in command.build_parser()._actions for option in action.option_strings
+            if option.startswith("--") and option != "--help"]
 
 
 def notebook_parameters(notebook, namespace):

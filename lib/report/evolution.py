@@ -25,6 +25,29 @@ def evolution_shortfall(run_steps, up_to, picked):
             f"stop at step {last:,}" + (", the final model's" if last == run_steps else ""))
 
 
+def evolution_missing(samples, every, up_to, run_steps):
+    """One line naming the steps asked for (every ``every`` up to ``up_to``, as far as the run went) that
+    the run drew no sample at, and the steps it did ('' when it has one at each)."""
+    have = sorted({s["step"] for s in samples})
+    missing = [step for step in range(0, min(up_to, run_steps) + 1, every) if step not in have]
+    if not missing:
+        return ""
+    line = (f"no sample at step{'s' if len(missing) > 1 else ''} {_steps_text(missing)} of those asked for "
+            f"(every={every:,}, up_to={up_to:,}): the run drew its samples at steps {_steps_text(have)}")
+    drawn_every = have[1] if len(have) > 2 else None  # (the last sample is the final model's, at any step)
+    if drawn_every and all(step == k * drawn_every for k, step in enumerate(have[:-1])):
+        line += f"; an every that is a multiple of {drawn_every:,} finds one at each step"
+    return line
+
+
+def _steps_text(steps):
+    """'0, 2,000 and 4,000' or, for many, '0, 2,000, 4,000, ..., 98,000, 100,000'."""
+    shown = [f"{step:,}" for step in steps]
+    if len(shown) > 6:
+        return ", ".join(shown[:3] + ["..."] + shown[-2:])
+    return " and ".join(filter(None, [", ".join(shown[:-1]), shown[-1]]))
+
+
 def sample_heading(sample, final_step=None):
     """'step 10,000, smooth loss 55.21' (or 'before the first update' at step 0; ', the final
     model' at final_step)."""

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.atomic import OneLine
 
-class CorpusError(ValueError):
+
+class CorpusError(OneLine, ValueError):
     """A training text that cannot be used, with a message naming the file."""
 
 

@@ -8,10 +8,12 @@ import json
 import os
 from pathlib import Path
 
+from lib.atomic import OneLine
+
 # The held-out play goes into this file, in the folder of the training text.
 HELDOUT_NAME = "heldout.txt"
 
-class PrepareError(Exception):
+class PrepareError(OneLine, Exception):
     """An expected failure; the CLI prints it as one line, no traceback."""
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from lib import checks, network
-from lib.atomic import atomic_write
+from lib.atomic import OneLine, atomic_write
 from lib.training import parts
 from lib.training import settings as table
 
 META_KEY = "__meta__"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(OneLine, ValueError):
     """A checkpoint that is missing, unreadable, or does not fit the run.
 
     ``reason`` is what is wrong without the file's name ("corrupt or truncated (...)"),

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lib.atomic import WriteError, atomic_write
+from lib.atomic import OneLine, WriteError, atomic_write
 from lib.rnn import PARAM_NAMES
 from lib.text import sidecar
 from lib.training import settings as training_settings
@@ -33,7 +33,7 @@ SUMMARY_KEYS = ("data_path", "n_chars", "K", "m", "eta", "seq_length", "sigma", 
                 "wall_seconds")
 
 
-class ArtifactError(ValueError):
+class ArtifactError(OneLine, ValueError):
     """A run file that is missing or malformed; the message names the file."""
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 
 from lib import atomic, paths
-from lib.atomic import atomic_write
+from lib.atomic import OneLine, atomic_write
 from lib.training.folder_lock import HOLDER, LOCK_FILES, Claim, acquire, holder_text, lock_is_held, now, read_holder
 
 STATUS = "status.json"
@@ -44,6 +44,13 @@ DERIVED = ("summary.json", "history.csv", "samples.jsonl", "loss.png", "loss.pdf
            "inside.json", "inside.ipynb") + tuple(
     f"inside_{what}.{ext}" for what in ("certainty", "guesses", "units", "heatmap", "reach", "outliers")
     for ext in ("png", "pdf"))
+# The DERIVED files that the notebooks reading a finished run write into it (make keeps each executed
+# notebook beside them), by notebook: they describe the model they read, so they go when it does.
+READERS_OUTPUTS = {
+    "text_evolution.ipynb": ("evolution.json", "text_evolution.ipynb"),
+    "best_model.ipynb": ("passage.json", "best_model.ipynb"),
+    "inside.ipynb": tuple(name for name in DERIVED if name.startswith("inside")),
+}
 # Files that only a run of this project writes: a folder holding one without
 # status.json is not a run folder this version can manage.
 RUN_FILES = ("last.npz", "best.npz", "summary.json")
@@ -57,7 +64,7 @@ KILLED_WRITE = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]+\.tmp")
 SWAP_WAIT_SECONDS = 10.0
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(OneLine, RuntimeError):
     """A run folder that cannot be used as asked; the message names it and says what to do."""
 
 
@@ -71,7 +78,18 @@ _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 def _cannot_use(folder, err):
     kind = FolderNotWritable if err.errno in _READ_ONLY else RunFolderError
-    return kind(f"out_dir {folder} cannot be used: {err.strerror or err}")
+    blocking = _file_in_the_way(folder)
+    if blocking is None:
+        return kind(f"out_dir {folder} cannot be used: {err.strerror or err}")
+    where = "it is a file" if blocking == Path(folder) else f"it lies under {blocking}, a file"
+    return kind(f"out_dir {folder} cannot be used: {where}, not a folder; a run needs a folder of its own: "
+                f"choose a new or empty one (nothing was touched)")
+
+
+def _file_in_the_way(folder):
+    """The file that stands where folder or one of the folders above it should be, else None."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
 
 
 class FolderHeld(RunFolderError):
@@ -215,6 +233,37 @@ def require_finished(folder):
         raise RunFolderError(f"run_dir {folder} is still training ({progress}): wait for it to finish")
     raise RunFolderError(f"run_dir {folder} is an unfinished run, interrupted {progress}: run "
                          f"notebooks/train.ipynb again with the same settings to finish it")
+
+
+def readers_outputs(folder):
+    """The READERS_OUTPUTS files folder holds, by notebook: {"best_model.ipynb": ["passage.json"], ...}."""
+    held = {notebook: [name for name in names if (Path(folder) / name).exists()]
+            for notebook, names in READERS_OUTPUTS.items()}
+    return {notebook: names for notebook, names in held.items() if names}
+
+
+def removed_line(folder, before, why):
+    """The line naming the READERS_OUTPUTS files folder held before (readers_outputs) and holds no
+    longer, why they went ("made from ..."), and which notebooks write them again; None when none went."""
+    now = readers_outputs(folder)
+    gone = {notebook: [name for name in names if name not in now.get(notebook, ())]
+            for notebook, names in before.items()}
+    gone = {notebook: names for notebook, names in gone.items() if names}
+    if not gone:
+        return None
+    named = "; ".join(f"{notebook}'s {_names_text(names)}" for notebook, names in gone.items())
+    subject = "it was" if sum(map(len, gone.values())) == 1 else "they were"
+    return f"removed {named} from {folder}: {subject} {why}; run {' and '.join(gone)} again for this run's"
+
+
+def _names_text(names):
+    """'passage.json', or 'inside.json and 12 figures (inside_*.png, .pdf)'."""
+    figures = [name for name in names if name.endswith((".png", ".pdf"))]
+    files = [name for name in names if name not in figures]
+    if figures:
+        kinds = sorted({f"{name.split('_')[0]}_*{Path(name).suffix}" for name in figures}, reverse=True)
+        files.append(f"{len(figures)} figure{'s' if len(figures) > 1 else ''} ({', '.join(kinds)})")
+    return ", ".join(files[:-1]) + (" and " if len(files) > 1 else "") + files[-1]
 
 
 def remove_derived(folder):
@@ -373,22 +422,108 @@ def settle(folder, wait=SWAP_WAIT_SECONDS):
         return None
 
 
-def locate(run_dir, default):
-    """The run folder a notebook's run_dir names (default when None or empty), as an absolute path.
+def locate(run_dir, default=None, runs_dir=None):
+    """The run folder a notebook's run_dir names, as an absolute path.
 
-    A relative path is taken from the current folder, as a shell would; where nothing is
-    there it is taken from the repository root, so that a folder printed relative to the
-    root (runs/train_10ep) also works from notebooks/, Jupyter's folder. Raises
-    RunFolderError naming both places when neither holds it.
+    None or empty names default or, without one, the finished run trained last under runs_dir
+    (paths.RUNS_DIR), saying which in one printed line (``last_finished``). A relative path is
+    taken from the current folder, as a shell would; where nothing is there it is taken from the
+    repository root, so that a folder printed relative to the root (runs/train_10ep) also works
+    from notebooks/, Jupyter's folder. Raises RunFolderError naming both places when neither
+    holds it, and naming the file when run_dir is one (a model's best.npz, say).
     """
     if run_dir is None or str(run_dir) == "":
-        return Path(default)
+        if default is not None:
+            return Path(default)
+        run, line = last_finished(paths.RUNS_DIR if runs_dir is None else runs_dir)
+        print(line)
+        return run
     given = Path(run_dir).expanduser()
     here = given.resolve()
-    if given.is_absolute() or here.is_dir():
-        return here
     from_root = (paths.REPO_ROOT / given).resolve()
-    if from_root.is_dir():
-        return from_root
+    places = (here,) if given.is_absolute() else (here, from_root)
+    for place in places:
+        if place.is_dir():
+            return place
+    for place in places:
+        if place.exists():
+            shown = "" if str(run_dir) == str(place) else f" ({place})"
+            raise RunFolderError(f"run_dir {run_dir} is a file{shown}, not a run folder: give the folder "
+                                 f"train.ipynb trained the run in{_its_run(place)}")
+    if given.is_absolute():
+        return here  # (require_finished says it does not exist)
     raise RunFolderError(f"run_dir {run_dir} does not exist (looked in {here} and in {from_root}): "
                                 f"train it first with notebooks/train.ipynb")
+
+
+def _its_run(file):
+    """', <its folder>' for a file of a run folder (best.npz, summary.json), else ''."""
+    return f", {file.parent}" if (file.parent / STATUS).is_file() else ""
+
+
+# How deep under runs/ a run folder is looked for (make's runs are runs/seed0/train_10ep).
+_RUN_DEPTH = 3
+
+
+def run_folders(runs_dir):
+    """Every run folder (one holding status.json) under runs_dir, down to _RUN_DEPTH levels; a run's
+    own subfolders (its epochs_<k> snapshots) and hidden folders (a retrain's build) are not looked in."""
+    found, level = [], [Path(runs_dir)]
+    for _ in range(_RUN_DEPTH):
+        below = []
+        for folder in level:
+            try:
+                entries = sorted(e for e in folder.iterdir() if e.is_dir() and not e.name.startswith("."))
+            except OSError:
+                continue
+            for entry in entries:
+                (found if (entry / STATUS).is_file() else below).append(entry)
+        level = below
+    return found
+
+
+def last_finished(runs_dir):
+    """(the finished run under runs_dir that finished last, the line saying so and naming the others).
+
+    A notebook that reads a run, given run_dir None, takes the run the student trained last:
+    status.json's time of finishing decides (its file's time between two runs of the same second).
+    Raises RunFolderError when no run under runs_dir is finished, naming the unfinished ones."""
+    finished, unfinished = [], []
+    for folder in run_folders(runs_dir):
+        try:
+            state, status = folder_state(folder)
+        except RunFolderError:
+            continue
+        if state == "finished":
+            finished.append((status.get("updated_at", ""), (folder / STATUS).stat().st_mtime_ns, folder))
+        else:
+            unfinished.append(f"{_shown_under(folder, runs_dir)} ({state})")
+    if not finished:
+        others = f" ({', '.join(unfinished[:3])}{' and more' if len(unfinished) > 3 else ''})" if unfinished else ""
+        raise RunFolderError(f"run_dir None: there is no finished run in {runs_dir}{others}: train one with "
+                             f"notebooks/train.ipynb, or set run_dir to a finished run's folder")
+    finished.sort()
+    when, _, run = finished[-1]
+    others = [_shown_under(folder, runs_dir) for _, _, folder in reversed(finished[:-1])]
+    when = when.replace("T", " ").replace("+00:00", " UTC")  # (status.json's times are UTC)
+    line = f"run_dir None: reading {run}, the run trained last (finished {when})"
+    if others:
+        line += (f"; set run_dir for another of the {len(others) + 1} finished runs in {runs_dir}: "
+                 + ", ".join(others[:3]) + (f" and {len(others) - 3:,} more" if len(others) > 3 else ""))
+    return run, line
+
+
+def _shown_under(folder, runs_dir):
+    return Path(folder).relative_to(runs_dir).as_posix()
+
+
+def output_folder(out_dir, run):
+    """Where a notebook that reads run writes its files: out_dir (relative to the current folder),
+    or run when None; RunFolderError, before anything is computed, when a file stands there."""
+    out = paths.user_path(out_dir, run)
+    blocking = _file_in_the_way(out)
+    if blocking is not None:
+        where = "is a file" if blocking == out else f"lies under {blocking}, a file"
+        raise RunFolderError(f"out_dir {out_dir} {where}, not a folder: give a folder for the notebook's files "
+                             f"(None: the run's folder)")
+    return out

@@ -210,20 +210,36 @@ def execute(run, progress="auto", progress_label=None):
                 "read_only": True}
     with held:
         took_over = held.previous_holder
-        if p["retrain"] and needs_aside(out, facts) and not retrained_by_claim(held, facts):
-            aside = run_folder.aside_folder(out)
-            with run_folder.claim(aside):
-                result = _train_in(run, aside, decide_aside(aside, facts), progress, progress_label, facts)
-            run_folder.swap_in(out)  # after the aside folder's lock is let go: Windows renames no open file
-            action = "retrained"
-        else:
-            action = decide(out, facts)[0]
-            if action == "reuse":
-                result = {"summary": reusable_summary(out)}
+        # What the notebooks reading the run wrote into it goes with the model it describes: said, not silent.
+        outputs, before = run_folder.readers_outputs(out), run_folder.read_status(out)
+        try:
+            if p["retrain"] and needs_aside(out, facts) and not retrained_by_claim(held, facts):
+                aside = run_folder.aside_folder(out)
+                with run_folder.claim(aside):
+                    result = _train_in(run, aside, decide_aside(aside, facts), progress, progress_label, facts)
+                run_folder.swap_in(out)  # after the aside folder's lock is let go: Windows renames no open file
+                action = "retrained"
             else:
-                result = _train_in(run, out, action, progress, progress_label, facts)
-    result.update(action=action, out=out, took_over=took_over, settled=held.settled)
+                action = decide(out, facts)[0]
+                if action == "reuse":
+                    result = {"summary": reusable_summary(out)}
+                else:
+                    result = _train_in(run, out, action, progress, progress_label, facts)
+        except (TrainingInterrupted, TrainingDiverged) as err:
+            removed = run_folder.removed_line(out, outputs, _why_removed(before, p["retrain"]))
+            if removed:
+                raise type(err)(f"{err}; {removed}") from None
+            raise
+    result.update(action=action, out=out, took_over=took_over, settled=held.settled,
+                  removed=run_folder.removed_line(out, outputs, _why_removed(before, p["retrain"])))
     return result
+
+
+def _why_removed(before, retrain):
+    """Why the notebooks' files of the run in a folder go when it is trained again (before: its status)."""
+    if retrain or before is None:
+        return f"made from the model of the run this {'retrain' if retrain else 'training'} replaced"
+    return f"made from the model of update {before.get('step', 0):,}, before this training continued the run"
 
 
 def _train_in(run, folder, action, progress, label, facts):
@@ -325,6 +341,8 @@ def report_line(result):
                      f"(pid {result['took_over'].get('pid')} on {result['took_over'].get('host')}) no longer runs")
     if result.get("discarded"):
         lines.append(result["discarded"])
+    if result.get("removed"):
+        lines.append(result["removed"])
     if result["action"] == "reuse":
         where = f"{out} (a folder this process may only read)" if result.get("read_only") else out
         lines.append(f"reused the finished run in {where}: nothing trained ({s['steps']:,} updates, same "
