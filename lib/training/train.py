@@ -36,7 +36,7 @@ import numpy as np
 
 from lib import checks, rnn, rnn_fast
 from lib.text import corpus
-from lib.training import checkpoint, parts
+from lib.training import checkpoint, parts, stopping
 from lib.training import settings as table
 
 LAST_CHECKPOINT = checkpoint.LAST_CHECKPOINT
@@ -179,7 +179,10 @@ def train(text, out_dir=None, *, resume=False, data_path=None, on_event=None, he
     """
     run = _Run(text, out_dir, settings, resume=resume, data_path=data_path, on_event=on_event,
                heldout_text=heldout_text, snapshot_epochs=snapshot_epochs, record_mode=record_mode)
-    return loop(run, run.model, run.optimizer, run.walk)
+    # An interrupt ends the loop between two updates; finish() writes the checkpoint there (lib.training.stopping).
+    with stopping.between_updates(lambda: run.state["step"]) as run.stop:
+        state = loop(run, run.model, run.optimizer, run.walk)
+    return state
 
 
 def loop(run, model, optimizer, walk):
@@ -188,7 +191,7 @@ def loop(run, model, optimizer, walk):
     state, data, synth_every = run.state, run.train_data, run.settings["synth_every"]
     starts, lengths, resets = walk(state["epoch"])
     h_prev = state["h_prev"]
-    while state["step"] < run.total_steps:
+    while state["step"] < run.total_steps and not run.stop.requested:
         if state["chunk"] == len(starts):
             run.start_next_epoch()
             starts, lengths, resets = walk(state["epoch"])
