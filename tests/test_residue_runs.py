@@ -332,9 +332,9 @@ def test_a_run_folder_named_the_earlier_way_is_found_and_continued(text_file, tm
     monkeypatch.setattr(paths, "RUNS_DIR", runs)
     planned = toy_plan(text_file, **setting)
     assert planned["out"] == earlier
-    assert (f"run folder {earlier}\n(a run folder named the way of earlier versions: continued where it is; a "
-            f"new run of these settings is named train_{RUN_LENGTH}steps_toy_m5_log10_synth50_synthlen20_val0.1_"
-            f"eval40)") in runner.describe(planned)
+    assert (f"run folder {earlier}\n(the name an earlier version gave this run: it is used where it is; runs of "
+            f"these settings are now named train_{RUN_LENGTH}steps_toy_m5_log10_synth50_synthlen20_val0.1_eval40)"
+            ) in runner.describe(planned)
     result = runner.execute(planned, progress=None)
     assert (result["action"], result["trained_from"]) == ("continue", 137)
     assert_same_run(earlier, whole)

@@ -73,7 +73,7 @@ class TrainingDiverged(_OneLine, train.TrainingDiverged):
 
 
 def default_out_dir(settings, data_path, epoch_steps=None):
-    """The run's folder when out_dir is None (resolved settings; README, "Run folders"): runs/train_, the
+    """The run's folder when out_dir is None (resolved settings; README, "Run folder names"): runs/train_, the
     run's length, <epochs>ep, or <max_steps>steps when max_steps ends it before its epochs do (epoch_steps:
     updates an epoch; None, not known: whenever max_steps is given), then _<protocol> unless it is the
     default one, the text's name, and each setting that differs from the protocol's as
@@ -86,8 +86,8 @@ def default_out_dir(settings, data_path, epoch_steps=None):
 
 
 def earlier_out_dir(settings, data_path):
-    """The folder that versions before issue 30 gave the run: train_<epochs>ep, the settings by their
-    whole names, and _max_steps<n> whenever max_steps was given (those folders are still continued)."""
+    """The folder that earlier versions gave the run, before names said its length: train_<epochs>ep, the
+    settings by their whole names, and _max_steps<n> whenever max_steps was given (still continued)."""
     name = f"train_{settings['epochs']}ep" + _named_settings(settings, data_path, lambda key: key)
     if settings["max_steps"] is not None:
         name += f"_max_steps{settings['max_steps']}"
@@ -164,8 +164,7 @@ def plan(**parameters):
     planned = steps_per_epoch * p["epochs"]
     return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
             "vocab": vocab, "out": out, "named_now": named_now, "text_sha256": train.text_sha256(text),
-            "heldout": heldout,
-            "steps_per_epoch": steps_per_epoch, "records": None,
+            "heldout": heldout, "steps_per_epoch": steps_per_epoch, "records": None,
             "planned_steps": planned if p["max_steps"] is None else min(planned, p["max_steps"])}
 
 
@@ -212,8 +211,8 @@ def describe(run):
              f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
              f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
     if run.get("named_now"):
-        lines.append(f"(a run folder named the way of earlier versions: continued where it is; a new run of "
-                     f"these settings is named {run['named_now'].name})")
+        lines.append(f"(the name an earlier version gave this run: it is used where it is; runs of these "
+                     f"settings are now named {run['named_now'].name})")
     if run["heldout"]:
         every = run["parameters"]["eval_every"]
         when = (f"every {every:,} updates" if every <= run["planned_steps"] else
