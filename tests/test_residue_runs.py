@@ -38,8 +38,8 @@ def assert_same_run(folder, whole):
     for key in a:
         assert a[key].tobytes() == b[key].tobytes(), key
     for key in ("step", "epoch", "chunk", "smooth_loss", "best_step", "best_smooth_loss", "samples",
-                "sample_rng_state", "history"):
-        assert meta_a.get(key) == meta_b.get(key), key
+                "sample_rng_state", "epoch_ends", "optimizer_t"):
+        assert meta_a[key] == meta_b[key], key
     best_a, best_b = checkpoint.load(folder / "best.npz")[0], checkpoint.load(whole / "best.npz")[0]
     assert all(best_a[k].tobytes() == best_b[k].tobytes() for k in best_a)
     assert run_files.read_history(folder) == run_files.read_history(whole)
@@ -108,6 +108,18 @@ def test_a_stop_anywhere_in_an_update_writes_its_checkpoint_after_it_and_continu
     assert (result["action"], result["trained_from"]) == ("continue", stopped_at)
     assert_same_run(out, whole)
     assert entry_names(out) == entry_names(whole)  # nothing else in the folder, nothing missing
+
+
+def test_a_stop_in_adams_update_of_a_random_batch_continues_bitwise(text_file, tmp_path, monkeypatch):
+    setting = dict(protocol="2026", order="random", batch_size=2, max_steps=200)
+    run_lib(text_file, tmp_path / "whole", **setting)
+    interrupt_on_call(monkeypatch, rnn_fast, "adam_step", 77)
+    with pytest.raises(runner.TrainingInterrupted, match="^interrupted at update 77 of 200, the last checkpoint: "):
+        run_lib(text_file, tmp_path / "run", **setting)
+    monkeypatch.undo()
+    result = run_lib(text_file, tmp_path / "run", **setting)
+    assert (result["action"], result["trained_from"]) == ("continue", 77)
+    assert_same_run(tmp_path / "run", tmp_path / "whole")
 
 
 def test_a_stop_in_the_progress_display_stops_after_that_update(text_file, tmp_path, whole, monkeypatch):
