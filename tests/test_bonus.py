@@ -281,7 +281,7 @@ def test_summary_records_the_order_and_the_batch(text_file, tmp_path):
     assert summary["final_val_bpc"] == history["val_bpc"][-1] == pytest.approx(held["final_bpc"], abs=1e-12)
     # the default folder names what differs
     planned = runner.plan(data_path=str(text_file), order="random", batch_size=4)
-    assert planned["out"].name == "train_10ep_toy_order" "random_batch_size4"
+    assert planned["out"].name == "train_10ep_toy_orderrandom_batch4"
 
 
 

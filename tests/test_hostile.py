@@ -39,8 +39,9 @@ def derived_left(folder):
 
 
 def interrupt_at(monkeypatch, step):
-    """Make the progress callback raise KeyboardInterrupt at the first log event at or past step,
-    as Jupyter's stop button raises it in the kernel in the middle of training."""
+    """Make the progress callback raise KeyboardInterrupt at the first log event at or past step: an
+    interrupt that does not wait for the update under way to end (a second Ctrl-C; the first one waits,
+    tests/test_residue_runs.py), so the last checkpoint is older than the update reached."""
     def progress_raising(total, label, start_step=0, mode="auto"):
         def on_event(event):
             if event["kind"] == "log" and event["step"] >= step:
@@ -181,8 +182,9 @@ def test_interrupt_ends_in_one_line_naming_the_kept_checkpoint_and_status_follow
         run_lib(text_file, out, max_steps=300)
     assert isinstance(info.value, KeyboardInterrupt)  # still an interrupt for code that stops on one
     message = str(info.value)
-    assert message == (f"interrupted at update 150 of 300, the last checkpoint: {out} keeps it; run the "
-                       f"notebook again with the same settings to continue from there")
+    assert message == (f"interrupted at update 170 of 300, 20 updates past the last checkpoint: {out} keeps update "
+                       f"150; run the notebook again with the same settings to continue from there (those 20 "
+                       f"updates will be done again)")
     assert info.value._render_traceback_() == [f"TrainingInterrupted: {message}"]  # what Jupyter shows
     assert run_folder.read_status(out)["step"] == 150 == checkpoint.load(out / "last.npz")[1]["step"]
     with pytest.raises(run_folder.RunFolderError, match="interrupted at step 150 of 300"):
@@ -756,7 +758,7 @@ def test_the_interrupt_line_keeps_its_numbers_ahead_of_any_folder(text_file, tmp
     with pytest.raises(runner.TrainingInterrupted) as info:
         run_lib(text_file, out, max_steps=300)
     shown = info.value._render_traceback_()[0]
-    assert shown.startswith("TrainingInterrupted: interrupted at update 150 of 300, the last checkpoint: ")
+    assert shown.startswith("TrainingInterrupted: interrupted at update 170 of 300, 20 updates past the last ")
     # The longest numbers the course makes (100,000 of 347,000) still end before column 80.
     assert len("TrainingInterrupted: interrupted at update 100,000 of 347,000") < 80
 

@@ -181,7 +181,7 @@ def test_a_finished_2021_run_asked_with_protocol_2026_trains_a_new_folder(text_f
     first = runner.execute(toy_plan(text_file, None, max_steps=30), progress=None)
     again = runner.execute(toy_plan(text_file, None, max_steps=30, protocol="2026"), progress=None)
     assert again["action"] == "new" and again["out"] != first["out"]
-    assert first["out"].name == "train_10ep_toy_m5_log_every10_synth_every50_synth_len20_max_steps30"
-    assert again["out"].name == "train_10ep_2026_toy_m5_log_every10_synth_every50_synth_len20_max_steps30"
+    assert first["out"].name == "train_30steps_toy_m5_log10_synth50_synthlen20"
+    assert again["out"].name == "train_30steps_2026_toy_m5_log10_synth50_synthlen20"
     assert again["summary"]["protocol"] == "2026" and first["summary"]["protocol"] == "2021"
     assert runner.execute(toy_plan(text_file, None, max_steps=30), progress=None)["action"] == "reuse"

@@ -15,11 +15,16 @@ and ``lib.training.finish`` writes a finished run's files):
   finished result to keep, so it is continued in place (the same numbers as
   training it afresh, bitwise, without the updates already made).
 
-An interrupt (Ctrl-C, Jupyter's stop button) ends in ``TrainingInterrupted``, one
-line saying which checkpoint was kept; a diverging run in ``TrainingDiverged``, one
-line saying what the folder holds.
+An interrupt (Ctrl-C, Jupyter's stop button) ends training between two updates with a
+checkpoint there (lib.training.stopping), in ``TrainingInterrupted``, one line saying which
+checkpoint was kept, and how many updates a continued run does again when the interrupt could
+not wait for the update under way; a diverging run in ``TrainingDiverged``, one line saying
+what the folder holds. A run that nothing could stop cleanly (a kill) leaves in status.json
+the update it had reached (every ``REACHED_EVERY_SECONDS``), so the run that continues it says
+how many updates it does again.
 """
 
+import time
 from pathlib import Path
 
 from lib import checks, paths
@@ -44,6 +49,9 @@ from lib.training.resume import (
 )
 
 PARAMETERS = checks.NOTEBOOKS["train"]
+# How often status.json records the update a run has reached, beside its last checkpoint's: what a
+# kill loses is then known to within these seconds of training, at the cost of a small write.
+REACHED_EVERY_SECONDS = 2.0
 # The train notebook's defaults (tests/test_lifecycle.py checks that they agree).
 DEFAULTS = table.DEFAULTS
 
@@ -64,21 +72,52 @@ class TrainingDiverged(_OneLine, train.TrainingDiverged):
     """The loss became NaN or infinite; the message says what the run folder was left holding."""
 
 
-def default_out_dir(settings, data_path):
-    """runs/train_<epochs>ep, then _<protocol> unless it is the default one, the text's name, and
-    _<name><value> for each setting that differs from the protocol's (resolved settings)."""
-    name = f"train_{settings['epochs']}ep"
-    if settings["protocol"] != table.DEFAULT_PROTOCOL:
-        name += f"_{settings['protocol']}"
+def default_out_dir(settings, data_path, epoch_steps=None):
+    """The run's folder when out_dir is None (resolved settings; README, "Run folder names"): runs/train_, the
+    run's length, <epochs>ep, or <max_steps>steps when max_steps ends it before its epochs do (epoch_steps:
+    updates an epoch; None, not known: whenever max_steps is given), then _<protocol> unless it is the
+    default one, the text's name, and each setting that differs from the protocol's as
+    lib.training.settings.NAME_TAGS writes it."""
+    cut = settings["max_steps"]
+    shorter = cut is not None and (epoch_steps is None or cut < epoch_steps * settings["epochs"])
+    name = f"train_{cut}steps" if shorter else f"train_{settings['epochs']}ep"
+    name += _named_settings(settings, data_path, lambda key: table.NAME_TAGS.get(key, key))
+    return paths.RUNS_DIR / (name + _records_suffix(settings))
+
+
+def earlier_out_dir(settings, data_path):
+    """The folder that earlier versions gave the run, before names said its length: train_<epochs>ep, the
+    settings by their whole names, and _max_steps<n> whenever max_steps was given (still continued)."""
+    name = f"train_{settings['epochs']}ep" + _named_settings(settings, data_path, lambda key: key)
+    if settings["max_steps"] is not None:
+        name += f"_max_steps{settings['max_steps']}"
+    return paths.RUNS_DIR / (name + _records_suffix(settings))
+
+
+def _named_settings(settings, data_path, tag):
+    """_<protocol> unless it is the default one, _<the text's name>, then _<tag><value> for each setting
+    that differs from the protocol's, and _raw_newlines."""
+    name = f"_{settings['protocol']}" if settings["protocol"] != table.DEFAULT_PROTOCOL else ""
     if data_path is not None:
         name += f"_{Path(data_path).stem}"
     for key, value in table.differing(settings):
-        name += "_plain" if key == "fast" else f"_{key}{table.describe_value(value)}"
-    if settings["max_steps"] is not None:
-        name += f"_max_steps{settings['max_steps']}"
+        name += "_plain" if key == "fast" else f"_{tag(key)}{table.describe_value(value)}"
     if settings["keep_carriage_returns"]:
         name += "_raw_newlines"
-    return paths.RUNS_DIR / (name + _records_suffix(settings))
+    return name
+
+
+def _out_folder(p, epoch_steps):
+    """(the run's folder, the name runs have now when it is a folder named the earlier way, else None).
+
+    With out_dir None: the default name, unless only the name of earlier versions holds a run, which is
+    then continued where it is rather than trained again under the new name."""
+    named = default_out_dir(p, p["data_path"], epoch_steps)
+    if p["out_dir"] is None or str(p["out_dir"]) == "":
+        earlier = earlier_out_dir(p, p["data_path"])
+        if earlier != named and not named.exists() and (earlier / run_folder.STATUS).is_file():
+            return earlier, named
+    return paths.user_path(p["out_dir"], named), None
 
 
 def resolve(parameters):
@@ -111,7 +150,7 @@ def plan(**parameters):
         raise corpus.CorpusError(f"{data_file}: too short for one update of seq_length {p['seq_length']}")
     train.check_order_fits(p, False, None)
     steps_per_epoch = train.walk_steps(n_train, p)  # (order, chunks, val_chunk, batch_size: lib.training.parts)
-    out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
+    out, named_now = _out_folder(p, steps_per_epoch)
     vocab = corpus.build_vocab(text)
     later = [k for k in p["snapshot_epochs"] if k >= p["epochs"]]
     if later:
@@ -124,8 +163,8 @@ def plan(**parameters):
     heldout = _heldout(data_file, p["val_fraction"], vocab) if p["val_chunk"] is None else None
     planned = steps_per_epoch * p["epochs"]
     return {"parameters": p, "data_file": data_file, "text": text, "converted": converted,
-            "vocab": vocab, "out": out, "text_sha256": train.text_sha256(text), "heldout": heldout,
-            "steps_per_epoch": steps_per_epoch, "records": None,
+            "vocab": vocab, "out": out, "named_now": named_now, "text_sha256": train.text_sha256(text),
+            "heldout": heldout, "steps_per_epoch": steps_per_epoch, "records": None,
             "planned_steps": planned if p["max_steps"] is None else min(planned, p["max_steps"])}
 
 
@@ -171,6 +210,9 @@ def describe(run):
              f"text: {run['data_file']}",
              f"{len(run['text']):,} characters, K = {len(run['vocab'])}, "
              f"{run['planned_steps']:,} updates planned; run folder {run['out']}"]
+    if run.get("named_now"):
+        lines.append(f"(the name an earlier version gave this run: it is used where it is; runs of these "
+                     f"settings are now named {run['named_now'].name})")
     if run["heldout"]:
         every = run["parameters"]["eval_every"]
         when = (f"every {every:,} updates" if every <= run["planned_steps"] else
@@ -249,16 +291,27 @@ def _train_in(run, folder, action, progress, label, facts):
     if action == "new":
         discarded = discarded_line(folder, run_folder.read_status(folder))
         run_folder.remove_run_files(folder)
+    before = run_folder.read_status(folder) if action == "continue" else None
     status = run_folder.write_status(folder, "running", step=checkpoint_step(folder) or 0, **facts)
     run_folder.remove_derived(folder)
     start_step = status["step"]
+    redone = _redone_line(before, start_step)
+    if redone:
+        print(redone, flush=True)
     reporter = make_progress(run["planned_steps"], label, start_step, mode=progress)
     heldout = run["heldout"]
 
+    kept = {"step": start_step, "at": time.monotonic()}
+
     def on_event(event):
-        # status.json's step follows the checkpoints (the snapshots' own folders excepted).
+        # status.json's step follows the checkpoints (the snapshots' own folders excepted), and its
+        # "reached" the updates done since, now and then: what a kill would make the next run redo.
         if event["kind"] == "checkpoint" and Path(event["path"]).parent == Path(folder):
+            kept.update(step=event["step"], at=time.monotonic())
             run_folder.write_status(folder, "running", step=event["step"], **facts)
+        elif event["kind"] == "log" and time.monotonic() - kept["at"] >= REACHED_EVERY_SECONDS:
+            kept["at"] = time.monotonic()
+            run_folder.write_status(folder, "running", step=kept["step"], reached=event["step"], **facts)
         reporter(event)
 
     try:
@@ -279,7 +332,7 @@ def _train_in(run, folder, action, progress, label, facts):
     except KeyboardInterrupt as err:
         if isinstance(err, TrainingInterrupted):
             raise
-        raise TrainingInterrupted(_interrupted_line(run, folder, facts)) from None
+        raise TrainingInterrupted(_interrupted_line(run, folder, facts, getattr(err, "reached", None))) from None
     except Exception:
         # A run that failed before its first checkpoint holds nothing to continue: no claim is left
         # behind (its status would refuse the next run of other settings as if one were there).
@@ -291,8 +344,9 @@ def _train_in(run, folder, action, progress, label, facts):
             "progress_share": reporter.seconds / max(state["timing"]["loop_seconds"], 1e-9)}
 
 
-def _interrupted_line(run, folder, facts):
-    """What an interrupt kept, and how to go on from there."""
+def _interrupted_line(run, folder, facts, reached=None):
+    """What an interrupt kept, and how to go on from there; reached: the updates training had done
+    (None: not known, the interrupt came before or after the training loop)."""
     # The numbers come first, before any folder's path: within the first 80 columns, where no
     # terminal or output area breaks the line inside them.
     kept = checkpoint_step(folder)
@@ -301,11 +355,33 @@ def _interrupted_line(run, folder, facts):
         again = "run again with retrain=True"
     else:
         what, again = str(folder), "run the notebook again with the same settings"
+    every = run["parameters"]["checkpoint_every"]
+    if kept is None and not reached:
+        return (f"interrupted before the first checkpoint (every {every:,} updates): {what} keeps nothing of "
+                f"this training; {again} to train from the start")
     if kept is None:
-        return (f"interrupted before the first checkpoint (every {run['parameters']['checkpoint_every']:,} "
-                f"updates): {what} keeps nothing of this training; {again} to train from the start")
-    return (f"interrupted at update {kept:,} of {facts['planned_steps']:,}, the last checkpoint: {what} "
-            f"keeps it; {again} to continue from there")
+        return (f"interrupted at update {reached:,} of {facts['planned_steps']:,}, before the first checkpoint "
+                f"(every {every:,} updates): {what} keeps nothing of this training; {again} to train from the "
+                f"start (those {reached:,} updates will be done again)")
+    if reached is None or reached <= kept:
+        return (f"interrupted at update {kept:,} of {facts['planned_steps']:,}, the last checkpoint: {what} "
+                f"keeps it; {again} to continue from there")
+    # An interrupt that could not wait for the update under way to end (a second one, or SIGINT not ours
+    # to take over: lib.training.stopping): the state was not whole, the last checkpoint is older.
+    return (f"interrupted at update {reached:,} of {facts['planned_steps']:,}, {reached - kept:,} updates past "
+            f"the last checkpoint: {what} keeps update {kept:,}; {again} to continue from there (those "
+            f"{reached - kept:,} updates will be done again)")
+
+
+def _redone_line(status, kept):
+    """The line saying how many updates a continued run does again, when its folder's status.json says
+    it had gone past its last checkpoint (kept) and was then stopped with no checkpoint written (a kill)."""
+    reached = (status or {}).get("reached")
+    if not isinstance(reached, int) or reached <= kept:
+        return None
+    return (f"continuing from the last checkpoint, update {kept:,}: the run there had reached update "
+            f"{reached:,} (at least) and was stopped with no checkpoint written (killed, or its kernel died), "
+            f"so {reached - kept:,} updates will be done again")
 
 
 # Initial weights this many times the 2021 handout's sigma (0.01) saturate tanh and blow up the logits:
@@ -375,15 +451,18 @@ def _records_suffix(settings):
 def _plan_records(p, data_file):
     """plan() for record mode: read the records file, join the records, count the updates."""
     train.check_order_fits(p, True, None)
+    # The updates of all epochs (max_steps None), to name the run by its length.
     prepared = record_walk.prepare_run(data_file, p["record_field"], p["max_record_len"],
                                    p["keep_carriage_returns"], p["val_fraction"], p["seq_length"],
-                                   p["epochs"], p["max_steps"])
-    text = prepared["text"]
-    out = paths.user_path(p["out_dir"], default_out_dir(p, p["data_path"]))
+                                   p["epochs"], None)
+    text, epoch_steps = prepared["text"], prepared["planned_steps"] // p["epochs"]
+    if p["max_steps"] is not None:
+        prepared["planned_steps"] = min(prepared["planned_steps"], p["max_steps"])
+    out, named_now = _out_folder(p, epoch_steps)
     if p["snapshot_epochs"]:
         raise checks.ParameterError("snapshot_epochs is not available in record mode (records=True)")
     check_memory(len(corpus.build_vocab(text)), p)
     return {"parameters": p, "data_file": data_file, "text": text, "converted": prepared["converted"],
-            "vocab": corpus.build_vocab(text), "out": out, "text_sha256": train.text_sha256(text),
-            "records": prepared, "planned_steps": prepared["planned_steps"], "heldout": None,
-            "steps_per_epoch": prepared["planned_steps"] // p["epochs"]}
+            "vocab": corpus.build_vocab(text), "out": out, "named_now": named_now,
+            "text_sha256": train.text_sha256(text), "records": prepared,
+            "planned_steps": prepared["planned_steps"], "heldout": None, "steps_per_epoch": epoch_steps}

@@ -81,6 +81,13 @@ TABLE = {
     "max_record_len": ("positive_int", 140, "notebook"),
 }
 
+# How the default run folder's name (lib.training.runner.default_out_dir; README, "Run folders") writes a
+# setting of the run that is not its protocol's or TABLE's default: this tag, then the value (batch8,
+# eval1000); a setting not listed, its own name (m50, eta0.05, seed2, orderrandom); fast=False, "plain".
+# Names with an underscore are shortened: the folder's parts are joined by underscores.
+NAME_TAGS = {"seq_length": "seq", "log_every": "log", "synth_every": "synth", "synth_len": "synthlen",
+             "val_fraction": "val", "val_chunk": "valchunk", "batch_size": "batch", "eval_every": "eval"}
+
 RULES = {name: rule for name, (rule, _, _) in TABLE.items()}
 DEFAULTS = {name: default for name, (_, default, _) in TABLE.items()}
 PROTOCOL_SETTINGS = tuple(PROTOCOLS[DEFAULT_PROTOCOL])

@@ -36,7 +36,7 @@ import numpy as np
 
 from lib import checks, network
 from lib.text import corpus
-from lib.training import checkpoint, parts
+from lib.training import checkpoint, parts, stopping
 from lib.training import settings as table
 
 LAST_CHECKPOINT = checkpoint.LAST_CHECKPOINT
@@ -170,7 +170,10 @@ def train(text, out_dir=None, *, resume=False, data_path=None, on_event=None, he
     """
     run = _Run(text, out_dir, settings, resume=resume, data_path=data_path, on_event=on_event,
                heldout_text=heldout_text, snapshot_epochs=snapshot_epochs, record_mode=record_mode)
-    return loop(run, run.model, run.optimizer, run.walk)
+    # An interrupt ends the loop between two updates; finish() writes the checkpoint there (lib.training.stopping).
+    with stopping.between_updates(lambda: run.state["step"]) as run.stop:
+        state = loop(run, run.model, run.optimizer, run.walk)
+    return state
 
 
 def loop(run, model, optimizer, walk):
@@ -179,7 +182,7 @@ def loop(run, model, optimizer, walk):
     state, data, synth_every = run.state, run.train_data, run.settings["synth_every"]
     starts, lengths, resets = walk(state["epoch"])
     h_prev = network.unpack_state(model.params, state["h_prev"])   # a tuple: (h,), or (h, c) for each layer
-    while state["step"] < run.total_steps:
+    while state["step"] < run.total_steps and not run.stop.requested:
         if state["chunk"] == len(starts):
             run.start_next_epoch()
             starts, lengths, resets = walk(state["epoch"])
