@@ -319,8 +319,8 @@ def test_lib_is_grouped_by_job():
     their check and timing against PyTorch) with the shared basics; everything else in a sub-package
     whose __init__ says what it holds and defines nothing."""
     top = sorted(f.name for f in (paths.REPO_ROOT / "lib").glob("*.py"))
-    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "network.py", "paths.py", "rnn.py",
-                   "rnn_fast.py", "speed.py"]
+    assert top == ["__init__.py", "atomic.py", "checks.py", "gradcheck.py", "gru.py", "lstm.py", "network.py",
+                   "paths.py", "rnn.py", "rnn_fast.py", "speed.py", "torch_cells.py"]
     packages = sorted(d.name for d in (paths.REPO_ROOT / "lib").iterdir() if (d / "__init__.py").is_file())
     assert packages == ["inside", "jupyter", "records", "report", "sample", "text", "training"]
     for name in packages:
