@@ -69,6 +69,20 @@ def describe(params):
             "dtype": str(np.asarray(params["V"]).dtype)}
 
 
+def label(params):
+    """A reader's name for the network: "m=100" for the course's cell, "LSTM of 2 layers, m=256" for others."""
+    m = sizes(params)[1]
+    cell, layers = cell_of(params), layers_of(params)
+    if cell == "rnn":
+        return f"m={m}"
+    return f"{cell.upper()} of {layers} layer{'s' if layers > 1 else ''}, m={m}"
+
+
+def param_count(params):
+    """How many numbers the network learns."""
+    return int(sum(np.size(value) for value in params.values()))
+
+
 def param_shapes(cell, K, m, layers=1):
     """{name: shape} of a network's parameters, in its module's order."""
     return module(cell).param_shapes(K, m, layers)

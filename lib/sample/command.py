@@ -295,7 +295,7 @@ def run(argv=None):
     what = (f"{args.count} record(s) of at most {args.length} characters" if record_model
             else f"{args.count} x {args.length} characters")
     print(f"{PROG}: {path} ({'record ' if record_model else ''}{kind}, step {meta.get('step')}, K={len(vocab)}, "
-          f"m={params['W'].shape[0]}); {what}, "
+          f"{network.label(params)}); {what}, "
           + ("argmax" if args.argmax else f"temperature {args.temperature}"
              + (f", top-p {args.top_p}" if args.top_p != 1 else "") + f", seed {args.seed}"),
           file=sys.stderr)

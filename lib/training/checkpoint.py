@@ -118,7 +118,8 @@ def save_state(path, state):
         arrays["history_" + key] = np.asarray(state["history"][key], dtype=dtype)
     arrays["epoch_starts"] = np.asarray(state["epoch_starts"], dtype=np.int64)
     meta = {k: state[k] for k in STATE_META}
-    meta.update(format=FORMAT_VERSION, kind="checkpoint", optimizer_t=state["optimizer"]["t"])
+    meta.update(format=FORMAT_VERSION, kind="checkpoint", optimizer_t=state["optimizer"]["t"],
+                network=network.describe(state["params"]))
     save(path, arrays, meta)
 
 
