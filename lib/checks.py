@@ -49,6 +49,8 @@ _RULES = {
     # Nucleus sampling's theta (lib.rnn.nucleus): 1 is plain sampling.
     "top_p": (lambda v: _is_number(v) and 0 < v <= 1, float, "a number in (0, 1]"),
     "unit_interval": (lambda v: _is_number(v) and 0 < v < 1, float, "a number between 0 and 1, both excluded"),
+    # A factor that may only shrink what it multiplies: 1 leaves it as it is.
+    "shrink_factor": (lambda v: _is_number(v) and 0 < v <= 1, float, "a number in (0, 1]"),
     # A gradient bound; False: none (a notebook's None leaves it to the protocol).
     "clip": (lambda v: v is False or _is_number(v) and v > 0, lambda v: v if v is False else float(v),
              "a positive number, or False for no clipping"),
@@ -112,7 +114,7 @@ def check(name, value, kind, optional=False, choices=None, empty=False, none_mea
     return convert(value)
 
 
-_NUMBER_KINDS = ("positive_int", "non_negative_int", "positive_number", "temperature", "fraction")
+_NUMBER_KINDS = ("positive_int", "non_negative_int", "positive_number", "temperature", "fraction", "shrink_factor")
 
 
 def _read_as_text(value, kind):

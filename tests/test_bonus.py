@@ -437,7 +437,7 @@ def test_record_models_sample_with_top_p(tmp_path):
     ({"val_chunk": -1, "chunks": 5}, "val_chunk must be a non-negative integer"),
     ({"val_chunk": 2}, "val_chunk=2 is the index of one of the chunks pieces: give chunks too"),
     ({"chunks": 4}, "chunks=4 cuts the text for order='chunks' or a val_chunk"),
-    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ({"batch_size": 0}, "batch_size must be a positive integer (or None: the protocol's), got 0"),
     ({"batch_size": 1000}, "batch_size=1000 is more streams than the text allows"),
     ({"batch_size": 1000, "order": "random"}, "batch_size=1000 is more sequences than an epoch of order='random'"),
     ({"batch_size": 4, "order": "chunks", "chunks": 6}, "batch_size=4 must divide the 6 pieces"),

@@ -453,7 +453,7 @@ def test_every_notebook_parameter_is_checked(tmp_path):
     ("best_model.ipynb", ("temperatures", -1), "temperatures must be a finite number of at least 0.001 or a "
                                                "non-empty list of them, got -1"),
     ("train.ipynb", ("order", "shuffle"), "order must be one of 'sequential', 'chunks', 'random', got 'shuffle'"),
-    ("train.ipynb", ("batch_size", 0), "batch_size must be a positive integer, got 0"),
+    ("train.ipynb", ("batch_size", 0), "batch_size must be a positive integer (or None: the protocol's), got 0"),
     ("best_model.ipynb", ("top_ps", 1.5), "top_ps must be a number in (0, 1] or a non-empty list of them, got 1.5"),
 ])
 def test_bad_parameter_is_one_line_before_any_work(notebook, setting, message, text_file, tmp_path):

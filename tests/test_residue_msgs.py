@@ -229,7 +229,7 @@ def test_an_unknown_parameter_says_where_it_belongs_or_the_nearest_name(notebook
 # ----------------------------------------------------------- 10: a user's mistake is one line in Jupyter
 
 @pytest.mark.parametrize("setting, line", [
-    (("batch_size", 0), "batch_size must be a positive integer, got 0"),
+    (("batch_size", 0), "batch_size must be a positive integer (or None: the protocol's), got 0"),
     (("order", "shuffled"), "order must be one of 'sequential', 'chunks', 'random', got 'shuffled'"),
     (("protocol", 2025), "protocol must be one of '2021', '2026', got 2025"),
 ])

@@ -107,7 +107,7 @@ def protocol_words(summary):
     protocol = summary.get("protocol", "2021")
     # What a handout sets (and the optimizer's own settings): the other settings, the evaluation's
     # schedule say, do not change the protocol a run follows.
-    handout = set(training_settings.PROTOCOL_SETTINGS) | {"beta1", "beta2", "eps"}
+    handout = set(training_settings.HANDOUT_SETTINGS) | {"beta1", "beta2", "eps"}
     differing = {k: v for k, v in (summary.get("differing") or {}).items() if k in handout}
     text = f"the {protocol} handout's protocol"
     if differing:

@@ -127,19 +127,20 @@ def make_model(params, best, settings):
 
 
 class AdaGrad:
-    """M = M + g^2, theta = theta - eta * g / sqrt(M + eps), g clipped first (lib.rnn.adagrad_step)."""
+    """M = M + g^2, theta = theta - eta * g / sqrt(M + eps), g clipped first (lib.rnn.adagrad_step).
+    ``eta`` may be changed between updates (an eta_decay's schedule)."""
 
     GROUPS = ("M",)   # the arrays state() keeps, by name
 
     def __init__(self, model, eta, clip, eps):
         self.memory = model.zeros()
-        self.t = 0
+        self.t, self.eta = 0, eta
         if model.fast:  # the flat buffers behind the model's dicts, looked up once
             theta, grad, memory = model.flat(model.params), model.flat(model.grads), model.flat(self.memory)
             scratch = np.empty_like(theta)
-            self._update = lambda: rnn_fast.adagrad_step(theta, grad, memory, eta, scratch, clip, eps)
+            self._update = lambda: rnn_fast.adagrad_step(theta, grad, memory, self.eta, scratch, clip, eps)
         else:
-            self._update = lambda: rnn.adagrad_step(model.params, model.grads, self.memory, eta, clip, eps)
+            self._update = lambda: rnn.adagrad_step(model.params, model.grads, self.memory, self.eta, clip, eps)
 
     def step(self):
         """One update of the model's parameters from its gradients."""
@@ -151,22 +152,23 @@ class AdaGrad:
 
 
 class Adam:
-    """Adam with bias correction (lib.rnn.adam_step): moments m and v, the update count t."""
+    """Adam with bias correction (lib.rnn.adam_step): moments m and v, the update count t; ``eta`` may be
+    changed between updates."""
 
     GROUPS = ("m", "v")
 
     def __init__(self, model, eta, clip, eps, beta1, beta2):
         self.first, self.second = model.zeros(), model.zeros()
-        self.t = 0
+        self.t, self.eta = 0, eta
         if model.fast:
             theta, grad = model.flat(model.params), model.flat(model.grads)
             first, second = model.flat(self.first), model.flat(self.second)
             scratch = np.empty((2,) + theta.shape, dtype=theta.dtype)
-            self._update = lambda: rnn_fast.adam_step(theta, grad, first, second, self.t, eta, beta1, beta2, eps,
-                                                      clip, scratch)
+            self._update = lambda: rnn_fast.adam_step(theta, grad, first, second, self.t, self.eta, beta1, beta2,
+                                                      eps, clip, scratch)
         else:
-            self._update = lambda: rnn.adam_step(model.params, model.grads, self.first, self.second, self.t, eta,
-                                                 beta1, beta2, eps, clip)
+            self._update = lambda: rnn.adam_step(model.params, model.grads, self.first, self.second, self.t,
+                                                 self.eta, beta1, beta2, eps, clip)
 
     def step(self):
         """One update of the model's parameters from its gradients (t counts it first: t = 1, 2, ...)."""
@@ -175,6 +177,11 @@ class Adam:
 
     def state(self):
         return {"t": self.t, "arrays": dict(zip(self.GROUPS, (self.first, self.second)))}
+
+
+def epoch_eta(settings, epoch):
+    """The learning rate of an epoch (1, 2, ...): eta * eta_decay^(epoch - 1)."""
+    return settings["eta"] * settings.get("eta_decay", 1.0) ** (epoch - 1)
 
 
 def make_optimizer(model, settings, saved=None):

@@ -16,12 +16,16 @@ protocol's clip); in train()'s arguments and in the resolved settings, clip=None
 # The course's handouts. 2021 (and 2024, the same base): AdaGrad, the loss summed over a
 # sequence, N(0, 0.01^2) weights, gradients clipped to [-5, 5]. 2026: Adam, the loss averaged
 # over a sequence (per character), scaled weights (lib.rnn.init_params), no clipping.
+# Both train the course's network: one vanilla layer, float64, one sequence an update, eta constant.
+COURSE_NETWORK = {"cell": "rnn", "layers": 1, "dtype": "float64", "dropout": 0.0, "batch_size": 1, "eta_decay": 1.0}
 PROTOCOLS = {
     "2021": {"m": 100, "eta": 0.1, "seq_length": 25, "optimizer": "adagrad", "loss": "sum",
-             "init": "normal", "sigma": 0.01, "clip": 5.0},
+             "init": "normal", "sigma": 0.01, "clip": 5.0, **COURSE_NETWORK},
     "2026": {"m": 100, "eta": 0.001, "seq_length": 25, "optimizer": "adam", "loss": "mean",
-             "init": "scaled", "sigma": None, "clip": None},
+             "init": "scaled", "sigma": None, "clip": None, **COURSE_NETWORK},
 }
+# What the handouts themselves set (the others are this project's, the same in both).
+HANDOUT_SETTINGS = ("m", "eta", "seq_length", "optimizer", "loss", "init", "sigma", "clip")
 DEFAULT_PROTOCOL = "2021"
 OPTIMIZERS = ("adagrad", "adam")
 ORDERS = ("sequential", "chunks", "random")
@@ -65,13 +69,15 @@ TABLE = {
     "order": (("text", {"choices": ORDERS}), "sequential", "run"),
     "chunks": (("positive_int", {"optional": True, "none_means": "not cut into pieces"}), None, "run"),
     "val_chunk": (("non_negative_int", {"optional": True, "none_means": "no piece set aside"}), None, "run"),
-    "batch_size": ("positive_int", 1, "run"),
+    "batch_size": (("positive_int", _PROTOCOLS), None, "protocol"),
     "eval_every": ("positive_int", 10_000, "run"),
     # The network (lib.network): which cell, how many stacked, the float type, dropout between layers.
-    "cell": (("text", {"choices": CELLS}), "rnn", "run"),
-    "layers": ("positive_int", 1, "run"),
-    "dtype": (("text", {"choices": DTYPES}), "float64", "run"),
-    "dropout": ("fraction", 0.0, "run"),
+    "cell": (("text", dict(_PROTOCOLS, choices=CELLS)), None, "protocol"),
+    "layers": (("positive_int", _PROTOCOLS), None, "protocol"),
+    "dtype": (("text", dict(_PROTOCOLS, choices=DTYPES)), None, "protocol"),
+    "dropout": (("fraction", _PROTOCOLS), None, "protocol"),
+    # eta is multiplied by this at the start of every epoch after the first (1: constant, the course's).
+    "eta_decay": (("shrink_factor", _PROTOCOLS), None, "protocol"),
     "checkpoint_every": ("positive_int", 10_000, "session"),
     "retrain": ("bool", False, "session"),
     "keep_carriage_returns": ("bool", False, "notebook"),
@@ -97,13 +103,13 @@ TRAIN_SETTINGS = tuple(name for name, (_, _, role) in TABLE.items() if role != "
 # What a continued run must match (and a reused one equal): the run's identity.
 RUN_SETTINGS = tuple(name for name, (_, _, role) in TABLE.items() if role in ("protocol", "run"))
 # Run settings added after runs were first written: a run's saved settings that lack one had its default.
-LATER_SETTINGS = ("cell", "layers", "dtype", "dropout")
+LATER_SETTINGS = ("cell", "layers", "dtype", "dropout", "eta_decay")
 
 
 def with_later_defaults(saved):
     """Saved run settings (a checkpoint's, a status.json's) with every LATER_SETTINGS one they lack at
-    its default: a run written before that setting existed had the default."""
-    return {**{name: DEFAULTS[name] for name in LATER_SETTINGS}, **saved}
+    its value then: a run written before that setting existed trained the course's network."""
+    return {**{name: COURSE_NETWORK[name] for name in LATER_SETTINGS}, **saved}
 
 
 class SettingsError(ValueError):

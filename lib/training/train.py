@@ -286,6 +286,7 @@ class _Run:
         self.total_steps = state["total_steps"] = total if cut is None else min(total, cut)
         self.model = parts.make_model(state["params"], state["best_params"], given)
         self.optimizer = parts.make_optimizer(self.model, given, state["optimizer"])
+        self.optimizer.eta = parts.epoch_eta(given, state["epoch"])
         state.update(params=self.model.params, best_params=self.model.best, optimizer=self.optimizer.state(),
                      h_prev=np.array(state["h_prev"], dtype=self.model.params["V"].dtype))
         self.state, self.settings, self.run_settings, self.vocab = state, given, run_settings, vocab
@@ -299,6 +300,7 @@ class _Run:
         state["epoch"] += 1
         state["chunk"] = 0
         state["epoch_starts"].append(state["step"])
+        self.optimizer.eta = parts.epoch_eta(self.settings, state["epoch"])
         self.emit({"kind": "epoch", "epoch": state["epoch"], "step": state["step"]})
 
     def draw_sample(self, state, x):
