@@ -19,7 +19,7 @@ Two kinds:
 
 import numpy as np
 
-from lib import rnn, rnn_fast
+from lib import network, rnn, rnn_fast
 
 TINY = 1e-300
 COMPLEX_STEP = 1e-30
@@ -240,7 +240,7 @@ def criteria_table(results):
     return "\n".join(lines)
 
 
-def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10):
+def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10, found=None):
     """Whether every loss unit, m and parameter meets each oracle's tolerance, with a sentence per oracle.
 
     The complex step, PyTorch and the fast path must agree elementwise to exact_tol (complex_tol
@@ -248,17 +248,18 @@ def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10):
     Returns:
         {"passed": bool, "text": str}; the worst values are named in the text.
     """
-    found = rows(results)
+    found = rows(results) if found is None else found
     tolerances = {"complex": complex_tol, "central": central_tol, "torch": exact_tol, "fast": exact_tol}
     lines, ok = [], {}
     for kind, measure, words in CRITERIA:
         tol = tolerances[kind]
         key = f"{kind}_{measure}_rel"
-        if kind not in oracles(results):
+        if not all(key in r[3] for r in found):
             continue
         loss, m, name, row = max(found, key=lambda r: r[3][key])
         ok[kind] = row[key] < tol
-        lines.append(f"{words}: worst {format_error(row[key])} ({name}, m={m}, loss {loss}), "
+        where = f"m={m}" if isinstance(m, int) else m
+        lines.append(f"{words}: worst {format_error(row[key])} ({name}, {where}, loss {loss}), "
                      f"{'below' if ok[kind] else 'NOT below'} {tol:g}")
     if ok["complex"] and not ok["central"]:
         # Central differences all 0 give a norm-relative error of exactly 1 for every parameter:
@@ -272,3 +273,109 @@ def verdict(results, complex_tol=1e-10, central_tol=1e-6, exact_tol=1e-10):
         lines.append(f"the complex step agrees, so the analytic gradients are right; {cause}. "
                      f"The course's h = 1e-4 suits them")
     return {"passed": all(ok.values()), "text": "\n".join(lines)}
+
+
+# ----------------------------------------------------------- the gated cells (lib/lstm.py, lib/gru.py)
+
+def cell_gradient_check(params, X, Y, loss="sum", h=1e-4, eps=COMPLEX_STEP, with_torch=None):
+    """A gated network's analytic gradients (its module's loss_and_grads, from the zero state) against
+    central differences, the complex step and PyTorch's nn.LSTM / nn.GRU (with_torch None: when installed).
+
+    Args:
+        params: a gated network's parameters (float64).  X, Y: (B, n) int arrays.  loss: "sum" or "mean".
+    Returns:
+        {name: {"<oracle>_max_rel", "<oracle>_norm_rel"}} as ``gradient_check`` gives, for every parameter.
+    """
+    cell = network.module(network.cell_of(params))
+    state = cell.init_state(params, X.shape[0])
+
+    def value(work):
+        return cell.loss(work, X, Y, tuple(s.astype(work["V"].dtype) for s in state), loss)[0]
+
+    _, analytic, _ = cell.loss_and_grads(params, X, Y, state, loss)
+    oracles = {"central": {}, "complex": {}}
+    for name in params:
+        f = _perturbed(params, value, name, np.float64, (h, -h))
+        oracles["central"][name] = (f[..., 0] - f[..., 1]) / (2 * h)
+        oracles["complex"][name] = _perturbed(params, value, name, np.complex128, (1j * eps,))[..., 0].imag / eps
+    if torch_available() if with_torch is None else with_torch:
+        from lib import torch_cells
+        oracles["torch"] = torch_cells.torch_loss_and_grads(network.cell_of(params), params, X, Y, state, loss)[1]
+    return {name: {f"{kind}_{w}_rel": e for kind, grads in oracles.items()
+                   for w, e in zip(("max", "norm"), relative_errors(analytic[name], grads[name]))}
+            for name in params}
+
+
+def _perturbed(params, value, name, dtype, deltas):
+    """value(params') for params' = params in dtype with each of deltas added to each entry of params[name]
+    in turn: an array of shape params[name].shape + (len(deltas),)."""
+    work = {k: v.astype(dtype) for k, v in params.items()}
+    flat = work[name].reshape(-1)
+    out = np.empty((flat.size, len(deltas)), dtype=dtype)
+    for i in range(flat.size):
+        original = flat[i]
+        for j, delta in enumerate(deltas):
+            flat[i] = original + delta
+            out[i, j] = value(work)
+        flat[i] = original
+    return out.reshape(params[name].shape + (len(deltas),))
+
+
+GATED_CELLS = ("lstm", "gru")
+
+
+def check_cells_on_text(text, cells=GATED_CELLS, layers_values=(1, 2), m=10, seq_length=25, batch_size=3, seed=0,
+                        h=1e-4, with_torch=None):
+    """The gated cells' check on the text's first characters, as the course checks its own cell: for each
+    cell and number of layers, one stream of seq_length characters with the loss summed (2021's unit), and
+    batch_size streams (the text's next pieces) with its mean (2026's), from lib.network's initialisation.
+
+    Returns:
+        {cell: {str(layers): {"sum": table of one stream, "mean": table of the batch}}}.
+    """
+    from lib.text import corpus
+
+    vocab = corpus.build_vocab(text)
+    need = batch_size * seq_length + 1
+    if len(text) < need:
+        raise corpus.CorpusError(f"text too short for the gated cells' gradient check: {len(text)} characters, "
+                                 f"needs batch_size * seq_length + 1 = {need}")
+    data = corpus.encode(text[:need], vocab)
+    streams = np.stack([data[i * seq_length:(i + 1) * seq_length + 1] for i in range(batch_size)])
+    results = {}
+    for cell in cells:
+        results[cell] = {}
+        for layers in layers_values:
+            params = network.module(cell).init_params(len(vocab), m, np.random.default_rng(seed), layers)
+            results[cell][str(layers)] = {
+                "sum": cell_gradient_check(params, streams[:1, :-1], streams[:1, 1:], "sum", h, with_torch=with_torch),
+                "mean": cell_gradient_check(params, streams[:, :-1], streams[:, 1:], "mean", h,
+                                            with_torch=with_torch)}
+    return results
+
+
+def cell_rows(results):
+    """[(loss, where, name, row)] of check_cells_on_text's results, ``where`` naming the cell, its layers and
+    its streams (the form ``verdict`` takes as found=)."""
+    return [(loss, f"{cell.upper()} of {layers} layer{'s' if layers != '1' else ''}, "
+                   f"{'one stream' if loss == 'sum' else 'a batch'}", name, row)
+            for cell, by_layers in results.items() for layers, by_loss in by_layers.items()
+            for loss, table in by_loss.items() for name, row in table.items()]
+
+
+def cell_table(results):
+    """A Markdown table of the figure each oracle is judged by (CRITERIA), one row per cell, layers, loss and
+    parameter of check_cells_on_text's results."""
+    found = cell_rows(results)
+    columns = [(kind, w) for kind, w, _ in CRITERIA if all(f"{kind}_{w}_rel" in r[3] for r in found)]
+    lines = ["| network | loss | parameter | " + " | ".join(f"{ORACLE_TITLES[k]}, {w}" for k, w in columns) + " |",
+             "|:---|:---:|:---:|" + "---:|" * len(columns)]
+    for loss, where, name, row in found:
+        lines.append(f"| {where} | {loss} | {name} | "
+                     + " | ".join(format_error(row[f"{k}_{w}_rel"]) for k, w in columns) + " |")
+    return "\n".join(lines)
+
+
+def cell_verdict(results):
+    """``verdict`` of check_cells_on_text's results."""
+    return verdict(results, found=cell_rows(results))

@@ -108,7 +108,8 @@ def test_gradient_check_notebook_from_repo_root(tmp_path, learnable_text):
     corpus_file = tmp_path / "toy.txt"
     corpus_file.write_text(learnable_text, encoding="utf-8")
     ok(papermill("notebooks/gradient_check.ipynb", tmp_path / "gc.ipynb", paths.REPO_ROOT,
-                 ("data_path", corpus_file), ("out_dir", tmp_path / "gc"), yaml="m_values: [3, 6]"))
+                 ("data_path", corpus_file), ("out_dir", tmp_path / "gc"), ("cell_m", 3),
+                 yaml="m_values: [3, 6]\ncell_layers: [1, 2]"))
     results = json.loads((tmp_path / "gc" / "gradcheck.json").read_text())
     assert sorted(results) == ["mean", "sum"]
     oracles = ["central", "complex", "fast"] + (["torch"] if gradcheck.torch_available() else [])
@@ -124,6 +125,21 @@ def test_gradient_check_notebook_from_repo_root(tmp_path, learnable_text):
     shown = "".join("".join(o.get("data", {}).get("text/markdown", ""))
                     for c in executed["cells"] for o in c.get("outputs", []))
     assert "| mean | 6 | W |" in shown
+    # The gated cells, each with one and two layers, one stream (sum) and a batch (mean).
+    gated = json.loads((tmp_path / "gc" / "gradcheck_cells.json").read_text(encoding="utf-8"))
+    assert gated["m"] == 3 and gated["streams"] == 3
+    assert {cell: sorted(by_layers) for cell, by_layers in gated["results"].items()} == {"lstm": ["1", "2"],
+                                                                                          "gru": ["1", "2"]}
+    for cell, by_layers in gated["results"].items():
+        for layers, by_loss in by_layers.items():
+            assert sorted(by_loss) == ["mean", "sum"]
+            for table in by_loss.values():
+                assert {name for name in table if name.startswith("W")} == {f"W{k}" for k in range(1, int(layers) + 1)}
+                for row in table.values():
+                    assert row["complex_max_rel"] < 1e-10 and row["central_norm_rel"] < 1e-6
+                    assert row.get("torch_max_rel", 0) < 1e-10
+                    assert ("torch_max_rel" in row) == gradcheck.torch_available()
+    assert "| GRU of 2 layers, a batch | mean | bn2 |" in shown
 
 
 def test_missing_data_file_is_a_clear_error(tmp_path):

@@ -82,8 +82,9 @@ def walk_steps(n_train, settings):
 def check_order_fits(settings, record_mode, heldout_text):
     """ConfigError for an order, a batch or a val_chunk that does not fit the rest of the run."""
     if record_mode:
+        usual = dict(table.DEFAULTS, **table.PROTOCOLS[settings["protocol"]])
         moved = [f"{name}={settings[name]!r}" for name in ("order", "chunks", "val_chunk", "batch_size")
-                 if settings[name] != table.DEFAULTS[name]]
+                 if settings[name] != usual[name]]
         if moved:
             raise ConfigError(f"{moved[0]} is for a stream of text: record mode (records=True) walks its records, "
                               f"one sequence each, in a new random order every epoch; leave order, chunks, "
