@@ -2,6 +2,8 @@
 model files, the sampling command and the notebooks that read a run, for an LSTM and a GRU as for the
 course's cell. (The cells' own maths: tests/test_cells.py.)"""
 
+import json
+
 import numpy as np
 import pytest
 from nbrun import ok, papermill
@@ -9,6 +11,7 @@ from test_sample import bad, cli, text_of
 from toy_corpus import learnable_text
 
 from lib import checks, network, paths
+from lib.inside import analysis
 from lib.sample import sampling
 from lib.training import checkpoint, run_files, runner, train
 
@@ -91,6 +94,29 @@ def test_text_evolution_notebook_on_a_gated_run(gated_run, tmp_path):
                  ("every", 100), ("up_to", 200)))
     evolution = run_files.read_json(out / "evolution.json")
     assert [s["step"] for s in evolution["samples"]] == [0, 100, 200]
+
+
+def test_inside_notebook_on_a_gated_run_says_which_analyses_are_the_vanilla_cells(gated_run, tmp_path):
+    out, settings = gated_run
+    look = tmp_path / "inside"
+    ok(papermill(NOTEBOOKS / "inside.ipynb", tmp_path / "inside.ipynb", paths.REPO_ROOT, ("run_dir", out),
+                 ("chars", 1000), ("ngram_max", 3), ("out_dir", look)))
+    data = analysis.read(look)
+    assert data["network"]["cell"] == settings["cell"] and data["gradient_reach"] is None
+    assert data["singular_values"] is None and 0 < data["rnn_bits_per_char"] < 8
+    assert sorted(p.name for p in look.glob("inside_*.png")) == [
+        "inside_certainty.png", "inside_guesses.png", "inside_heatmap.png", "inside_units.png"]
+    executed = json.loads((tmp_path / "inside.ipynb").read_text(encoding="utf-8"))
+    shown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in executed["cells"]
+                    for o in c.get("outputs", []))
+    assert analysis.VANILLA_ONLY in shown
+    # The forward pass read step by step is the one the cell's own loss computes.
+    params, vocab, _ = checkpoint.load_model(out / checkpoint.BEST_MODEL)
+    x = np.random.default_rng(1).integers(0, len(vocab), 60)
+    _, P = analysis.forward(params, x)
+    cell = network.module(settings["cell"])
+    reading = cell.loss(params, x[None, :-1], x[None, 1:], cell.init_state(params, 1))[0]
+    assert -np.log(P[np.arange(59), x[1:]]).sum() == pytest.approx(reading, rel=1e-10)
 
 
 # ------------------------------------------------------------ files of before, files that disagree

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import checks, rnn
+from lib import checks, network, rnn
 from lib.inside import ngram
 from lib.text import corpus, sidecar
 from lib.training import parts, run_files, train
@@ -110,6 +110,36 @@ def initial_params(K, m, sigma, seed, init="normal"):
     (init: the run's, "normal" with sigma or the 2026 handout's "scaled")."""
     init_seq, _ = np.random.SeedSequence(seed).spawn(2)
     return rnn.init_params(K, m, sigma, np.random.default_rng(init_seq), init)
+
+
+def run_initial_params(summary, K):
+    """The weights the run of this summary started from, for any network (lib.network.init_params, drawn
+    from the run seed's first stream as train() draws them)."""
+    if summary.get("cell", "rnn") == "rnn":
+        return initial_params(K, summary["m"], summary["sigma"], summary["seed"], summary.get("init", "normal"))
+    init_seq, _ = np.random.SeedSequence(summary["seed"]).spawn(2)
+    return network.init_params(summary, K, np.random.default_rng(init_seq))
+
+
+def forward(params, x):
+    """(H, P) of a model reading x from the zero state, for any network: H (n + 1, m), H[0] = 0 and H[t] the
+    (top layer's) hidden state after x[t - 1]; P (n, K), row t - 1 the probabilities of the next character
+    after x[t - 1]. The vanilla cell's is lib.rnn.forward; a gated network's is read one step at a time."""
+    if network.cell_of(params) == "rnn":
+        return rnn.forward(params, x, np.zeros(network.sizes(params)[1]))
+    params = {name: np.asarray(value, dtype=float) for name, value in params.items()}
+    K, m = network.sizes(params)
+    H, O = np.zeros((len(x) + 1, m)), np.empty((len(x), K))
+    state = network.init_state(params)
+    for t, character in enumerate(x):
+        state, O[t] = network.step(params, state, int(character))
+        H[t + 1] = state[-2 if network.cell_of(params) == "lstm" else -1][0]   # the top layer's h
+    return H, rnn.softmax_rows(O)
+
+
+# What a look inside says where an analysis is the vanilla cell's alone.
+VANILLA_ONLY = ("The gradient reach and the singular values of W are the vanilla cell's analyses (one recurrent "
+                "matrix W and tanh slopes); a gated network's memory runs through its gates, so they are left out here.")
 
 
 def reach_positions(n, max_k=MAX_K, count=REACH_POSITIONS):
@@ -282,8 +312,9 @@ def passage(text, vocab, chars, what):
 def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_start, stretch_len=480,
             guess_len=48, heatmap_len=60):
     """Everything inside.json holds (see ``write``), computed for the passage text (encoded as x)."""
-    H, P = rnn.forward(params, x, np.zeros(params["W"].shape[0]))
-    H0, P0 = rnn.forward(init, x, np.zeros(init["W"].shape[0]))
+    H, P = forward(params, x)
+    H0, P0 = forward(init, x)
+    vanilla = network.cell_of(params) == "rnn"
     states, states_init = H[1:], H0[1:]
     p_next = P[np.arange(len(x) - 1), x[1:]]
     kinds = position_kinds(text)
@@ -300,9 +331,10 @@ def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_star
         units.append({"feature": name, "unit": unit, "r": r, "init_unit": init_unit, "r_init": r_init,
                       "shuffled_unit": shuffled_unit, "r_shuffled": r_shuffled,
                       "mean": float(np.mean(feats[name]))})
-    positions = reach_positions(len(x))
-    reach = gradient_reach(params, x, H, P, positions)
-    reach_init = gradient_reach(init, x, H0, P0, positions)
+    positions = reach_positions(len(x)) if vanilla else np.empty(0, dtype=np.int64)
+    if vanilla:
+        reach = gradient_reach(params, x, H, P, positions)
+        reach_init = gradient_reach(init, x, H0, P0, positions)
     by_kind = []
     for i, kind in enumerate(KINDS):
         where = kinds == i
@@ -316,11 +348,13 @@ def analyse(params, init, vocab, training_text, text, x, ngram_max, stretch_star
         "ngram": [{"n": n, "bits_per_char": bits(p), "discounts": fitted.discounts(n)} for n, p in ngram_p.items()],
         "by_kind": by_kind, "seen_in_training": seen,
         "units": units,
+        "network": network.describe(params),
         "gradient_reach": [{"k": k, "trained": float(a), "init": float(b)}
-                           for k, (a, b) in enumerate(zip(reach, reach_init))],
-        "reach_positions": len(positions), "mean_tanh_slope": float(np.mean(1.0 - states * states)),
+                           for k, (a, b) in enumerate(zip(reach, reach_init))] if vanilla else None,
+        "reach_positions": len(positions),
+        "mean_tanh_slope": float(np.mean(1.0 - states * states)) if vanilla else None,
         "singular_values": {"trained": np.linalg.svd(params["W"], compute_uv=False).tolist(),
-                            "init": np.linalg.svd(init["W"], compute_uv=False).tolist()},
+                            "init": np.linalg.svd(init["W"], compute_uv=False).tolist()} if vanilla else None,
         # What the figures draw: a stretch of the passage and the numbers behind its colours.
         "stretch": {"start": stretch_start, "text": text[stretch_start:stop],
                     "p": p_next[stretch_start - 1:stop - 1].tolist(),
@@ -343,9 +377,8 @@ def two_readings(params, x, shown=2000):
     reading on those axes, as [pc1 list, pc2 list]), and "gap" (after each of the first ``shown``
     characters that both have read, the distance between the two readings' states).
     """
-    zeros = np.zeros(params["W"].shape[0])
-    H_first, P_first = rnn.forward(params, x, zeros)
-    H_second, P_second = rnn.forward(params, x[1:], zeros)
+    H_first, P_first = forward(params, x)
+    H_second, P_second = forward(params, x[1:])
     first, second = H_first[2:].copy(), H_second[1:].copy()      # both after characters 1, 2, ...
     both = np.vstack([first, second])
     centre = both.mean(axis=0)

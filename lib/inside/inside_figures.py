@@ -172,8 +172,10 @@ FIGURES = (("inside_certainty", certainty_figure), ("inside_guesses", guesses_fi
 
 
 def figure_stems(data):
-    """The figures data has, in the order the report shows them (the outliers' only if there are any)."""
-    return [stem for stem, _ in FIGURES if stem != "inside_outliers" or data.get("outliers")]
+    """The figures data has, in the order the report shows them (the outliers' only if there are any, the
+    gradient reach only for the vanilla cell)."""
+    return [stem for stem, _ in FIGURES if (stem != "inside_outliers" or data.get("outliers"))
+            and (stem != "inside_reach" or data.get("gradient_reach"))]
 
 
 def figures(data):

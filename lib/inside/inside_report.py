@@ -163,6 +163,9 @@ def ngram_text(data):
 
 
 def reach_text(data):
+    if data.get("gradient_reach") is None:
+        from lib.inside.analysis import VANILLA_ONLY
+        return VANILLA_ONLY
     reach = data["gradient_reach"]
     trained, init = [e["trained"] for e in reach], [e["init"] for e in reach]
     last = len(reach) - 1
