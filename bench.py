@@ -128,7 +128,7 @@ def verify(params, data):
     x, y = data[:SEQ], data[1:SEQ + 1]
     h0 = np.tanh(np.random.default_rng(5).standard_normal(M))
     lib, optimizer = lib_model(params)
-    loss_l, h_l = lib.loss_and_grads(x, y, h0)
+    loss_l, (h_l,) = lib.loss_and_grads(x, y, (h0,))
     grads_l = {k: v.copy() for k, v in lib.grads.items()}
     P = to_columns(params)
     loss_n, grads_n, h_n = naive_loss_and_grads(P, x, y, h0.reshape(-1, 1))
@@ -140,7 +140,7 @@ def verify(params, data):
         assert np.allclose(a, b, rtol=1e-10, atol=1e-13), name
         worst = max(worst, float(np.max(np.abs(a - b))))
     # And one full update (clip + AdaGrad) lands on the same parameters.
-    lib.loss_and_grads(x, y, h0)
+    lib.loss_and_grads(x, y, (h0,))
     optimizer.step()
     mem = {k: np.zeros_like(v) for k, v in P.items()}
     naive_step(P, mem, x, y, h0.reshape(-1, 1))
@@ -165,7 +165,7 @@ def protocol_steps(params, data, before=None):
     steps, h = {}, {}
     for protocol in table.PROTOCOLS:
         model, optimizer = lib_model(params, protocol)
-        h[protocol] = np.zeros(M)
+        h[protocol] = (np.zeros(M),)
 
         def step(x, y, model=model, optimizer=optimizer, protocol=protocol):
             _, h[protocol] = model.loss_and_grads(x, y, h[protocol])
@@ -208,7 +208,7 @@ def main(argv=None):
     lib, _ = lib_model(params)
     h0, P = np.zeros(M), to_columns(params)
     h0_col = np.zeros((M, 1))
-    lg = time_loops({"lib": lambda x, y: lib.loss_and_grads(x, y, h0),
+    lg = time_loops({"lib": lambda x, y: lib.loss_and_grads(x, y, (h0,)),
                      "plain": lambda x, y: rnn.loss_and_grads(params, x, y, h0),
                      "naive": lambda x, y: naive_loss_and_grads(P, x, y, h0_col)}, data)
 
@@ -216,7 +216,7 @@ def main(argv=None):
     plain = {k: v.copy() for k, v in params.items()}
     mem = {k: np.zeros_like(v) for k, v in P.items()}
     plain_mem = {k: np.zeros_like(v) for k, v in params.items()}
-    h = {"lib": np.zeros(M), "plain": np.zeros(M), "naive": np.zeros((M, 1))}
+    h = {"lib": (np.zeros(M),), "plain": np.zeros(M), "naive": np.zeros((M, 1))}
 
     def lib_step(x, y):
         _, h["lib"] = lib.loss_and_grads(x, y, h["lib"])
@@ -279,15 +279,18 @@ BATCH_CALLS = 40
 def batch_speed(params, data):
     """Characters per second of one 2021 update (inputs sliced from the text, loss and gradients, clip,
     AdaGrad) at each batch size of BATCHES, alternated (lib/speed.py): B sequences of SEQ characters
-    an update; B = 1 is the course's update, unchanged."""
+    an update; B = 1 is the course's update, unchanged. Beside them the largest batch in float32."""
     runs, rng = {}, np.random.default_rng(4)
-    for B in BATCHES:
-        settings = dict(table.resolve("2021", seq_length=SEQ, batch_size=B)[0], fast=True, eta=ETA)
-        model = parts.make_model(params, params, settings)
+    B32 = (BATCHES[-1], "float32")
+    for B in BATCHES + (B32,):
+        size, dtype = B if isinstance(B, tuple) else (B, "float64")
+        settings = dict(table.resolve("2021", seq_length=SEQ, batch_size=size, dtype=dtype)[0], fast=True, eta=ETA)
+        start = params if dtype == "float64" else {k: v.astype(dtype) for k, v in params.items()}
+        model = parts.make_model(start, start, settings)
         optimizer = parts.make_optimizer(model, settings)
-        shape = () if B == 1 else (B,)
+        shape = () if size == 1 else (size,)
         starts = [rng.integers(0, len(data) - SEQ - 1, size=shape) for _ in range(BATCH_CALLS)]
-        state = {"h": np.zeros(shape + (M,))}
+        state = {"h": (np.zeros(shape + (M,), dtype=dtype),)}
 
         def update(i, model=model, optimizer=optimizer, starts=starts, state=state):
             x, y = parts.sequences(data, starts[i], SEQ)
@@ -295,11 +298,13 @@ def batch_speed(params, data):
             optimizer.step()
         runs[B] = update
     seconds = speed.time_alternated(runs, [(i,) for i in range(BATCH_CALLS)], reps=REPS, warmup=5)
-    rates = {B: B * SEQ / seconds[B] for B in BATCHES}
+    rates = {B: (B[0] if isinstance(B, tuple) else B) * SEQ / seconds[B] for B in runs}
     print("one update with a batch of B sequences (fast path, 2021, one BLAS thread): " + ", ".join(
-        f"B={B} {1e6 * seconds[B]:.0f} us, {rates[B]:,.0f} chars/s" for B in BATCHES))
+        f"B={B} {1e6 * seconds[B]:.0f} us, {rates[B]:,.0f} chars/s" for B in BATCHES)
+        + f"; B={B32[0]} in float32 {1e6 * seconds[B32]:.0f} us, {rates[B32]:,.0f} chars/s")
     print(f"  characters per second, B={BATCHES[-1]} / B=1: {rates[BATCHES[-1]] / rates[1]:.2f}x; "
-          f"B={BATCHES[1]} / B=1: {rates[BATCHES[1]] / rates[1]:.2f}x")
+          f"B={BATCHES[1]} / B=1: {rates[BATCHES[1]] / rates[1]:.2f}x; "
+          f"B={B32[0]} float32 / B=1 float64 (the course's step): {rates[B32] / rates[1]:.2f}x")
 
 
 SAMPLE_CHARS = 50_000

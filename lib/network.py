@@ -92,7 +92,10 @@ def init_params(settings, K, rng):
     """A new network's parameters as the settings say (cell, m, layers, dtype; the vanilla cell's init
     and sigma), drawn from rng."""
     if settings.get("cell", "rnn") == "rnn":
-        return rnn.init_params(K, settings["m"], settings["sigma"], rng, settings["init"])
+        params = rnn.init_params(K, settings["m"], settings["sigma"], rng, settings["init"])
+        if settings.get("dtype", "float64") == "float64":
+            return params
+        return {name: value.astype(settings["dtype"]) for name, value in params.items()}
     return module(settings["cell"]).init_params(K, settings["m"], rng, settings["layers"],
                                                 np.dtype(settings["dtype"]))
 
@@ -100,7 +103,9 @@ def init_params(settings, K, rng):
 def init_state(params, batch_size=1):
     """The zero state before a text for batch_size streams (a tuple, see the module docstring). The vanilla
     cell's state for one stream is ((m,),), as the course writes it; every other is (batch_size, m) arrays."""
-    return module(cell_of(params)).init_state(params, batch_size)
+    state = module(cell_of(params)).init_state(params, batch_size)
+    dtype = np.asarray(params["V"]).dtype
+    return tuple(s.astype(dtype, copy=False) for s in state)
 
 
 def first_stream(params, state):

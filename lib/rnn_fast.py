@@ -48,12 +48,15 @@ def workspace(n, m, K, dtype=float, backward=True, aligned=True):
     quicker to make, for a single call.
     """
     z = aligned_zeros if aligned else np.zeros
+    # (The ones are float64 for a complex dtype too: a product with them keeps the complex part.)
+    ones_dtype = dtype if np.dtype(dtype) == np.float32 else float
     work = {"H": z((n + 1, m), dtype), "A_in": z((n, m), dtype), "P": z((n, K), dtype), "a": z(m, dtype),
-            "ones_n": np.ones(n), "ones_K": np.ones(K), "t": np.arange(n), "n": n, "dtype": np.dtype(dtype)}
+            "ones_n": np.ones(n, ones_dtype), "ones_K": np.ones(K, ones_dtype), "t": np.arange(n), "n": n,
+            "dtype": np.dtype(dtype)}
     rows = ["H", "A_in"]
     if backward:
         work.update(dO=z((n, K), dtype), dH=z((n, m), dtype), dtanh=z((n, m), dtype), dA=z((n, m), dtype),
-                    back=z(m, dtype), onehot=z((n, K)))
+                    back=z(m, dtype), onehot=z((n, K), ones_dtype))
         rows += ["dH", "dtanh", "dA"]
     for name in rows:
         work[name + "_rows"] = list(work[name])
@@ -203,14 +206,16 @@ def loss_and_grads(params, x, y, h0, grads=None, work=None, loss="sum"):
     return float(sequence_loss(P, y, loss)), grads, H[-1].copy()
 
 
-def batch_workspace(n, B, m, K):
+def batch_workspace(n, B, m, K, dtype=float):
     """Arrays for ``loss_and_grads_batch`` on B sequences of n characters (lib.rnn.forward_batch's shapes):
-    H (n + 1, B, m), A_in, dH, dtanh, dA (n, B, m), P and dO (n B, K), a and back (B, m); each time
-    step's (B, m) block is contiguous, and ``<name>_rows`` are lists of those blocks."""
-    work = {"H": aligned_zeros((n + 1, B, m)), "A_in": aligned_zeros((n, B, m)), "P": aligned_zeros((n * B, K)),
-            "dO": aligned_zeros((n * B, K)), "dH": aligned_zeros((n, B, m)), "dtanh": aligned_zeros((n, B, m)),
-            "dA": aligned_zeros((n, B, m)), "a": aligned_zeros((B, m)), "back": aligned_zeros((B, m)),
-            "ones_rows": np.ones(n * B), "ones_K": np.ones(K), "rows": np.arange(n * B), "n": n, "B": B}
+    H (n + 1, B, m), A_in, dH, dtanh, dA (n, B, m), P and dO (n B, K), a and back (B, m), all of dtype;
+    each time step's (B, m) block is contiguous, and ``<name>_rows`` are lists of those blocks."""
+    z = aligned_zeros
+    work = {"H": z((n + 1, B, m), dtype), "A_in": z((n, B, m), dtype), "P": z((n * B, K), dtype),
+            "dO": z((n * B, K), dtype), "dH": z((n, B, m), dtype), "dtanh": z((n, B, m), dtype),
+            "dA": z((n, B, m), dtype), "a": z((B, m), dtype), "back": z((B, m), dtype),
+            "ones_rows": np.ones(n * B, dtype), "ones_K": np.ones(K, dtype), "rows": np.arange(n * B), "n": n, "B": B,
+            "dtype": np.dtype(dtype)}
     for name in ("H", "A_in", "dH", "dtanh", "dA"):
         work[name + "_rows"] = list(work[name])
     return work
@@ -221,7 +226,7 @@ def loss_and_grads_batch(params, X, Y, H0, grads=None, work=None, loss="sum"):
     gradients (to rounding: the sums run in another order) and the (B, m) last hidden states.
 
     Args:
-        params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m) (float64).
+        params: dict of b (m,), c (K,), U (m, K), W (m, m), V (K, m) (float64, or float32 throughout).
         X, Y: (B, n) int inputs and targets.  H0: (B, m) hidden states before them.
         grads: optional dict of arrays shaped like params to write into.
         work: a ``batch_workspace`` for exactly these B and n (None: a fresh one).
@@ -231,8 +236,8 @@ def loss_and_grads_batch(params, X, Y, H0, grads=None, work=None, loss="sum"):
     B, n = X.shape
     W, U, V = params["W"], params["U"], params["V"]
     m, K = U.shape
-    if work is None or work["n"] != n or work["B"] != B:
-        work = batch_workspace(n, B, m, K)
+    if work is None or work["n"] != n or work["B"] != B or work["dtype"] != U.dtype:
+        work = batch_workspace(n, B, m, K, U.dtype)
     if grads is None:
         grads = {k: np.empty_like(v) for k, v in params.items()}
     x_flat, y_flat = X.T.reshape(n * B), Y.T.reshape(n * B)    # time-major: row t B + i is (t, sequence i)
@@ -459,17 +464,19 @@ class FlatModel:
         m, K = params["U"].shape
         self.loss, self.batch_size = loss, batch_size
         self._shapes = {name: params[name].shape for name in PARAM_NAMES}
+        self._dtype = np.asarray(params["U"]).dtype
         self._buffers = {}
         self.params, self.best, self.grads = self.zeros(), self.zeros(), self.zeros()   # padding's gradient stays 0
         for views, given in ((self.params, params), (self.best, best)):
             for name in PARAM_NAMES:
                 views[name][...] = given[name]
         # Every chunk is at most seq_length long; a batch's sequences are all exactly that long.
-        self._work = workspace(seq_length, m, K) if batch_size == 1 else batch_workspace(seq_length, batch_size, m, K)
+        self._work = workspace(seq_length, m, K, self._dtype) if batch_size == 1 else \
+            batch_workspace(seq_length, batch_size, m, K, self._dtype)
 
     def zeros(self):
         """A dict of zero arrays shaped like the parameters: views into one new flat buffer."""
-        flat = flat_buffer(self._shapes)
+        flat = flat_buffer(self._shapes, self._dtype)
         views = flat_views(flat, self._shapes)
         self._buffers[id(views)] = flat
         return views

@@ -54,8 +54,8 @@ class PlainModel:
 
     def __init__(self, params, best, loss="sum", batch_size=1):
         self.loss, self.batch_size = loss, batch_size
-        self.params = {name: np.array(params[name], dtype=float) for name in params}
-        self.best = {name: np.array(best[name], dtype=float) for name in params}
+        self.params = {name: np.array(params[name]) for name in params}   # (copies, in the run's dtype)
+        self.best = {name: np.array(best[name]) for name in params}
         self.grads = self.zeros()
 
     def zeros(self):

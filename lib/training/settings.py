@@ -180,9 +180,6 @@ def check_network(settings):
         if settings["dropout"] != 0:
             raise SettingsError(f"dropout={settings['dropout']} acts between a gated network's layers and on its "
                                 f"output; the course's cell='rnn' has none: give cell='lstm' or cell='gru'")
-        if settings["dtype"] != "float64":
-            raise SettingsError(f"dtype={settings['dtype']!r}: the course's cell='rnn' trains in float64 here; "
-                                f"float32 is for cell='lstm' and cell='gru'")
 
 
 def train_arguments(parameters):
