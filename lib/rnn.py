@@ -57,11 +57,11 @@ so a tie at the boundary keeps the lower index. theta = 1 is plain sampling; a t
 the largest probability keeps one character, the argmax.
 
 Inputs ``x`` and targets ``y`` are int arrays of character indices. ``x_t`` is
-one-hot in the math, but no one-hot matrix is ever built: ``U x_t`` is the
-column ``U[:, x_t]``. Each equation is one place below; the steps that involve no
+one-hot in the math, but the forward pass builds no one-hot matrix: ``U x_t`` is the
+column ``U[:, x_t]`` (the backward pass builds one, for dU = sum_t da_t x_t^T as one product). Each equation is one place below; the steps that involve no
 recurrence (U x_t + b, the outputs, the softmax, the sums over t) are written for all t
 at once as matrix products. lib/rnn_fast.py computes the same numbers faster for the
-training loop (see its docstring); train.ipynb's fast=False trains on this file itself.
+training loop, bit for bit (see its docstring); train.ipynb's fast=False trains on this file itself.
 """
 
 import numpy as np
@@ -120,7 +120,7 @@ def softmax_rows(O):
     imaginary part of a complex step (lib.gradcheck) untouched.
     """
     E = np.exp(O - O.real.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
+    return E / (E @ np.ones(E.shape[1], E.real.dtype))[:, None]   # row sums as a product with ones (see backward)
 
 
 def forward(params, x, h0):
@@ -183,9 +183,12 @@ def backward(params, x, y, H, P, loss="sum"):
         dh = dH_out[t] + W.T @ da_next                    # dh_t = V^T do_t + W^T da_{t+1}
         dA[t] = (1.0 - H[t + 1] ** 2) * dh                # da_t = (1 - h_t^2) * dh_t
         da_next = dA[t]
-    dU = np.zeros_like(params["U"], dtype=dA.dtype)
-    np.add.at(dU.T, x, dA)                                # dU[:, x_t] += da_t, repeats summed
-    return {"b": dA.sum(axis=0), "c": dO.sum(axis=0), "U": dU,
+    onehot = np.zeros((n, P.shape[1]), dA.real.dtype)     # (n, K): row t is x_t, one-hot
+    onehot[np.arange(n), x] = 1.0
+    ones = np.ones(n, dA.real.dtype)
+    # Sums over t as products with ones, and dU = sum_t da_t x_t^T as dA^T X, X the one-hot rows: the
+    # products the fast path computes, so that the two give the same numbers bit for bit.
+    return {"b": ones @ dA, "c": ones @ dO, "U": dA.T @ onehot,
             "W": dA.T @ H[:-1], "V": dO.T @ H[1:]}
 
 
@@ -220,13 +223,14 @@ def forward_batch(params, X, H0):
     b, c, U, W, V = (params[k] for k in PARAM_NAMES)
     X = np.asarray(X)
     B, n = X.shape
-    H = np.empty((n + 1, B, W.shape[0]), dtype=np.result_type(H0, b, c, U, W, V))
+    m = W.shape[0]
+    H = np.empty((n + 1, B, m), dtype=np.result_type(H0, b, c, U, W, V))
     H[0] = H0
     UX_b = U.T[X.T] + b                                   # (n, B, m): [t][i] is U x_t + b of sequence i
     for t in range(n):
         H[t + 1] = np.tanh(H[t] @ W.T + UX_b[t])          # H_t = tanh(H_{t-1} W^T + U X_t + b)
-    O = H[1:] @ V.T + c                                   # (n, B, K): O_t = H_t V^T + c
-    return H, softmax_rows(O.reshape(n * B, -1)).reshape(n, B, -1)
+    O = H[1:].reshape(n * B, m) @ V.T + c                 # (n B, K): row t B + i is o_t of sequence i
+    return H, softmax_rows(O).reshape(n, B, -1)
 
 
 def backward_batch(params, X, Y, H, P, loss="sum"):
@@ -241,22 +245,23 @@ def backward_batch(params, X, Y, H, P, loss="sum"):
     W, V = params["W"], params["V"]
     X, Y = np.asarray(X), np.asarray(Y)
     B, n = X.shape
-    dO = P.copy()                                         # (n, B, K): dO_t = (P_t - onehot(Y_t)) / B
-    dO[np.arange(n)[:, None], np.arange(B), Y.T] -= 1.0
-    dO /= B * n if loss == "mean" else B
-    dH_out = dO @ V                                       # (n, B, m): [t] is dO_t V
+    m, K = params["U"].shape
+    dO = P.reshape(n * B, K).copy()                       # (n B, K): row t B + i is dO_t of sequence i
+    dO[np.arange(n * B), Y.T.reshape(-1)] -= 1.0
+    dO /= B * n if loss == "mean" else B                  # dO_t = (P_t - onehot(Y_t)) / B (and / n)
+    dH_out = (dO @ V).reshape(n, B, m)                    # (n, B, m): [t] is dO_t V
     dA = np.empty_like(dH_out)                            # (n, B, m): [t] is dA_t
-    da_next = np.zeros((B, W.shape[0]), dtype=dA.dtype)   # dA_{n+1} = 0
+    da_next = np.zeros((B, m), dtype=dA.dtype)            # dA_{n+1} = 0
     for t in range(n - 1, -1, -1):
         dh = dH_out[t] + da_next @ W                      # dH_t = dO_t V + dA_{t+1} W
         dA[t] = (1.0 - H[t + 1] ** 2) * dh                # dA_t = (1 - H_t^2) * dH_t
         da_next = dA[t]
-    m, K = params["U"].shape
-    dU = np.zeros_like(params["U"], dtype=dA.dtype)
-    np.add.at(dU.T, X.T, dA)                              # dU[:, x] += da for every sequence and t
-    flat_dA, flat_dO = dA.reshape(n * B, m), dO.reshape(n * B, K)
-    return {"b": flat_dA.sum(axis=0), "c": flat_dO.sum(axis=0), "U": dU,
-            "W": flat_dA.T @ H[:-1].reshape(n * B, m), "V": flat_dO.T @ H[1:].reshape(n * B, m)}
+    flat_dA = dA.reshape(n * B, m)
+    onehot = np.zeros((n * B, K), dA.real.dtype)          # (n B, K): row t B + i is x_t of sequence i, one-hot
+    onehot[np.arange(n * B), X.T.reshape(-1)] = 1.0
+    ones = np.ones(n * B, dA.real.dtype)                  # sums over t and the batch as products (see backward)
+    return {"b": ones @ flat_dA, "c": ones @ dO, "U": flat_dA.T @ onehot,
+            "W": flat_dA.T @ H[:-1].reshape(n * B, m), "V": dO.T @ H[1:].reshape(n * B, m)}
 
 
 def loss_and_grads_batch(params, X, Y, H0, loss="sum"):
@@ -271,11 +276,11 @@ def loss_and_grads_batch(params, X, Y, H0, loss="sum"):
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
     X, Y = np.asarray(X), np.asarray(Y)
+    B, n = X.shape
     H, P = forward_batch(params, X, H0)
-    per_sequence = -np.log(P[np.arange(X.shape[1])[:, None], np.arange(X.shape[0]), Y.T]).sum(axis=0)
-    if loss == "mean":
-        per_sequence = per_sequence / X.shape[1]
-    return float(per_sequence.mean()), backward_batch(params, X, Y, H, P, loss), H[-1].copy()
+    # The mean over the batch of each sequence's loss: the sum of every -log p, over B (and n).
+    total = -np.log(P.reshape(n * B, -1)[np.arange(n * B), Y.T.reshape(-1)]).sum()
+    return float(total / (B * n if loss == "mean" else B)), backward_batch(params, X, Y, H, P, loss), H[-1].copy()
 
 
 def clipped(g, clip):

@@ -309,6 +309,29 @@ def test_fast_false_trains_on_lib_rnn_and_follows_the_fast_trajectory(english_te
         np.testing.assert_allclose(runs[True]["params"][name], runs[False]["params"][name], rtol=1e-8, atol=1e-11)
 
 
+def _text_of_80_characters():
+    """English with 80 distinct characters (the course's book has 80): the paragraph of conftest six times,
+    every 40 characters one of the printable ASCII characters it lacks, in turn, so that each is read and
+    predicted."""
+    from conftest import ENGLISH_TEXT
+    extra = [chr(c) for c in range(33, 127) if chr(c) not in ENGLISH_TEXT][:80 - len(set(ENGLISH_TEXT))]
+    pieces = [ENGLISH_TEXT[i:i + 40] for i in range(0, len(ENGLISH_TEXT), 40)] * 6
+    return "".join(piece + extra[k % len(extra)] for k, piece in enumerate(pieces))
+
+
+@pytest.mark.parametrize("protocol, batch_size", [("2021", 1), ("2026", 1), ("2021", 8), ("2026", 8)])
+def test_fast_false_is_the_fast_run_bit_for_bit(protocol, batch_size, assert_same_training_run):
+    """lib/rnn.py and the fast path compute the same floating-point operations in the same order: a run
+    trained on the equations as written (fast=False) is the fast run, bit for bit, on a text of 80
+    distinct characters (where the sums over t and the one-hot products are long enough to round)."""
+    text = _text_of_80_characters()
+    assert len(set(text)) == 80
+    runs = {fast: train.train(text, protocol=protocol, m=40, fast=fast, batch_size=batch_size, epochs=100,
+                              max_steps=600, log_every=50, synth_every=200, val_fraction=0.1, eval_every=200)
+            for fast in (True, False)}
+    assert_same_training_run(runs[True], runs[False])
+
+
 # ---------------------------------------------------------------- sampling
 
 @pytest.fixture(scope="module")
