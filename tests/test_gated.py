@@ -43,6 +43,23 @@ def test_a_model_file_records_its_network_and_loads_as_it(gated_run):
     assert summary["best_smooth_loss"] <= summary["final_smooth_loss"]
     history = run_files.read_history(out)
     assert history["smooth_loss"][-1] < history["smooth_loss"][0]   # it learns
+    assert summary["parameters"] == network.param_count(params) and summary["cpu_seconds"] > 0
+    # Its held-out tail read beside the n-grams fitted on the same training text.
+    against = summary["against_ngrams"]
+    assert against["chars"] == summary["n_chars"] - summary["n_train"] and against["text"].startswith("the last")
+    assert [e["n"] for e in against["ngram"]["orders"]] == list(range(1, 9))
+    assert against["ngram"]["best"] == min(against["ngram"]["orders"], key=lambda e: e["bits_per_char"])
+    # (read again in float64 from the file: a float32 run's own reading agrees to float32's precision)
+    assert against["best_bpc"] == pytest.approx(history_bpc_of_best(out, summary),
+                                                rel=1e-12 if summary["dtype"] == "float64" else 1e-6)
+
+
+def history_bpc_of_best(out, summary):
+    """The best model's held-out bits per character, read again from best.npz."""
+    params, vocab, _ = checkpoint.load_model(out / checkpoint.BEST_MODEL)
+    text = open(summary["data_path"], encoding="utf-8").read()
+    from lib.text import corpus
+    return network.bits_per_char(params, corpus.encode(text[summary["n_train"]:], vocab))
 
 
 def test_the_sampling_command_samples_a_gated_model_as_the_notebooks_do(gated_run):

@@ -128,3 +128,17 @@ class KneserNey:
     def bits_per_char(self, data, n):
         """Mean of -log2 P(data[t + 1] | its context) over t = 0 .. len(data) - 2."""
         return float(-np.mean(np.log(self.probabilities(data, n))) / math.log(2))
+
+
+# The yardstick every run's summary gives beside its held-out reading: the orders 1 .. BASELINE_ORDERS.
+BASELINE_ORDERS = 8
+
+
+def baselines(training, heldout, K, n_max=BASELINE_ORDERS):
+    """The held-out bits per character of each order 1 .. n_max fitted on the training data (both encoded
+    with one vocabulary of K characters), and the best of them:
+    {"orders": [{"n", "bits_per_char"}, ...], "best": {"n", "bits_per_char"}}."""
+    fitted = KneserNey(training, K, n_max)
+    orders = [{"n": n, "bits_per_char": float(-np.log2(fitted.probabilities(heldout, n)).mean())}
+              for n in range(1, n_max + 1)]
+    return {"orders": orders, "best": min(orders, key=lambda e: e["bits_per_char"])}

@@ -4,6 +4,7 @@ loss figure, written all or nothing, then its status; and the same for an epoch 
 import numpy as np
 
 from lib import network
+from lib.inside import ngram
 from lib.text import corpus
 from lib.training import checkpoint, loss_plot, parts, run_files, run_folder, train
 from lib.training.resume import run_facts
@@ -47,6 +48,28 @@ def validation_chunk(run, state):
             "final_bpc": train.bits_per_char(state["params"], data)}
 
 
+def against_ngrams(run, state, heldout):
+    """The summary's "against_ngrams": the held-out bits per character of the best model (by smooth loss) and of
+    the last, beside those of Kneser-Ney n-grams of orders 1 .. 8 fitted on the same training text
+    (lib.inside.ngram.baselines), on whatever the run held out (a held-out text, its val_fraction tail or its
+    val_chunk); None when it held nothing out."""
+    settings, vocab = state["settings"], run["vocab"]
+    data = corpus.encode(run["text"], vocab)
+    training, held = data[:state["n_train"]], data[state["n_train"]:]
+    name = f"the last {len(held):,} characters of the text"
+    if run["heldout"]:
+        held, name = corpus.encode(run["heldout"]["text"], vocab), run["heldout"]["name"]
+    elif settings.get("val_chunk") is not None:
+        training, held = parts.split_pieces(training, settings["chunks"], settings["val_chunk"])
+        name = f"validation chunk {settings['val_chunk']} of {settings['chunks']}"
+    if len(held) < 2:
+        return None
+    best = heldout["best_bpc"] if heldout else train.bits_per_char(state["best_params"], held)
+    final = heldout["final_bpc"] if heldout else train.bits_per_char(state["params"], held)
+    return {"text": name, "chars": len(held), "best_bpc": best, "final_bpc": final,
+            "ngram": ngram.baselines(training, held, len(vocab))}
+
+
 def finish(run, folder, state, epochs, facts):
     """Write a finished state's run files and loss figure, then its status; returns the summary.
 
@@ -56,14 +79,16 @@ def finish(run, folder, state, epochs, facts):
     if run["heldout"]:
         data = corpus.encode(run["heldout"]["text"], run["vocab"])
         heldout = {"name": run["heldout"]["name"], "chars": len(run["heldout"]["text"]),
-                   "best_bpc": train.bits_per_char(state["best_params"], data)}
+                   "best_bpc": train.bits_per_char(state["best_params"], data),
+                   "final_bpc": train.bits_per_char(state["params"], data)}
     elif state["settings"].get("val_chunk") is not None:
         heldout = validation_chunk(run, state)
+    against = None if run.get("records") else against_ngrams(run, state, heldout)
     closing = final_sample(run, state)
     if closing is not None:
         state = dict(state, samples=state["samples"] + [closing])
     with run_files.derived_files(folder):
-        summary = run_files.write_training_run(folder, state, epochs, run["data_file"], heldout)
+        summary = run_files.write_training_run(folder, state, epochs, run["data_file"], heldout, against)
         loss_plot.save_loss_figure(run_files.read_history(folder), summary, folder)
         run_folder.write_status(folder, "finished", step=state["step"], **facts)
     return summary

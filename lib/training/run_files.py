@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from lib.atomic import OneLine, WriteError, atomic_write
 from lib.rnn import PARAM_NAMES
 from lib.text import sidecar
@@ -88,11 +90,12 @@ def library_versions():
             "matplotlib": matplotlib.__version__}
 
 
-def write_training_run(out_dir, state, epochs, data_path, heldout=None):
+def write_training_run(out_dir, state, epochs, data_path, heldout=None, against_ngrams=None):
     """Write summary.json, history.csv and samples.jsonl for a finished train() state.
 
-    heldout: what the run was evaluated on ({"name", "chars", "best_bpc"}, and "final_bpc", the model at
-        the end, for a val_chunk), or None.
+    heldout: what the run was evaluated on ({"name", "chars", "best_bpc", "final_bpc"}: the best model's
+        and the model's at the end), or None.
+    against_ngrams: its held-out readings beside the n-grams' (lib.training.finish.against_ngrams), or None.
     Returns the summary dict.
     """
     out_dir = Path(out_dir)
@@ -110,8 +113,9 @@ def write_training_run(out_dir, state, epochs, data_path, heldout=None):
         "best_step": state["best_step"], "best_smooth_loss": state["best_smooth_loss"],
         "final_smooth_loss": state["smooth_loss"],
         "final_val_bpc": val[-1] if val else None,
-        "heldout": heldout,
-        "us_per_step": state["timing"]["us_per_step"],
+        "heldout": heldout, "against_ngrams": against_ngrams,
+        "parameters": int(sum(np.size(v) for v in state["params"].values())),
+        "us_per_step": state["timing"]["us_per_step"], "cpu_seconds": state["loop_seconds"],
         "wall_seconds": state["wall_seconds"],
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
