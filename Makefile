@@ -98,8 +98,9 @@ CORPUS_OK := $(RUNS)/.settings/corpus-ok
 # after an edit never reaches make's runs.
 STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed --all-parameters
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
-TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/training/train.py lib/training/parts.py lib/training/settings.py \
-	lib/text/corpus.py lib/training/runner.py lib/training/resume.py lib/training/finish.py
+TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/network.py lib/lstm.py lib/gru.py lib/training/train.py \
+	lib/training/parts.py lib/training/settings.py lib/text/corpus.py lib/training/runner.py lib/training/resume.py \
+	lib/training/finish.py lib/inside/ngram.py
 
 .PHONY: help report runs test bench install lock corpus tex clean FORCE
 
@@ -108,6 +109,8 @@ help:
 	@echo "              environment, corpus, gradient check, training runs (EPOCHS=\"$(EPOCHS)\"),"
 	@echo "              text evolution, best-model passages, a look inside the network, then report/report.pdf and .html"
 	@echo "              (DATA=x/book.txt: runs/report-book/ and report/report-book.pdf, or report/NAME.pdf with REPORT=NAME)"
+	@echo "              (and section 7: the course's network under both handouts, the gated recipe's GRU and LSTM,"
+	@echo "              against n-grams; those runs in runs/report-gated/, shared by both handouts' reports)"
 	@echo "make runs     everything but the report document"
 	@echo "make test     the test suite (installs first when needed)"
 	@echo "make bench    the speed benchmark: the fast path against a naive reference and against PyTorch"
@@ -174,11 +177,13 @@ $(DEFAULT_CORPUS): data/shakespeare/prepare.py lib/text/shakespeare.py lib/text/
 # date; one that fails or is refused (a BONUS_* value only the notebook can check, say) leaves its stamp
 # as it was, so that the next make with the settings of before finds the result of before up to date.
 # $(call stale,NAME,SETTINGS[,OLD]) is FORCE when stamp NAME (or OLD, where NAME has none yet) differs.
-stamp_file = $(RUNS)/.settings/$(1)
-read_stamp = $(strip $(shell cat '$(call stamp_file,$(1))' 2>/dev/null$(if $(2), || cat '$(call stamp_file,$(2))' 2>/dev/null,)))
+# (A stamp lives in $(RUNS)/.settings, or in the folder given as stale's fourth argument: the gated runs' own.)
+stamp_file = $(if $(3),$(3),$(RUNS))/.settings/$(1)
+read_stamp = $(strip $(shell cat '$(call stamp_file,$(1),,$(3))' 2>/dev/null$(if $(2), || cat '$(call stamp_file,$(2),,$(3))' 2>/dev/null,)))
 differ = $(if $(subst $(1),,$(2))$(subst $(2),,$(1)),FORCE)
-stale = $(call differ,$(strip $(2)),$(call read_stamp,$(1),$(3)))
+stale = $(call differ,$(strip $(2)),$(call read_stamp,$(1),$(3),$(4)))
 write_stamp = mkdir -p $(RUNS)/.settings && printf '%s\n' '$(2)' > $(call stamp_file,$(1))
+write_gated_stamp = mkdir -p $(GATED_RUNS)/.settings && printf '%s\n' '$(2)' > $(call stamp_file,$(1),,$(GATED_RUNS))
 
 SETTINGS_gradcheck := data=$(CORPUS)
 $(foreach s,$(SEEDS),$(eval SETTINGS_seed$(s) := data=$(CORPUS) protocol=$(PROTOCOL) epochs=$(LONGEST) kept=$(SHORTER) seed=$(s) eval_every=$(EVAL_EVERY)))
@@ -219,6 +224,39 @@ INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 		$(foreach r,$(SEED_RUNS),$(r)/summary.json) | $(INSTALLED)
 	$(STAGE) notebooks/inside.ipynb $(@D)/inside.ipynb -p run_dir $(@D) -p seed_dirs "[$(subst $(space),$(comma),$(strip $(SEED_RUNS)))]"
 
+# ----------------------------------------------------------- gated cells against counting
+# The report's section 7 (issue 29): the course's network under each handout, and this project's gated recipe
+# (protocol "gated", lib/training/settings.py) with an LSTM and with a GRU, read on the held-out play beside
+# Kneser-Ney n-grams (each run's summary.json, against_ngrams). The gated runs and the other handout's course
+# run live in GATED_RUNS, shared by both protocols' reports; the report's own handout is its course seed's run.
+# These rules come before the others so that make starts them first: they are the longest, and started last
+# one would end alone on one core.
+GATED_RUNS ?= runs/report$(TEXT_SUFFIX)-gated
+GATED_EPOCHS ?= 10
+GATED_EVAL_EVERY ?= 700
+GATED_CELLS := lstm gru
+OTHER_PROTOCOL := $(if $(filter 2021,$(PROTOCOL)),2026,2021)
+SETTINGS_gated := data=$(CORPUS) epochs=$(GATED_EPOCHS) seed=$(COURSE_SEED) eval_every=$(GATED_EVAL_EVERY)
+SETTINGS_rnn-other := data=$(CORPUS) protocol=$(OTHER_PROTOCOL) epochs=$(LONGEST) seed=$(COURSE_SEED) eval_every=$(EVAL_EVERY)
+GATED_FILES := $(foreach c,$(GATED_CELLS),$(GATED_RUNS)/$(c)/summary.json) $(GATED_RUNS)/rnn-$(OTHER_PROTOCOL)/summary.json
+# In the section's order: the course's network under 2021 and 2026, then the GRU and the LSTM.
+COURSE_RNN_2021 := $(if $(filter 2021,$(PROTOCOL)),$(call seed_run,$(COURSE_SEED)),$(GATED_RUNS)/rnn-2021)
+COURSE_RNN_2026 := $(if $(filter 2026,$(PROTOCOL)),$(call seed_run,$(COURSE_SEED)),$(GATED_RUNS)/rnn-2026)
+GATED_SECTION := $(COURSE_RNN_2021) $(COURSE_RNN_2026) $(GATED_RUNS)/gru $(GATED_RUNS)/lstm
+
+define gated_rule
+$(GATED_RUNS)/$(1)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(call stale,gated-$(1),$(SETTINGS_gated),,$(GATED_RUNS)) | $(INSTALLED)
+	$$(STAGE) notebooks/train.ipynb $$(@D)/train.ipynb $(DATA_PARAM) -p protocol gated -p cell $(1) -p epochs $(GATED_EPOCHS) -p seed $(COURSE_SEED) -p eval_every $(GATED_EVAL_EVERY) -p out_dir $$(@D) -p retrain True
+	@$(call write_gated_stamp,gated-$(1),$(SETTINGS_gated))
+endef
+$(foreach c,$(GATED_CELLS),$(eval $(call gated_rule,$(c))))
+
+$(GATED_RUNS)/rnn-$(OTHER_PROTOCOL)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(call stale,rnn-$(OTHER_PROTOCOL),$(SETTINGS_rnn-other),,$(GATED_RUNS)) | $(INSTALLED)
+	$(STAGE) notebooks/train.ipynb $(@D)/train.ipynb $(DATA_PARAM) -p protocol $(OTHER_PROTOCOL) -p epochs $(LONGEST) -p seed $(COURSE_SEED) -p eval_every $(EVAL_EVERY) -p out_dir $(@D) -p retrain True
+	@$(call write_gated_stamp,rnn-$(OTHER_PROTOCOL),$(SETTINGS_rnn-other))
+
+runs: $(GATED_FILES)
+
 runs: $(RUN_FILES) $(INSIDE)
 
 REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/templates/*/*) $(wildcard lib/report/*.py) \
@@ -226,9 +264,9 @@ REPORT_SOURCES := report/report.ipynb report/build.py $(wildcard report/template
 
 # One build writes both documents: a pattern rule with two targets says so to every GNU make
 # (a grouped target, &:, needs make 4.3; macOS has 3.81).
-report/%.pdf report/%.html: $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
+report/%.pdf report/%.html: $(GATED_FILES) $(RUN_FILES) $(INSIDE) $(REPORT_SOURCES) | $(INSTALLED)
 	$(MAKE) --no-print-directory tex || true
-	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN) --experiments $(BONUS_RUNS) --name $* --command "$(REPORT_COMMAND)"
+	$(PY) report/build.py --runs $(COURSE_RUNS) --seed-runs $(SEED_RUNS) --gradcheck $(RUNS)/gradcheck --records $(RECORDS_RUN) --experiments $(BONUS_RUNS) --gated $(GATED_SECTION) --name $* --command "$(REPORT_COMMAND)"
 
 # All stages at once: on two cores five runs share them and end together after 2.5 runs'
 # time, where two at a time takes three rounds, the last one alone on a core. Measured here on
@@ -255,7 +293,7 @@ bench: $(INSTALLED)
 	$(PY) bench.py $(if $(BEFORE),--before $(BEFORE),)
 
 clean:
-	rm -rf $(RUNS) report/build $(REPORT_PATH).pdf $(REPORT_PATH).html
+	rm -rf $(RUNS) $(GATED_RUNS) report/build $(REPORT_PATH).pdf $(REPORT_PATH).html
 
 FORCE:
 

@@ -73,7 +73,7 @@ def publish(built, out_dir, name="report"):
 
 
 def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=None, name="report",
-          experiments_dir=None):
+          experiments_dir=None, gated_dirs=None):
     """Execute the report notebook (which loads and checks every run file, once) and convert it
     into out_dir/<name>.pdf and .html."""
     build_dir = out_dir / "build"
@@ -85,7 +85,8 @@ def build(run_dirs, gradcheck_dir, out_dir, command, seed_dirs=(), records_dir=N
                     "seed_dirs": [str(Path(d).resolve()) for d in seed_dirs],
                     "gradcheck_dir": str(Path(gradcheck_dir).resolve()), "command": command,
                     "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None,
-                    "experiments_dir": str(Path(experiments_dir).resolve()) if experiments_dir is not None else None})
+                    "experiments_dir": str(Path(experiments_dir).resolve()) if experiments_dir is not None else None,
+                    "gated_dirs": [str(Path(d).resolve()) for d in gated_dirs] if gated_dirs else None})
 
     formats = {"html": "charrnn_html"}
     missing = pdf_tools_missing()
@@ -112,6 +113,9 @@ def main(argv=None):
                                           "and the section says so)")
     parser.add_argument("--experiments", help="the bonus experiments' runs, <setting>/seed<s>/ (with --runs, "
                                               "default: none, and the section says so)")
+    parser.add_argument("--gated", nargs="*", default=None,
+                        help="the runs of the gated section: the course's network under each handout, the GRU, the LSTM "
+                             "(default: none, and the section says so)")
     args = parser.parse_args(argv)
     try:
         # Given runs come with only what is given beside them; none given: make report's, all of them.
@@ -126,7 +130,7 @@ def main(argv=None):
             experiments = args.experiments or report_inputs.discover_experiments(paths.RUNS_DIR / "report")
         build([Path(r) for r in runs_], Path(gradcheck), Path(args.out_dir), args.command,
               [Path(r) for r in seed_runs], Path(records_run) if records_run else None, args.name,
-              Path(experiments) if experiments else None)
+              Path(experiments) if experiments else None, [Path(r) for r in args.gated] if args.gated else None)
     except (run_files.ArtifactError, WriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

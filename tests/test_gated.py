@@ -218,3 +218,27 @@ def test_the_course_cell_trains_in_float32_close_to_float64(batch_size, fast):
     assert all(v.dtype == np.float32 for arrays in single["optimizer"]["arrays"].values() for v in arrays.values())
     assert single["history"]["loss"][:10] == pytest.approx(double["history"]["loss"][:10], rel=1e-4)
     assert single["history"]["loss"] != double["history"]["loss"]
+
+
+# ------------------------------------------------------------ make report's gated stage
+
+@pytest.mark.parametrize("protocol, other", [("2021", "2026"), ("2026", "2021")])
+def test_make_report_trains_the_gated_runs_once_for_both_protocols(tmp_path, protocol, other):
+    """The gated recipe's LSTM and GRU and the other handout's course run live in one folder shared by both
+    protocols' reports; the report's section reads the course run of its own handout from its seed runs."""
+    import subprocess
+    gated = tmp_path / "gated"
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-C", str(paths.REPO_ROOT), "report",
+                           f"RUNS={tmp_path / 'own'}", f"GATED_RUNS={gated}", f"PROTOCOL={protocol}"],
+                          capture_output=True, text=True, check=True)
+    stages = [line for line in done.stdout.splitlines() if "lib.jupyter.stage" in line and str(gated) in line]
+    for cell in ("lstm", "gru"):
+        assert any(f"{gated}/{cell}/train.ipynb" in line and "-p protocol gated" in line and f"-p cell {cell} " in line
+                   for line in stages), (cell, stages)
+    assert any(f"{gated}/rnn-{other}/train.ipynb" in line and f"-p protocol {other} " in line for line in stages)
+    assert not any(f"rnn-{protocol}" in line for line in stages)
+    build = next(line for line in done.stdout.splitlines() if "report/build.py" in line)
+    own = f"{tmp_path / 'own'}/seed0/train_10ep"
+    section = [own if protocol == "2021" else f"{gated}/rnn-2021", own if protocol == "2026" else f"{gated}/rnn-2026",
+               f"{gated}/gru", f"{gated}/lstm"]
+    assert f"--gated {' '.join(section)} " in build

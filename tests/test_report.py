@@ -51,6 +51,7 @@ def make_runs(work):
     ok(papermill(NOTEBOOKS / "inside.ipynb", work / "inside.ipynb", work, ("run_dir", run_dirs[-1]),
                  ("chars", 1000), ("ngram_max", 4)))
     make_experiments(corpus_file, work / "bonus")
+    make_gated(corpus_file, work / "gated")
     return run_dirs, work / "gradcheck"
 
 
@@ -68,9 +69,23 @@ def make_experiments(corpus_file, folder):
                     chunks=4, val_chunk=3, eval_every=20, **settings)
 
 
-def build(run_dirs, gradcheck_dir, out_dir, experiments=None):
+# The gated section's runs as the Makefile's gated stage gives them (the course's network under each
+# handout, then the gated recipe with a GRU and an LSTM), tiny, each holding a tail out.
+GATED = {"rnn-2021": {"protocol": "2021"}, "rnn-2026": {"protocol": "2026"},
+         "gru": {"protocol": "gated", "cell": "gru", "m": 8, "batch_size": 4, "seq_length": 20},
+         "lstm": {"protocol": "gated", "cell": "lstm", "m": 8, "batch_size": 4, "seq_length": 20}}
+
+
+def make_gated(corpus_file, folder):
+    for name, settings in GATED.items():
+        run_lib(corpus_file, folder / name, **dict(dict(m=6, max_steps=60, epochs=60, val_fraction=0.1,
+                                                        eval_every=20), **settings))
+
+
+def build(run_dirs, gradcheck_dir, out_dir, experiments=None, gated=None):
     cmd = [sys.executable, str(BUILD), "--runs", *map(str, run_dirs), "--gradcheck", str(gradcheck_dir),
-           "--out-dir", str(out_dir)] + (["--experiments", str(experiments)] if experiments else [])
+           "--out-dir", str(out_dir)] + (["--experiments", str(experiments)] if experiments else []) + \
+        (["--gated", *map(str, gated)] if gated else [])
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -79,7 +94,7 @@ def built(tmp_path_factory):
     work = tmp_path_factory.mktemp("report")
     run_dirs, gradcheck_dir = make_runs(work)
     out = work / "out"
-    ok(build(run_dirs, gradcheck_dir, out, work / "bonus"))
+    ok(build(run_dirs, gradcheck_dir, out, work / "bonus", [work / "gated" / name for name in GATED]))
     return {"work": work, "runs": run_dirs, "gradcheck": gradcheck_dir, "out": out}
 
 
@@ -141,8 +156,8 @@ def test_every_html_figure_has_its_caption_as_alt_text(built):
     images = [a for t, a in _Tags(html).tags if t == "img"]
     data = analysis.read(built["runs"][-1])
     looked = len(inside_figures.figure_stems(data))
-    assert len(images) == len(built["runs"]) + looked + 3, \
-        "one loss figure per run, then the look inside, then the three bonus experiments"
+    assert len(images) == len(built["runs"]) + looked + 3 + 1, \
+        "one loss figure per run, then the look inside, then the three bonus experiments, then the gated section's"
     for number, image in enumerate(images, start=1):
         alt = image.get("alt") or ""
         if number <= len(built["runs"]):
@@ -276,3 +291,58 @@ def test_pdf_bonus_section_gives_each_settings_figures_from_its_runs(built, pdf_
     # The table's cells wrap in the PDF: the mean follows the setting, its range comes a line later.
     assert f"B = 32 {sum(best) / 3:.3f}" in text and f"({min(best):.3f}–" in text
     assert experiments.verdict(loaded, "optimizer").split(":")[0].replace("*", "") in text.replace("’", "'")
+
+
+@needs_pdf
+def test_pdf_gated_section_gives_each_networks_figures_from_its_run(built, pdf_text):
+    from lib.report import gated
+    text = " ".join(pdf_text.split())
+    for heading in ("7 Gated cells against counting", "7.1 Held-out bits per character against CPU time",
+                    "7.2 A passage from each"):
+        assert heading in text, heading
+    runs = gated.load([built["work"] / "gated" / name for name in GATED])
+    assert [r["label"] for r in runs] == ["RNN, 2021 handout", "RNN, 2026 handout",
+                                          "GRU, 1 layer of 8", "LSTM, 1 layer of 8"]
+    html = (built["out"] / "report.html").read_text(encoding="utf-8")
+    cells = [[c.strip() for c in row] for row in _table_rows(html, "chars per CPU s")]
+    for r in runs:
+        s, against = r["summary"], r["summary"]["against_ngrams"]
+        row = [r["label"], f"{s['parameters']:,}", f"{gated.chars_per_cpu_second(s):,.0f}", f"{gated.cpu_minutes(s):.1f}",
+               f"{against['best_bpc']:.3f}", f"{against['final_bpc']:.3f}"]
+        assert row in cells, (row, cells)
+        assert f"{against['best_bpc']:.3f}" in text and f"{s['parameters']:,}" in text
+    ngram = gated.best_ngram(runs)
+    assert [f"Kneser-Ney {ngram['n']}-gram", "", "", "", f"{ngram['bits_per_char']:.3f}", ""] in cells
+    assert f"Kneser-Ney {ngram['n']}-gram" in text and f"{ngram['bits_per_char']:.3f}" in text
+    assert gated.verdict(runs)[:80].replace("*", "") in text.replace("’", "'")
+    for heading, passage in gated.passages(runs):
+        assert heading in text and " ".join(passage.split())[:40] in text
+
+
+def _table_rows(html, header):
+    """The body rows (lists of cell texts) of the HTML table whose header holds ``header``."""
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr" and self.tables:
+                self.tables[-1].append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.tables[-1][-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+    parsed = Rows()
+    parsed.feed(html)
+    table = next(t for t in parsed.tables if t and any(header in c for c in t[0]))
+    return table[1:]
