@@ -29,7 +29,7 @@ PROTOCOLS = {
     # initialisation is its module's (lib/lstm.py, lib/gru.py).
     "gated": {"m": 256, "eta": 0.003, "seq_length": 50, "optimizer": "adam", "loss": "mean",
               "init": "scaled", "sigma": None, "clip": 5.0,
-              "cell": "lstm", "layers": 1, "dtype": "float32", "dropout": 0.25, "batch_size": 32, "eta_decay": 0.8},
+              "cell": "gru", "layers": 1, "dtype": "float32", "dropout": 0.25, "batch_size": 32, "eta_decay": 0.8},
 }
 # What the handouts themselves set (the others are this project's, the same in both).
 HANDOUT_SETTINGS = ("m", "eta", "seq_length", "optimizer", "loss", "init", "sigma", "clip")
