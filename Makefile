@@ -232,7 +232,7 @@ INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 # These rules come before the others so that make starts them first: they are the longest, and started last
 # one would end alone on one core.
 GATED_RUNS ?= runs/report$(TEXT_SUFFIX)-gated
-GATED_EPOCHS ?= 10
+GATED_EPOCHS ?= 12
 GATED_EVAL_EVERY ?= 700
 GATED_CELLS := lstm gru
 OTHER_PROTOCOL := $(if $(filter 2021,$(PROTOCOL)),2026,2021)

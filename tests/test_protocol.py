@@ -155,7 +155,7 @@ def test_train_records_the_protocol_and_trains_by_it(english_text):
     ("beta1", 1.0, "beta1 must be a number between 0 and 1, both excluded (or None: Adam's 0.9), got 1.0"),
     ("beta2", 0, "beta2 must be a number between 0 and 1, both excluded (or None: Adam's 0.999), got 0"),
     ("clip", 0, "clip must be a positive number, or False for no clipping (or None: the protocol's), got 0"),
-    ("protocol", "2025", "protocol must be one of '2021', '2026', got '2025'"),
+    ("protocol", "2025", "protocol must be one of '2021', '2026', 'gated', got '2025'"),
     ("loss", "max", "loss must be one of 'sum', 'mean' (or None: the protocol's), got 'max'"),
     ("init", "xavier", "init must be one of 'normal', 'scaled' (or None: the protocol's), got 'xavier'"),
     ("eps", -1e-8, "eps must be a positive finite number, got -1e-08"),

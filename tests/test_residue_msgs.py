@@ -231,7 +231,7 @@ def test_an_unknown_parameter_says_where_it_belongs_or_the_nearest_name(notebook
 @pytest.mark.parametrize("setting, line", [
     (("batch_size", 0), "batch_size must be a positive integer (or None: the protocol's), got 0"),
     (("order", "shuffled"), "order must be one of 'sequential', 'chunks', 'random', got 'shuffled'"),
-    (("protocol", 2025), "protocol must be one of '2021', '2026', got 2025"),
+    (("protocol", 2025), "protocol must be one of '2021', '2026', 'gated', got 2025"),
 ])
 def test_a_bad_training_setting_is_one_line_in_jupyter(setting, line, text_file, tmp_path):
     result = papermill(NOTEBOOKS / "train.ipynb", tmp_path / "t.ipynb", tmp_path, ("data_path", text_file),
