@@ -30,17 +30,8 @@ def _perturbed_losses(params, x, y, h0, name, dtype, deltas, loss="sum"):
 
     Returns an array of shape params[name].shape + (len(deltas),).
     """
-    work = {k: v.astype(dtype) for k, v in params.items()}
     h0 = np.asarray(h0, dtype=dtype)
-    flat = work[name].reshape(-1)
-    out = np.empty((flat.size, len(deltas)), dtype=dtype)
-    for i in range(flat.size):
-        original = flat[i]
-        for j, delta in enumerate(deltas):
-            flat[i] = original + delta
-            out[i, j] = rnn.loss(work, x, y, h0, loss)[0]
-        flat[i] = original
-    return out.reshape(params[name].shape + (len(deltas),))
+    return _perturbed(params, lambda work: rnn.loss(work, x, y, h0, loss)[0], name, dtype, deltas)
 
 
 def central_difference_grads(params, x, y, h0, h=1e-4, loss="sum"):

@@ -42,9 +42,9 @@ columns halved first, the recurrent products taken transposed.
 
 import numpy as np
 
-from lib.lstm import (check_batch, check_dtype, check_sizes, check_state, check_step_input, dims, dropout_masks,
-                      input_term, layer_input_grads, output_backward, output_forward, output_weights,
-                      sequence_loss, uniform_weights, workspace)
+from lib.lstm import (check_batch, check_dtype, check_sizes, check_state, check_step_input, dims,
+                      dropout_masks, hidden_size, input_term, layer_input_grads, layers_of, output_backward,
+                      output_forward, output_weights, sequence_loss, uniform_weights, workspace)
 
 CELL = "gru"
 GATES = 3
@@ -77,16 +77,6 @@ def init_params(K, m, rng, layers=1, dtype=np.float64):
             params[name] = np.zeros(shape, dtype=dtype)
     params.update(output_weights(rng, K, m, dtype))
     return params
-
-
-def layers_of(params):
-    """The number of stacked layers L."""
-    return sum(1 for name in params if name.startswith("W"))
-
-
-def hidden_size(params):
-    """The hidden size m."""
-    return params["V"].shape[1]
 
 
 def init_state(params, batch_size):
