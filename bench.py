@@ -395,23 +395,11 @@ CELL_ETA = 2e-3
 CELL_CALLS = 10
 
 
-def adam_update(params, grads, moments, t, eta=CELL_ETA, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam update of every parameter in place, torch.optim.Adam's (update t = 1, 2, ...)."""
-    for name, g in grads.items():
-        first, second = moments[name]
-        first *= beta1
-        first += (1 - beta1) * g                                  # m = beta1 m + (1 - beta1) g
-        second *= beta2
-        second += (1 - beta2) * (g * g)                           # v = beta2 v + (1 - beta2) g^2
-        denominator = np.sqrt(second / (1 - beta2 ** t))
-        denominator += eps                                        # sqrt(v_hat) + eps
-        params[name] -= (eta / (1 - beta1 ** t)) * first / denominator   # theta -= eta m_hat / (sqrt(v_hat) + eps)
-
-
 def bench_cells():
-    """Our LSTM and GRU training step (loss_and_grads + Adam) against PyTorch's nn.LSTM / nn.GRU + Linear +
-    torch.optim.Adam, float32, one thread, m=CELL_M, B=CELL_B, n=CELL_N, K=CELL_K, alternated in this process,
-    from the same parameters; the two are first checked to give the same loss on the first batch."""
+    """Our LSTM and GRU training step, as train() takes it (parts.GatedModel's loss_and_grads, then
+    parts.Adam's flat update), against PyTorch's nn.LSTM / nn.GRU + Linear + torch.optim.Adam, float32,
+    one thread, m=CELL_M, B=CELL_B, n=CELL_N, K=CELL_K, no clipping and no dropout in either, alternated in
+    this process, from the same parameters; the two are first checked to give the same loss on the first batch."""
     from threadpoolctl import threadpool_limits
 
     from lib import gradcheck, gru, lstm, torch_cells
@@ -436,14 +424,14 @@ def bench_cells():
             if abs(ours_first - torch_first) > 1e-5 * abs(torch_first):
                 raise AssertionError(f"{module.CELL}: our loss {ours_first} is not PyTorch's {torch_first}: "
                                      "nothing timed")
-            ours = {"params": params, "state": module.init_state(params, CELL_B), "t": 0,
-                    "moments": {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in params.items()}}
+            model = parts.GatedModel(params, params, loss="mean")
+            optimizer = parts.Adam(model, CELL_ETA, clip=None, eps=1e-8, beta1=0.9, beta2=0.999)
+            ours = {"state": module.init_state(params, CELL_B)}
             theirs = {"state": None}
 
-            def our_step(X, Y, module=module, ours=ours):
-                _, grads, ours["state"] = module.loss_and_grads(ours["params"], X, Y, ours["state"], loss="mean")
-                ours["t"] += 1
-                adam_update(ours["params"], grads, ours["moments"], ours["t"])
+            def our_step(X, Y, model=model, optimizer=optimizer, ours=ours):
+                _, ours["state"] = model.loss_and_grads(X, Y, ours["state"])
+                optimizer.step()
 
             def torch_step(X, Y, torch_run=torch_run, theirs=theirs):
                 _, theirs["state"] = torch_run(X, Y, theirs["state"])

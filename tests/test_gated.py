@@ -3,6 +3,7 @@ model files, the sampling command and the notebooks that read a run, for an LSTM
 course's cell. (The cells' own maths: tests/test_cells.py.)"""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -237,6 +238,10 @@ def test_make_report_trains_the_gated_runs_once_for_both_protocols(tmp_path, pro
                    for line in stages), (cell, stages)
     assert any(f"{gated}/rnn-{other}/train.ipynb" in line and f"-p protocol {other} " in line for line in stages)
     assert not any(f"rnn-{protocol}" in line for line in stages)
+    # The LSTM is given GATED_LSTM_M units (about the GRU's CPU time); the GRU keeps the recipe's m.
+    lstm_m = re.search(r"^GATED_LSTM_M \?= (\d+)$", (paths.REPO_ROOT / "Makefile").read_text(encoding="utf-8"), re.M)[1]
+    assert any(f"{gated}/lstm/train.ipynb" in line and f"-p m {lstm_m} " in line for line in stages)
+    assert not any(f"{gated}/gru/train.ipynb" in line and "-p m " in line for line in stages)
     build = next(line for line in done.stdout.splitlines() if "report/build.py" in line)
     own = f"{tmp_path / 'own'}/seed0/train_10ep"
     section = [own if protocol == "2021" else f"{gated}/rnn-2021", own if protocol == "2026" else f"{gated}/rnn-2026",

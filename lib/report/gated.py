@@ -84,11 +84,18 @@ def recipe_text(runs):
     if not gated:
         return ""
     s = gated[0]
-    return (f"The recipe: {s['layers']} layer{'s' if s['layers'] > 1 else ''} of m = {s['m']} units, "
+    text = (f"The recipe: {s['layers']} layer{'s' if s['layers'] > 1 else ''} of m = {s['m']} units, "
             f"{s['batch_size']} streams of {s['seq_length']} characters an update (the text cut into {s['batch_size']} "
             f"parts walked side by side), Adam with η = {s['eta']:g} multiplied by {s['eta_decay']:g} each epoch, "
             f"gradients clipped to ±{s['clip']:g}, dropout {s['dropout']:g} on each layer's output, {s['dtype']}, "
             f"{s['epochs']} epochs.")
+    for other in gated[1:]:
+        changed = [f"{name} = {other[name]:g}" for name in ("m", "layers", "epochs", "dropout", "eta", "eta_decay")
+                   if other.get(name) != s.get(name)]
+        if changed:
+            text += (f" The {other.get('cell', 'rnn').upper()} is given {', '.join(changed)} instead (its CPU "
+                     f"minutes in the table show what that costs).")
+    return text
 
 
 def table(runs):
