@@ -161,9 +161,11 @@ def time_loops(runs, data):
 
 def protocol_steps(params, data, before=None):
     """The update step of each protocol, alternated; with before, the 2021 step of lib/rnn_fast.py
-    as it was at that git revision too (its FlatModel held AdaGrad: adagrad_update(eta))."""
+    as it was at that git revision too (old_2021_step)."""
     steps, h = {}, {}
-    for protocol in table.PROTOCOLS:
+    # The course's handouts (the gated recipe is another network: bench_cells)
+    handouts = [name for name, values in table.PROTOCOLS.items() if values["cell"] == "rnn"]
+    for protocol in handouts:
         model, optimizer = lib_model(params, protocol)
         h[protocol] = (np.zeros(M),)
 
@@ -172,15 +174,28 @@ def protocol_steps(params, data, before=None):
             optimizer.step()
         steps[protocol] = step
     if before is not None:
-        old = old_rnn_fast(before)
-        model = old.FlatModel(params, {k: np.zeros_like(v) for k, v in params.items()}, params, SEQ)
-        h["before"] = np.zeros(M)
-
-        def old_step(x, y):
-            _, h["before"] = model.loss_and_grads(x, y, h["before"])
-            model.adagrad_update(ETA)
-        steps[f"2021 at {before}"] = old_step
+        steps[f"2021 at {before}"] = old_2021_step(old_rnn_fast(before), params)
     return time_loops(steps, data)
+
+
+def old_2021_step(old, params):
+    """The 2021 update step (loss_and_grads, clip, AdaGrad) of an earlier lib/rnn_fast.py, loaded as ``old``:
+    revisions whose FlatModel held AdaGrad (``adagrad_update``), and later ones whose optimizer ran
+    ``adagrad_step`` on the model's flat buffers (lib/training/parts.py's AdaGrad of that time)."""
+    h = {"h": np.zeros(M)}
+    if hasattr(old.FlatModel, "adagrad_update"):
+        model = old.FlatModel(params, {k: np.zeros_like(v) for k, v in params.items()}, params, SEQ)
+        update = lambda: model.adagrad_update(ETA)   # noqa: E731
+    else:
+        model = old.FlatModel(params, params, SEQ)
+        theta, grad, memory = model.flat(model.params), model.flat(model.grads), model.flat(model.zeros())
+        scratch = np.empty_like(theta)
+        update = lambda: old.adagrad_step(theta, grad, memory, ETA, scratch)   # noqa: E731 (its clip, its eps)
+
+    def step(x, y):
+        _, h["h"] = model.loss_and_grads(x, y, h["h"])
+        update()
+    return step
 
 
 def old_rnn_fast(revision):
