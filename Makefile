@@ -96,12 +96,7 @@ CORPUS_OK := $(RUNS)/.settings/corpus-ok
 # every parameter (those not given here at the project's defaults: lib.checks.NOTEBOOK_DEFAULTS, for
 # train.ipynb the table of lib/training/settings.py), so that what a notebook's parameters cell holds
 # after an edit never reaches make's runs.
-# The gated runs are the longest stages (~6 CPU minutes for the GRU): they run at the usual priority and every
-# other stage at `nice -n 10`, so that the GRU keeps a core from the start and does not end alone on one core
-# while the other sits idle (it did, for ~3 minutes of an 18-minute make report). Without nice, all run alike.
-NICE := $(shell command -v nice >/dev/null 2>&1 && echo nice -n 10)
-GATED_STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed --all-parameters
-STAGE := $(strip $(NICE) $(GATED_STAGE))
+STAGE := $(PY) -m lib.jupyter.stage --failures-dir $(RUNS)/.failed --all-parameters
 # What a training run's numbers depend on: not the report, the plots or the file loaders.
 TRAINING_CODE := lib/rnn.py lib/rnn_fast.py lib/network.py lib/lstm.py lib/gru.py lib/training/train.py \
 	lib/training/parts.py lib/training/settings.py lib/text/corpus.py lib/training/runner.py lib/training/resume.py \
@@ -239,7 +234,7 @@ INSIDE := $(if $(strip $(DATA)),,$(call seed_run,$(COURSE_SEED))/inside.json)
 GATED_RUNS ?= runs/report$(TEXT_SUFFIX)-gated
 # The recipe's length (7 epochs: docs/gated.md). The GRU has the recipe's m; the LSTM, whose step costs a third
 # more at the same m, is given GATED_LSTM_M units: at 384 it would take ~8 CPU minutes, at 320 it took 5.5 and
-# the whole fresh-clone make report 18 min 39 s, over the 18 it is held to; at 256, ~3.7 (docs/gated.md).
+# the whole fresh-clone make report 18 min 39 s; at 256, 4.0 and 18 min 3-23 s (docs/gated.md).
 # The held-out play is read every GATED_EVAL_EVERY updates (~4 CPU s a reading at m = 384).
 GATED_EPOCHS ?= 7
 GATED_EVAL_EVERY ?= 1000
@@ -258,7 +253,7 @@ GATED_SECTION := $(COURSE_RNN_2021) $(COURSE_RNN_2026) $(GATED_RUNS)/gru $(GATED
 
 define gated_rule
 $(GATED_RUNS)/$(1)/summary.json: notebooks/train.ipynb $(TRAINING_CODE) $(CORPUS_OK) $(call stale,gated-$(1),$(SETTINGS_gated) $(GATED_PARAMS_$(1)),,$(GATED_RUNS)) | $(INSTALLED)
-	$$(GATED_STAGE) notebooks/train.ipynb $$(@D)/train.ipynb $(DATA_PARAM) -p protocol gated -p cell $(1) $(GATED_PARAMS_$(1)) -p epochs $(GATED_EPOCHS) -p seed $(COURSE_SEED) -p eval_every $(GATED_EVAL_EVERY) -p out_dir $$(@D) -p retrain True
+	$$(STAGE) notebooks/train.ipynb $$(@D)/train.ipynb $(DATA_PARAM) -p protocol gated -p cell $(1) $(GATED_PARAMS_$(1)) -p epochs $(GATED_EPOCHS) -p seed $(COURSE_SEED) -p eval_every $(GATED_EVAL_EVERY) -p out_dir $$(@D) -p retrain True
 	@$(call write_gated_stamp,gated-$(1),$(SETTINGS_gated) $(GATED_PARAMS_$(1)))
 endef
 $(foreach c,$(GATED_CELLS),$(eval $(call gated_rule,$(c))))
